@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { loadConfig } from './config/load.js';
+import { envName, OPTIONS } from './config/options.js';
+import { SreError } from './errors.js';
+import { Exporter } from './exporter.js';
+import { createLogger } from './logger.js';
+import { VERSION } from './version.js';
+
+/** How long a stop may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+function buildProgram(): Command {
+  const program = new Command('sip-response-exporter')
+    .description('Counts SIP responses from HEP capture and syslog and serves them to Prometheus.')
+    .version(VERSION, '--version', 'print the version and exit')
+    .helpOption('-h, --help', 'show this help')
+    .option(
+      '--config.file <path>',
+      'YAML configuration file (flags win over it, and the environment over it)',
+    )
+    .option('--config.check', 'validate the configuration and exit')
+    .addHelpText(
+      'after',
+      `\nEvery option can also be set in the environment (${envName(OPTIONS[0])}, ...) or in the config file.\n`,
+    )
+    .allowExcessArguments(false);
+  for (const spec of OPTIONS) {
+    const shownDefault = spec.defaultText === '' ? '' : ` [default: ${spec.defaultText}]`;
+    const option = new Option(`--${spec.flag} <${spec.valueName}>`, spec.description + shownDefault);
+    option.env(envName(spec));
+    program.addOption(option);
+  }
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.parse(argv);
+  const opts = program.opts();
+  const flags: Record<string, string | undefined> = {};
+  for (const spec of OPTIONS) {
+    const option = program.options.find((o) => o.long === `--${spec.flag}`)!;
+    // Environment values reach loadConfig directly, so only real flags are passed as flags here.
+    if (program.getOptionValueSource(option.attributeName()) === 'cli') {
+      flags[spec.flag] = program.getOptionValue(option.attributeName()) as string;
+    }
+  }
+  const configFile = opts['config.file'] as string | undefined;
+  const config = loadConfig({ file: configFile, flags, env: process.env });
+  if (opts['config.check']) {
+    process.stdout.write(`configuration OK${configFile ? `: ${configFile}` : ''}\n`);
+    return 0;
+  }
+
+  const logger = createLogger(config.log.level);
+  const exporter = new Exporter(config, logger);
+  await exporter.start();
+  logger.info({ version: VERSION, node: process.version }, 'sip-response-exporter started');
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      const timer = setTimeout(() => {
+        logger.error({ code: 'SRE_ERR_SHUTDOWN_TIMEOUT' }, 'stop took too long; exiting');
+        resolve(1);
+      }, SHUTDOWN_GRACE_MS);
+      timer.unref();
+      exporter.stop().then(
+        () => {
+          clearTimeout(timer);
+          logger.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          logger.error({ code: 'SRE_ERR_SHUTDOWN', err }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+    // Sockets are closed; anything still pending (a stuck peer) must not keep the process up.
+    setTimeout(() => process.exit(code), 100).unref();
+  },
+  (err: unknown) => {
+    if (err instanceof SreError) process.stderr.write(`sip-response-exporter: ${err.code}: ${err.message}\n`);
+    else process.stderr.write(`sip-response-exporter: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,116 @@
+/**
+ * The options a flag or an environment variable can set, each tied to its place in the config
+ * file. One table serves the CLI, the environment and the docs, so the three never drift.
+ * `--hep.listen-address` is `hep.listen_address` in YAML and SIP_EXPORTER_HEP_LISTEN_ADDRESS
+ * in the environment.
+ */
+export interface OptionSpec {
+  flag: string;
+  path: readonly [string, string];
+  valueName: string;
+  description: string;
+  /** shown in --help; the schema holds the real default */
+  defaultText: string;
+  secret?: boolean;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    flag: 'web.listen-address',
+    path: ['web', 'listen_address'],
+    valueName: 'address',
+    description: 'address for the metrics, landing page and health endpoints',
+    defaultText: ':9467',
+  },
+  {
+    flag: 'web.telemetry-path',
+    path: ['web', 'telemetry_path'],
+    valueName: 'path',
+    description: 'path under which metrics are served',
+    defaultText: '/metrics',
+  },
+  {
+    flag: 'hep.listen-address',
+    path: ['hep', 'listen_address'],
+    valueName: 'address',
+    description: 'address for HEP over UDP and TCP (empty disables)',
+    defaultText: ':9060',
+  },
+  {
+    flag: 'hep.auth-key',
+    path: ['hep', 'auth_key'],
+    valueName: 'key',
+    description: 'reject HEPv3 packets whose auth key chunk does not match (empty accepts all)',
+    defaultText: '',
+    secret: true,
+  },
+  {
+    flag: 'hep.max-connections',
+    path: ['hep', 'max_connections'],
+    valueName: 'n',
+    description: 'most HEP TCP connections open at once',
+    defaultText: '1024',
+  },
+  {
+    flag: 'hep.idle-timeout',
+    path: ['hep', 'idle_timeout'],
+    valueName: 'duration',
+    description: 'close a HEP TCP connection idle this long (0 never)',
+    defaultText: '5m',
+  },
+  {
+    flag: 'hep.max-packet-size',
+    path: ['hep', 'max_packet_size'],
+    valueName: 'bytes',
+    description: 'largest HEP packet accepted over TCP',
+    defaultText: '65535',
+  },
+  {
+    flag: 'hep.max-inflated-size',
+    path: ['hep', 'max_inflated_size'],
+    valueName: 'bytes',
+    description: 'largest size a compressed HEP payload may inflate to',
+    defaultText: '262144',
+  },
+  {
+    flag: 'hep.udp-receive-buffer',
+    path: ['hep', 'udp_receive_buffer'],
+    valueName: 'bytes',
+    description: 'UDP receive buffer (SO_RCVBUF) to ask for; the kernel caps it at net.core.rmem_max',
+    defaultText: '8388608',
+  },
+  {
+    flag: 'dedupe.window',
+    path: ['dedupe', 'window'],
+    valueName: 'duration',
+    description: 'count a message seen again from the same node within this window once (0 disables)',
+    defaultText: '32s',
+  },
+  {
+    flag: 'dedupe.max-entries',
+    path: ['dedupe', 'max_entries'],
+    valueName: 'n',
+    description: 'most messages remembered for dedupe (about 33 bytes each)',
+    defaultText: '1000000',
+  },
+  {
+    flag: 'nodes.limit',
+    path: ['nodes', 'limit'],
+    valueName: 'n',
+    description: 'most distinct node label values; more are counted as node="other"',
+    defaultText: '100',
+  },
+  {
+    flag: 'log.level',
+    path: ['log', 'level'],
+    valueName: 'level',
+    description: 'fatal, error, warn, info, debug, trace or silent',
+    defaultText: 'info',
+  },
+];
+
+export const ENV_PREFIX = 'SIP_EXPORTER_';
+
+export function envName(spec: OptionSpec): string {
+  return ENV_PREFIX + spec.flag.replace(/[.-]/g, '_').toUpperCase();
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { parseListenAddress } from '../ingest/listen-address.js';
+import { parseDuration } from './duration.js';
+
+/** Whole numbers from YAML numbers or from the strings that flags and the environment give. */
+function integer(min: number, max: number) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+/** Milliseconds from "32s", "5m", "0". */
+function duration() {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const ms = typeof value === 'number' && value === 0 ? 0 : parseDuration(String(value));
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration such as "500ms", "32s" or "5m", got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** `host:port`, `[v6]:port`, `:port`, or empty to disable. */
+const listenAddress = z.string().superRefine((value, ctx) => {
+  try {
+    parseListenAddress(value, 'address');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^address: /, '') });
+  }
+});
+
+/**
+ * The whole configuration. Every object is strict: an unknown key is an error that names it,
+ * so a misspelt option never silently falls back to its default.
+ */
+export const configSchema = z.strictObject({
+  web: z
+    .strictObject({
+      listen_address: listenAddress
+        .refine((value) => value.trim() !== '', 'the web listener cannot be disabled')
+        .default(':9467'),
+      telemetry_path: z
+        .string()
+        .regex(/^\/[^\s?#]*$/, 'expected a path starting with "/"')
+        .default('/metrics'),
+    })
+    .prefault({}),
+  hep: z
+    .strictObject({
+      listen_address: listenAddress.default(':9060'),
+      auth_key: z.string().default(''),
+      max_connections: integer(1, 65535).default(1024),
+      idle_timeout: duration().default(300_000),
+      max_packet_size: integer(64, 65535).default(65535),
+      max_inflated_size: integer(1024, 16 * 1024 * 1024).default(262_144),
+      udp_receive_buffer: integer(0, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+    })
+    .prefault({}),
+  dedupe: z
+    .strictObject({
+      window: duration().default(32_000),
+      max_entries: integer(1, 50_000_000).default(1_000_000),
+    })
+    .prefault({}),
+  nodes: z
+    .strictObject({
+      limit: integer(1, 100_000).default(100),
+      names: z.record(z.string(), z.string().min(1, 'a node name cannot be empty')).default({}),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

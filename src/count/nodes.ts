@@ -1,0 +1,109 @@
+import type { CounterCell } from '../metrics/hot-counter.js';
+
+export const NODE_OTHER_LABEL = 'other';
+/** Index of `other`, where nodes past the limit are counted. */
+export const NODE_OTHER = 0;
+/** Longest node label kept, in UTF-16 units; longer names are cut. */
+const MAX_NODE_LABEL_LENGTH = 128;
+/**
+ * Many raw names can share one label (renames, cut names); only this many of them per kind are
+ * remembered, so that a sender cycling through names cannot grow the caches.
+ */
+const ALIASES_PER_LABEL = 8;
+
+interface NamedNode {
+  readonly bytes: Buffer;
+  readonly index: number;
+}
+
+/**
+ * Gives each reporting node a small integer and a label value: the capture agent name when a
+ * packet has one, else its capture ID in decimal, else (HEPv1, or syslog) a name given by the
+ * source. `names` renames IDs and names to what operators call the node. At most `limit`
+ * distinct labels exist; messages from nodes beyond that are counted as `other` and in
+ * `overflow`, and nothing about those nodes is remembered, so a flood of IDs costs no memory.
+ */
+export class NodeLabels {
+  /** label by index; index 0 is `other` */
+  readonly labels: string[] = [NODE_OTHER_LABEL];
+  private readonly indexByLabel = new Map<string, number>();
+  private readonly indexByCaptureId = new Map<number, number>();
+  private readonly indexByText = new Map<string, number>();
+  private readonly namedByHash = new Map<number, NamedNode[]>();
+  private namedCount = 0;
+  private readonly maxAliases: number;
+
+  constructor(
+    readonly limit: number,
+    private readonly names: ReadonlyMap<string, string>,
+    private readonly overflow: CounterCell,
+  ) {
+    this.maxAliases = (limit + 1) * ALIASES_PER_LABEL;
+  }
+
+  /** Number of distinct node labels in use, `other` excluded. */
+  get size(): number {
+    return this.labels.length - 1;
+  }
+
+  fromCaptureId(id: number): number {
+    const known = this.indexByCaptureId.get(id);
+    if (known !== undefined) return known;
+    const index = this.resolve(String(id));
+    if (index !== NODE_OTHER && this.indexByCaptureId.size < this.maxAliases)
+      this.indexByCaptureId.set(id, index);
+    return index;
+  }
+
+  /** A node named by the bytes buf[start, end), as the HEPv3 capture agent name chunk carries it. */
+  fromBytes(buf: Buffer, start: number, end: number): number {
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ buf[i], 0x01000193);
+    const bucket = this.namedByHash.get(hash);
+    if (bucket !== undefined) {
+      for (let b = 0; b < bucket.length; b++) {
+        const named = bucket[b];
+        if (
+          named.bytes.length === end - start &&
+          buf.compare(named.bytes, 0, named.bytes.length, start, end) === 0
+        ) {
+          return named.index;
+        }
+      }
+    }
+    const index = this.resolve(buf.toString('utf8', start, end));
+    if (index !== NODE_OTHER && this.namedCount < this.maxAliases) {
+      this.namedCount++;
+      const entry = { bytes: Buffer.from(buf.subarray(start, end)), index };
+      if (bucket === undefined) this.namedByHash.set(hash, [entry]);
+      else bucket.push(entry);
+    }
+    return index;
+  }
+
+  /** A node named by text: a syslog HOSTNAME, or the address of a sender that names no node. */
+  fromText(text: string): number {
+    const known = this.indexByText.get(text);
+    if (known !== undefined) return known;
+    const index = this.resolve(text);
+    if (index !== NODE_OTHER && this.indexByText.size < this.maxAliases) this.indexByText.set(text, index);
+    return index;
+  }
+
+  private resolve(raw: string): number {
+    const renamed = this.names.get(raw);
+    let label = renamed ?? raw;
+    if (label.length > MAX_NODE_LABEL_LENGTH) label = label.slice(0, MAX_NODE_LABEL_LENGTH);
+    if (label === '') label = 'unknown';
+    const existing = this.indexByLabel.get(label);
+    if (existing !== undefined) return existing;
+    if (this.labels.length - 1 >= this.limit) {
+      this.overflow.value++;
+      return NODE_OTHER;
+    }
+    const index = this.labels.length;
+    this.labels.push(label);
+    this.indexByLabel.set(label, index);
+    return index;
+  }
+}

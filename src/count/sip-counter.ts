@@ -1,0 +1,162 @@
+import type { Registry } from 'prom-client';
+import { type CounterCell, HotCounter } from '../metrics/hot-counter.js';
+import type { SelfMetrics } from '../metrics/self-metrics.js';
+import { METHOD_COUNT, METHOD_LABELS } from '../sip/methods.js';
+import { SIP_RESPONSE, type SipMessageScan } from '../sip/scan.js';
+import { MIN_STATUS_CODE, reasonPhrase, statusClass } from '../sip/status-codes.js';
+import type { DedupeWindow } from './dedupe.js';
+import { KeyHasher } from './key-hasher.js';
+import type { NodeLabels } from './nodes.js';
+
+const CODE_SLOTS = 600;
+const KIND_REQUEST = 1;
+const KIND_RESPONSE = 2;
+
+/** A SIP response or request as a syslog extractor reports it: text fields, all but code optional. */
+export interface SipEvent {
+  code?: number;
+  method: number;
+  callId?: string;
+  cseq?: number;
+  toTag?: string;
+}
+
+/**
+ * The one place where a parsed SIP message becomes a counter increment, for every source.
+ * A message is counted once per node: a message with the same node, Call-ID, CSeq number and
+ * method (and, for a response, code and To tag) seen again within the dedupe window is a
+ * duplicate — the same message traced on the way in and out, or a retransmission.
+ *
+ * Series are created on first use and cached per node in flat arrays indexed by code and
+ * method, so counting is an array read and an increment.
+ */
+export class SipCounter {
+  private readonly responses: HotCounter<'code' | 'class' | 'reason' | 'method' | 'node'>;
+  private readonly requests: HotCounter<'method' | 'node'>;
+  private readonly responseCells: Array<Array<CounterCell | undefined> | undefined> = [];
+  private readonly requestCells: Array<Array<CounterCell | undefined> | undefined> = [];
+  private readonly hasher = new KeyHasher();
+  private readonly responseHits: CounterCell;
+  private readonly requestHits: CounterCell;
+
+  constructor(
+    registry: Registry,
+    readonly nodes: NodeLabels,
+    private readonly dedupe: DedupeWindow | null,
+    self: SelfMetrics,
+  ) {
+    this.responses = new HotCounter(
+      registry,
+      'sip_responses_total',
+      'SIP responses seen, by status code, class, canonical reason phrase, CSeq method and reporting node.',
+      ['code', 'class', 'reason', 'method', 'node'],
+    );
+    this.requests = new HotCounter(
+      registry,
+      'sip_requests_total',
+      'SIP requests seen, by method and reporting node.',
+      ['method', 'node'],
+    );
+    this.responseHits = self.dedupeHits.cell({ kind: 'response' });
+    this.requestHits = self.dedupeHits.cell({ kind: 'request' });
+    const evictions = self.dedupeEvictions.cell({});
+    let lastEvictions = 0;
+    self.dedupeEntries = () => {
+      // The window counts evictions itself; mirror them into the counter when scraped.
+      if (dedupe !== null) {
+        evictions.value += dedupe.evictions - lastEvictions;
+        lastEvictions = dedupe.evictions;
+      }
+      return dedupe?.size ?? 0;
+    };
+    self.nodeCount = () => nodes.size;
+  }
+
+  /** Counts what the scanner read from buf, keyed on its own bytes. */
+  countScanned(node: number, scan: SipMessageScan, buf: Uint8Array, now: number): void {
+    const method = scan.method;
+    const isResponse = scan.kind === SIP_RESPONSE;
+    let keyed = false;
+    if (this.dedupe !== null && scan.callIdStart >= 0) {
+      keyed = true;
+      const h = this.hasher.begin();
+      h.uint32(isResponse ? KIND_RESPONSE : KIND_REQUEST)
+        .uint32(node)
+        .bytes(buf, scan.callIdStart, scan.callIdEnd)
+        .uint32(scan.cseqNumber)
+        .uint32(method);
+      if (isResponse) {
+        h.uint32(scan.statusCode);
+        if (scan.toTagStart >= 0) h.bytes(buf, scan.toTagStart, scan.toTagEnd);
+      }
+      h.end();
+    }
+    if (isResponse) this.countResponse(node, scan.statusCode, method, keyed, now);
+    else this.countRequest(node, method, keyed, now);
+  }
+
+  /** Counts a message a syslog extractor found; `event.code` set means a response. */
+  countEvent(node: number, event: SipEvent, now: number): void {
+    const isResponse = event.code !== undefined;
+    let keyed = false;
+    if (this.dedupe !== null && event.callId !== undefined && event.callId !== '') {
+      keyed = true;
+      const h = this.hasher.begin();
+      h.uint32(isResponse ? KIND_RESPONSE : KIND_REQUEST)
+        .uint32(node)
+        .string(event.callId)
+        .uint32(event.cseq ?? -1)
+        .uint32(event.method);
+      if (isResponse) {
+        h.uint32(event.code!);
+        if (event.toTag !== undefined && event.toTag !== '') h.string(event.toTag);
+      }
+      h.end();
+    }
+    if (isResponse) this.countResponse(node, event.code!, event.method, keyed, now);
+    else this.countRequest(node, event.method, keyed, now);
+  }
+
+  private countResponse(node: number, code: number, method: number, keyed: boolean, now: number): void {
+    if (keyed && this.dedupe!.seen(this.hasher.hi, this.hasher.lo, now)) {
+      this.responseHits.value++;
+      return;
+    }
+    let cells = this.responseCells[node];
+    if (cells === undefined) {
+      cells = new Array<CounterCell | undefined>(CODE_SLOTS * METHOD_COUNT);
+      this.responseCells[node] = cells;
+    }
+    const slot = (code - MIN_STATUS_CODE) * METHOD_COUNT + method;
+    let cell = cells[slot];
+    if (cell === undefined) {
+      cell = this.responses.cell({
+        code: String(code),
+        class: statusClass(code),
+        reason: reasonPhrase(code),
+        method: METHOD_LABELS[method],
+        node: this.nodes.labels[node],
+      });
+      cells[slot] = cell;
+    }
+    cell.value++;
+  }
+
+  private countRequest(node: number, method: number, keyed: boolean, now: number): void {
+    if (keyed && this.dedupe!.seen(this.hasher.hi, this.hasher.lo, now)) {
+      this.requestHits.value++;
+      return;
+    }
+    let cells = this.requestCells[node];
+    if (cells === undefined) {
+      cells = new Array<CounterCell | undefined>(METHOD_COUNT);
+      this.requestCells[node] = cells;
+    }
+    let cell = cells[method];
+    if (cell === undefined) {
+      cell = this.requests.cell({ method: METHOD_LABELS[method], node: this.nodes.labels[node] });
+      cells[method] = cell;
+    }
+    cell.value++;
+  }
+}

@@ -1,0 +1,127 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Config } from './config/schema.js';
+import { DedupeWindow } from './count/dedupe.js';
+import { NodeLabels } from './count/nodes.js';
+import { SipCounter } from './count/sip-counter.js';
+import { ListenError } from './errors.js';
+import { createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
+import { HepIngest } from './ingest/hep/hep-ingest.js';
+import { HepListener } from './ingest/hep/listener.js';
+import { formatListenAddress, parseListenAddress } from './ingest/listen-address.js';
+import { SelfMetrics } from './metrics/self-metrics.js';
+
+/**
+ * The whole exporter: one registry, one counter, the listeners that feed it and the HTTP
+ * server that shows it. Tests start it on port 0 and read the bound ports back.
+ */
+export class Exporter {
+  readonly registry = new Registry();
+  readonly self: SelfMetrics;
+  readonly counter: SipCounter;
+  readonly hepIngest: HepIngest;
+  hep: HepListener | null = null;
+  private http: Server | null = null;
+  private started = false;
+
+  constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    this.self = new SelfMetrics(this.registry);
+    const names = new Map(Object.entries(config.nodes.names));
+    const nodes = new NodeLabels(config.nodes.limit, names, this.self.nodeOverflow.cell({}));
+    const dedupe =
+      config.dedupe.window > 0 ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries) : null;
+    this.counter = new SipCounter(this.registry, nodes, dedupe, this.self);
+    this.hepIngest = new HepIngest(this.counter, this.self, {
+      authKey: config.hep.auth_key === '' ? undefined : config.hep.auth_key,
+      maxInflatedSize: config.hep.max_inflated_size,
+    });
+  }
+
+  get ready(): boolean {
+    return this.started && (this.hep === null || this.hep.ready);
+  }
+
+  get httpPort(): number {
+    return (this.http?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  private listeners(): ListenerInfo[] {
+    const list: ListenerInfo[] = [];
+    if (this.hep !== null) {
+      const address = parseListenAddress(this.config.hep.listen_address, 'hep.listen_address')!;
+      list.push({
+        name: 'HEP v1/v2/v3',
+        transports: 'udp, tcp',
+        address: formatListenAddress({ host: address.host, port: this.hep.udpPort }),
+      });
+    }
+    return list;
+  }
+
+  async start(): Promise<void> {
+    const hepAddress = parseListenAddress(this.config.hep.listen_address, 'hep.listen_address');
+    try {
+      if (hepAddress !== null) {
+        this.hep = new HepListener(
+          this.hepIngest,
+          this.self,
+          {
+            address: hepAddress,
+            maxConnections: this.config.hep.max_connections,
+            idleTimeoutMs: this.config.hep.idle_timeout,
+            maxPacketSize: this.config.hep.max_packet_size,
+            udpReceiveBufferSize: this.config.hep.udp_receive_buffer,
+          },
+          this.logger,
+        );
+        await this.hep.start();
+      }
+      const webAddress = parseListenAddress(this.config.web.listen_address, 'web.listen_address');
+      if (webAddress === null) throw new ListenError('web.listen_address cannot be empty');
+      const app = createHttpApp({
+        registry: this.registry,
+        telemetryPath: this.config.web.telemetry_path,
+        ready: () => this.ready,
+        listeners: () => this.listeners(),
+      });
+      try {
+        this.http = await listenHttp(app, webAddress.host, webAddress.port);
+      } catch (err) {
+        throw new ListenError(
+          `web: cannot listen on ${formatListenAddress(webAddress)}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      this.logger.info(
+        {
+          listener: 'web',
+          address: formatListenAddress({ host: webAddress.host, port: this.httpPort }),
+          telemetry_path: this.config.web.telemetry_path,
+        },
+        'web: listening',
+      );
+      this.started = true;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Stops accepting, lets what was read be counted, then closes the HTTP side last. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.hep !== null) await this.hep.stop();
+    const http = this.http;
+    this.http = null;
+    if (http !== null) {
+      http.closeIdleConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import { createServer, type Server } from 'node:http';
+import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
+import { PACKAGE_NAME, VERSION } from '../version.js';
+
+export interface ListenerInfo {
+  name: string;
+  transports: string;
+  address: string;
+}
+
+export interface HttpOptions {
+  registry: Registry;
+  telemetryPath: string;
+  /** true when every configured listener is bound */
+  ready: () => boolean;
+  listeners: () => ListenerInfo[];
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The HTTP side: metrics, a landing page, and liveness and readiness probes. */
+export function createHttpApp(options: HttpOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+
+  app.get(options.telemetryPath, async (_req, res, next) => {
+    try {
+      const body = await options.registry.metrics();
+      // Explicit, so that scrapers never have to guess the exposition format.
+      res.set('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
+      res.send(body);
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+
+  app.get('/readyz', (_req, res) => {
+    const ready = options.ready();
+    res
+      .status(ready ? 200 : 503)
+      .type('text/plain')
+      .send(ready ? 'ready\n' : 'not ready: a listener is not bound\n');
+  });
+
+  app.get('/', (_req, res) => {
+    const rows = options
+      .listeners()
+      .map(
+        (l) =>
+          `<tr><td>${escapeHtml(l.name)}</td><td>${escapeHtml(l.transports)}</td><td><code>${escapeHtml(l.address)}</code></td></tr>`,
+      )
+      .join('\n');
+    const path = escapeHtml(options.telemetryPath);
+    res.type('html').send(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>SIP Response Exporter</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:50em}td,th{padding:.2em 1em;text-align:left}</style></head>
+<body>
+<h1>SIP Response Exporter</h1>
+<p>${escapeHtml(PACKAGE_NAME)} ${escapeHtml(VERSION)}: counts SIP responses from HEP and syslog by code, class, reason, method and node.</p>
+<ul>
+<li><a href="${path}">Metrics</a></li>
+<li><a href="/healthz">Health</a></li>
+<li><a href="/readyz">Readiness</a></li>
+</ul>
+<h2>Listeners</h2>
+<table><tr><th>Listener</th><th>Transports</th><th>Address</th></tr>
+${rows}
+</table>
+</body>
+</html>
+`);
+  });
+
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found\n');
+  });
+  return app;
+}
+
+export function listenHttp(app: Express, host: string | undefined, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(app);
+    // Slow or stuck scrapers must not hold sockets forever.
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 10_000;
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,112 @@
+import { timingSafeEqual } from 'node:crypto';
+import { unzipSync } from 'node:zlib';
+import type { SipCounter } from '../../count/sip-counter.js';
+import { OK, ParseError, parseErrorIdsWithPrefix } from '../../errors.js';
+import { ListenerStats, type SelfMetrics } from '../../metrics/self-metrics.js';
+import { SIP_RESPONSE, SipMessageScan, scanSipMessage } from '../../sip/scan.js';
+import { decodeHep, HEP_PAYLOAD_SIP, HepPacket } from './decode.js';
+
+export interface HepIngestOptions {
+  /** when set, packets must carry this key in chunk 0x000e */
+  authKey?: string;
+  /** bound on an inflated compressed payload, in bytes */
+  maxInflatedSize: number;
+}
+
+/**
+ * From one HEP packet to a counted SIP message: decode, authenticate, pick SIP payloads,
+ * inflate when compressed, scan, name the node, count. Shared by the UDP and TCP listeners.
+ * Nothing here throws or logs per packet; every rejection is a counter.
+ */
+export class HepIngest {
+  readonly stats: ListenerStats;
+  private readonly packet = new HepPacket();
+  private readonly scan = new SipMessageScan();
+  private readonly authKey: Buffer | null;
+
+  constructor(
+    private readonly counter: SipCounter,
+    private readonly self: SelfMetrics,
+    private readonly options: HepIngestOptions,
+  ) {
+    const ids = [...parseErrorIdsWithPrefix('hep_'), ...parseErrorIdsWithPrefix('sip_')];
+    this.stats = new ListenerStats(self, 'hep', ['udp', 'tcp'], ids);
+    this.authKey = options.authKey ? Buffer.from(options.authKey, 'utf8') : null;
+  }
+
+  /**
+   * Handles the packet in buf[start, end). `sender` names the node when the packet names none
+   * (HEPv1, or HEPv3 without capture ID or name). Returns OK or the ParseError id.
+   */
+  handle(buf: Buffer, start: number, end: number, sender: string, now: number): number {
+    const packet = this.packet;
+    const stats = this.stats;
+    let error = decodeHep(buf, start, end, packet);
+    if (error !== OK) {
+      stats.parseErrors[error].value++;
+      return error;
+    }
+    if (this.authKey !== null && !this.authenticated(buf, packet)) {
+      stats.authFailures.value++;
+      return OK;
+    }
+    const type = packet.payloadType;
+    if (type === HEP_PAYLOAD_SIP) this.self.hepPayloadTypeCells[HEP_PAYLOAD_SIP].value++;
+    else {
+      this.self.payloadTypeCell(type).value++;
+      return OK;
+    }
+    let payload = buf;
+    let payloadStart = packet.payloadStart;
+    let payloadEnd = packet.payloadEnd;
+    if (packet.compressed) {
+      const inflated = this.inflate(buf, payloadStart, payloadEnd);
+      if (typeof inflated === 'number') {
+        stats.parseErrors[inflated].value++;
+        return inflated;
+      }
+      payload = inflated;
+      payloadStart = 0;
+      payloadEnd = inflated.length;
+    }
+    const scan = this.scan;
+    error = scanSipMessage(payload, payloadStart, payloadEnd, scan);
+    if (error !== OK) {
+      stats.parseErrors[error].value++;
+      return error;
+    }
+    const nodes = this.counter.nodes;
+    let node: number;
+    if (packet.captureNameEnd > packet.captureNameStart) {
+      node = nodes.fromBytes(buf, packet.captureNameStart, packet.captureNameEnd);
+    } else if (packet.captureId >= 0) node = nodes.fromCaptureId(packet.captureId);
+    else node = nodes.fromText(sender);
+    if (scan.kind === SIP_RESPONSE) stats.responses.value++;
+    else stats.requests.value++;
+    this.counter.countScanned(node, scan, payload, now);
+    return OK;
+  }
+
+  private authenticated(buf: Buffer, packet: HepPacket): boolean {
+    const key = this.authKey!;
+    if (packet.authKeyStart < 0) return false;
+    const given = buf.subarray(packet.authKeyStart, packet.authKeyEnd);
+    // timingSafeEqual needs equal lengths; compare the key with itself so a wrong length costs the same.
+    if (given.length !== key.length) {
+      timingSafeEqual(key, key);
+      return false;
+    }
+    return timingSafeEqual(given, key);
+  }
+
+  private inflate(buf: Buffer, start: number, end: number): Buffer | number {
+    try {
+      // unzip reads both zlib and gzip streams; maxOutputLength stops a small bomb from growing large.
+      return unzipSync(buf.subarray(start, end), { maxOutputLength: this.options.maxInflatedSize });
+    } catch (err) {
+      return (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
+        ? ParseError.HEP_INFLATE_TOO_LARGE
+        : ParseError.HEP_INFLATE_FAILED;
+    }
+  }
+}

@@ -1,0 +1,265 @@
+import { readFileSync } from 'node:fs';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { PARSE_ERROR_INFO } from '../errors.js';
+import { REVISION, VERSION } from '../version.js';
+import { type CounterCell, HotCounter } from './hot-counter.js';
+
+export type ListenerName = 'hep' | 'syslog';
+export type Transport = 'udp' | 'tcp' | 'tls';
+/** Why a TCP or TLS connection ended: the peer closed it, it sat idle, it sent a bad frame, it failed, or we stopped. */
+export type CloseReason = 'peer' | 'idle' | 'parse_error' | 'socket_error' | 'shutdown';
+
+/** The cells one listener bumps, resolved once so the hot path only does `cell.value++`. */
+export class ListenerStats {
+  /** only the listener's own transports have cells */
+  readonly packets: Record<Transport, CounterCell>;
+  readonly bytes: Record<Transport, CounterCell>;
+  /** indexed by ParseError id; only the ids this listener can produce are filled */
+  readonly parseErrors: CounterCell[] = [];
+  readonly authFailures: CounterCell;
+  readonly responses: CounterCell;
+  readonly requests: CounterCell;
+  readonly connectionsAccepted: CounterCell;
+  readonly connectionsRejected: CounterCell;
+  readonly connectionsClosed: Record<CloseReason, CounterCell>;
+  openConnections = 0;
+
+  constructor(
+    metrics: SelfMetrics,
+    listener: ListenerName,
+    transports: readonly Transport[],
+    parseErrorIds: readonly number[],
+  ) {
+    const unused: CounterCell = { value: 0 };
+    this.packets = { udp: unused, tcp: unused, tls: unused };
+    this.bytes = { udp: unused, tcp: unused, tls: unused };
+    for (const transport of transports) {
+      this.packets[transport] = metrics.packets.cell({ listener, transport });
+      this.bytes[transport] = metrics.bytes.cell({ listener, transport });
+    }
+    for (const id of parseErrorIds) {
+      this.parseErrors[id] = metrics.parseErrors.cell({ listener, reason: PARSE_ERROR_INFO[id].label });
+    }
+    this.authFailures = metrics.authFailures.cell({ listener });
+    this.responses = metrics.messages.cell({ listener, kind: 'response' });
+    this.requests = metrics.messages.cell({ listener, kind: 'request' });
+    this.connectionsAccepted = metrics.connections.cell({ listener, result: 'accepted' });
+    this.connectionsRejected = metrics.connections.cell({ listener, result: 'rejected_limit' });
+    const closed = (reason: CloseReason) => metrics.connectionsClosed.cell({ listener, reason });
+    this.connectionsClosed = {
+      peer: closed('peer'),
+      idle: closed('idle'),
+      parse_error: closed('parse_error'),
+      socket_error: closed('socket_error'),
+      shutdown: closed('shutdown'),
+    };
+    metrics.openConnectionsByListener.set(listener, this);
+  }
+}
+
+/** A UDP socket to watch for kernel drops, by local port. */
+interface UdpSocketWatch {
+  listener: ListenerName;
+  port: number;
+}
+
+/**
+ * Every `sip_exporter_*` self-metric, defined in one place. Label values are bounded sets:
+ * listener, transport, parse error reason, payload type (a u8) and connection result.
+ */
+export class SelfMetrics {
+  readonly packets: HotCounter<'listener' | 'transport'>;
+  readonly bytes: HotCounter<'listener' | 'transport'>;
+  readonly parseErrors: HotCounter<'listener' | 'reason'>;
+  readonly authFailures: HotCounter<'listener'>;
+  readonly messages: HotCounter<'listener' | 'kind'>;
+  readonly hepPayloadTypes: HotCounter<'type'>;
+  readonly hepPayloadTypeCells: CounterCell[] = [];
+  readonly dedupeHits: HotCounter<'kind'>;
+  readonly dedupeEvictions: HotCounter<never>;
+  readonly nodeOverflow: HotCounter<never>;
+  readonly connections: HotCounter<'listener' | 'result'>;
+  readonly connectionsClosed: HotCounter<'listener' | 'reason'>;
+  readonly openConnectionsByListener = new Map<ListenerName, ListenerStats>();
+  readonly listenersUp = new Map<string, number>();
+  private readonly udpWatches: UdpSocketWatch[] = [];
+  dedupeEntries: () => number = () => 0;
+  nodeCount: () => number = () => 0;
+
+  constructor(readonly registry: Registry) {
+    const r = registry;
+    this.packets = new HotCounter(
+      r,
+      'sip_exporter_packets_received_total',
+      'Packets (HEP) or messages (syslog) received, by listener and transport.',
+      ['listener', 'transport'],
+    );
+    this.bytes = new HotCounter(
+      r,
+      'sip_exporter_bytes_received_total',
+      'Bytes received, by listener and transport.',
+      ['listener', 'transport'],
+    );
+    this.parseErrors = new HotCounter(
+      r,
+      'sip_exporter_parse_errors_total',
+      'Packets or frames rejected as malformed, by listener and reason. See docs/metrics.md for each reason.',
+      ['listener', 'reason'],
+    );
+    this.authFailures = new HotCounter(
+      r,
+      'sip_exporter_auth_failures_total',
+      'HEP packets rejected because their auth key chunk was missing or wrong.',
+      ['listener'],
+    );
+    this.messages = new HotCounter(
+      r,
+      'sip_exporter_sip_messages_total',
+      'SIP messages read from the listeners before deduplication, by listener and kind.',
+      ['listener', 'kind'],
+    );
+    this.hepPayloadTypes = new HotCounter(
+      r,
+      'sip_exporter_hep_payload_types_total',
+      'HEP packets by payload type (1 is SIP; other types are counted here and not read further).',
+      ['type'],
+    );
+    this.hepPayloadTypeCells[1] = this.hepPayloadTypes.cell({ type: '1' });
+    this.dedupeHits = new HotCounter(
+      r,
+      'sip_exporter_dedupe_hits_total',
+      'SIP messages not counted because the same message from the same node was seen within the dedupe window.',
+      ['kind'],
+    );
+    this.dedupeEvictions = new HotCounter(
+      r,
+      'sip_exporter_dedupe_evictions_total',
+      'Dedupe entries dropped before their window ended because the dedupe table was full.',
+      [],
+    );
+    this.nodeOverflow = new HotCounter(
+      r,
+      'sip_exporter_node_overflow_total',
+      'SIP messages counted as node="other" because the node limit was reached.',
+      [],
+    );
+    this.connections = new HotCounter(
+      r,
+      'sip_exporter_tcp_connections_total',
+      'TCP and TLS connections, by result.',
+      ['listener', 'result'],
+    );
+    this.connectionsClosed = new HotCounter(
+      r,
+      'sip_exporter_tcp_connections_closed_total',
+      'TCP and TLS connections closed by the exporter or the peer, by reason.',
+      ['listener', 'reason'],
+    );
+
+    const self = this;
+    new Gauge({
+      name: 'sip_exporter_tcp_connections_open',
+      help: 'TCP and TLS connections open now.',
+      labelNames: ['listener'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [listener, stats] of self.openConnectionsByListener)
+          this.set({ listener }, stats.openConnections);
+      },
+    });
+    new Gauge({
+      name: 'sip_exporter_dedupe_entries',
+      help: 'Keys held in the dedupe table now.',
+      registers: [r],
+      collect() {
+        this.set(self.dedupeEntries());
+      },
+    });
+    new Gauge({
+      name: 'sip_exporter_nodes',
+      help: 'Distinct node label values in use (node="other" excluded).',
+      registers: [r],
+      collect() {
+        this.set(self.nodeCount());
+      },
+    });
+    new Gauge({
+      name: 'sip_exporter_listener_up',
+      help: '1 when the listener is bound and accepting, 0 otherwise.',
+      labelNames: ['listener', 'transport'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [key, up] of self.listenersUp) {
+          const [listener, transport] = key.split('/');
+          this.set({ listener, transport }, up);
+        }
+      },
+    });
+    new Counter({
+      name: 'sip_exporter_udp_receive_drops_total',
+      help: 'Datagrams the kernel dropped on the exporter UDP sockets because the receive buffer was full (Linux).',
+      labelNames: ['listener'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const drops = readUdpDrops(self.udpWatches);
+        for (const watch of self.udpWatches)
+          this.inc({ listener: watch.listener }, drops.get(watch.port) ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'sip_exporter_build_info',
+      help: 'A metric with a constant 1 value labeled by version, revision and Node.js version.',
+      labelNames: ['version', 'revision', 'nodejs'],
+      registers: [r],
+    }).set({ version: VERSION, revision: REVISION, nodejs: process.version }, 1);
+  }
+
+  payloadTypeCell(type: number): CounterCell {
+    let cell = this.hepPayloadTypeCells[type];
+    if (cell === undefined) {
+      cell = this.hepPayloadTypes.cell({ type: String(type) });
+      this.hepPayloadTypeCells[type] = cell;
+    }
+    return cell;
+  }
+
+  setListenerUp(listener: ListenerName, transport: Transport, up: boolean): void {
+    this.listenersUp.set(`${listener}/${transport}`, up ? 1 : 0);
+  }
+
+  watchUdpSocket(listener: ListenerName, port: number): void {
+    this.udpWatches.push({ listener, port });
+  }
+}
+
+/**
+ * Reads the per-socket `drops` column of /proc/net/udp and /proc/net/udp6 for our local ports.
+ * Missing files (not Linux) read as no drops.
+ */
+function readUdpDrops(watches: readonly UdpSocketWatch[]): Map<number, number> {
+  const drops = new Map<number, number>();
+  if (watches.length === 0) return drops;
+  const ports = new Set(watches.map((w) => w.port));
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    const lines = text.split('\n');
+    for (let i = 1; i < lines.length; i++) {
+      const fields = lines[i].trim().split(/\s+/);
+      if (fields.length < 13) continue;
+      const local = fields[1];
+      const port = Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
+      if (!ports.has(port)) continue;
+      const dropped = Number(fields[fields.length - 1]);
+      if (Number.isFinite(dropped)) drops.set(port, (drops.get(port) ?? 0) + dropped);
+    }
+  }
+  return drops;
+}

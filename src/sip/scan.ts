@@ -1,0 +1,271 @@
+import { OK, ParseError } from '../errors.js';
+import { METHOD_UNKNOWN, methodIndex } from './methods.js';
+
+export const SIP_REQUEST = 1;
+export const SIP_RESPONSE = 2;
+
+/**
+ * What the scanner found in one SIP message. Offsets point into the scanned buffer, so nothing
+ * is copied; one instance is reused for every message.
+ */
+export class SipMessageScan {
+  kind = 0;
+  statusCode = 0;
+  /** the request method for a request, else METHOD_UNKNOWN */
+  requestMethod = METHOD_UNKNOWN;
+  /** the method named in CSeq, else METHOD_UNKNOWN */
+  cseqMethod = METHOD_UNKNOWN;
+  /** -1 when there is no readable CSeq number */
+  cseqNumber = -1;
+  callIdStart = -1;
+  callIdEnd = -1;
+  toTagStart = -1;
+  toTagEnd = -1;
+
+  reset(): void {
+    this.kind = 0;
+    this.statusCode = 0;
+    this.requestMethod = METHOD_UNKNOWN;
+    this.cseqMethod = METHOD_UNKNOWN;
+    this.cseqNumber = -1;
+    this.callIdStart = -1;
+    this.callIdEnd = -1;
+    this.toTagStart = -1;
+    this.toTagEnd = -1;
+  }
+
+  /** The method a response answers is the one in its CSeq; a request names its own. */
+  get method(): number {
+    return this.kind === SIP_REQUEST && this.requestMethod !== METHOD_UNKNOWN
+      ? this.requestMethod
+      : this.cseqMethod;
+  }
+}
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HT = 9;
+const COLON = 58;
+const SEMI = 59;
+const EQUALS = 61;
+const LT = 60;
+const GT = 62;
+const DASH = 45;
+
+function isDigit(b: number): boolean {
+  return b >= 48 && b <= 57;
+}
+
+function isWhite(b: number): boolean {
+  return b === SP || b === HT;
+}
+
+/** RFC 3261 `token` characters, which is what a method is made of. */
+function isTokenChar(b: number): boolean {
+  return (
+    (b >= 97 && b <= 122) ||
+    (b >= 65 && b <= 90) ||
+    (b >= 48 && b <= 57) ||
+    b === DASH ||
+    b === 46 || // .
+    b === 33 || // !
+    b === 37 || // %
+    b === 42 || // *
+    b === 95 || // _
+    b === 43 || // +
+    b === 96 || // `
+    b === 39 || // '
+    b === 126 // ~
+  );
+}
+
+/** Index of the LF ending the line at pos, or end when the message ends first. */
+function lineEnd(buf: Uint8Array, pos: number, end: number): number {
+  while (pos < end && buf[pos] !== LF) pos++;
+  return pos;
+}
+
+/** End of the line's content: before a trailing CR and white space. */
+function trimEnd(buf: Uint8Array, start: number, stop: number): number {
+  while (stop > start && (buf[stop - 1] === CR || isWhite(buf[stop - 1]))) stop--;
+  return stop;
+}
+
+function matchesSipVersion(buf: Uint8Array, p: number): boolean {
+  // "SIP/2.0", case-insensitive as ABNF literals are.
+  return (
+    (buf[p] | 0x20) === 115 &&
+    (buf[p + 1] | 0x20) === 105 &&
+    (buf[p + 2] | 0x20) === 112 &&
+    buf[p + 3] === 47 &&
+    buf[p + 4] === 50 &&
+    buf[p + 5] === 46 &&
+    buf[p + 6] === 48
+  );
+}
+
+const HEADER_OTHER = 0;
+const HEADER_CALL_ID = 1;
+const HEADER_CSEQ = 2;
+const HEADER_TO = 3;
+
+/** Which of the headers we read the name buf[start, stop) is; names are case-insensitive. */
+function headerKind(buf: Uint8Array, start: number, stop: number): number {
+  const length = stop - start;
+  const first = buf[start] | 0x20;
+  if (length === 1) {
+    if (first === 105) return HEADER_CALL_ID; // i
+    if (first === 116) return HEADER_TO; // t
+    return HEADER_OTHER;
+  }
+  if (length === 2) return first === 116 && (buf[start + 1] | 0x20) === 111 ? HEADER_TO : HEADER_OTHER;
+  if (first !== 99) return HEADER_OTHER; // c
+  if (length === 4) {
+    return (buf[start + 1] | 0x20) === 115 &&
+      (buf[start + 2] | 0x20) === 101 &&
+      (buf[start + 3] | 0x20) === 113
+      ? HEADER_CSEQ
+      : HEADER_OTHER;
+  }
+  if (length === 7) {
+    return (buf[start + 1] | 0x20) === 97 &&
+      (buf[start + 2] | 0x20) === 108 &&
+      (buf[start + 3] | 0x20) === 108 &&
+      buf[start + 4] === DASH &&
+      (buf[start + 5] | 0x20) === 105 &&
+      (buf[start + 6] | 0x20) === 100
+      ? HEADER_CALL_ID
+      : HEADER_OTHER;
+  }
+  return HEADER_OTHER;
+}
+
+function readCSeq(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
+  let n = 0;
+  let digits = 0;
+  while (p < stop && isDigit(buf[p])) {
+    // Past 10 digits it is no valid CSeq (max 2**31 - 1); keep scanning but stop growing.
+    if (digits < 10) n = n * 10 + (buf[p] - 48);
+    digits++;
+    p++;
+  }
+  if (digits === 0 || digits > 10) return;
+  out.cseqNumber = n;
+  while (p < stop && (isWhite(buf[p]) || buf[p] === CR || buf[p] === LF)) p++;
+  const methodStart = p;
+  while (p < stop && isTokenChar(buf[p])) p++;
+  out.cseqMethod = methodIndex(buf, methodStart, p);
+}
+
+/** Finds the `tag` header parameter of a To value; a `;tag=` inside <...> belongs to the URI. */
+function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
+  let q = p;
+  while (q < stop && buf[q] !== LT && buf[q] !== SEMI) q++;
+  if (q < stop && buf[q] === LT) {
+    while (q < stop && buf[q] !== GT) q++;
+    p = q;
+  }
+  while (p < stop) {
+    if (buf[p] !== SEMI) {
+      p++;
+      continue;
+    }
+    p++;
+    while (p < stop && isWhite(buf[p])) p++;
+    if (
+      p + 3 <= stop &&
+      (buf[p] | 0x20) === 116 &&
+      (buf[p + 1] | 0x20) === 97 &&
+      (buf[p + 2] | 0x20) === 103
+    ) {
+      let v = p + 3;
+      while (v < stop && isWhite(buf[v])) v++;
+      if (v < stop && buf[v] === EQUALS) {
+        v++;
+        while (v < stop && isWhite(buf[v])) v++;
+        const tagStart = v;
+        while (v < stop && buf[v] !== SEMI && buf[v] !== CR && buf[v] !== LF && !isWhite(buf[v])) v++;
+        if (v > tagStart) {
+          out.toTagStart = tagStart;
+          out.toTagEnd = v;
+        }
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * Reads the start line and the CSeq, Call-ID and To headers of the SIP message in
+ * buf[start, end) without making a string. Returns OK or a ParseError id. Stops at the first
+ * empty line (the body is never read) or as soon as all three headers are found.
+ */
+export function scanSipMessage(buf: Uint8Array, start: number, end: number, out: SipMessageScan): number {
+  out.reset();
+  let p = start;
+  // Keep-alive CRLFs may precede a message on a stream.
+  while (p < end && (buf[p] === CR || buf[p] === LF)) p++;
+  const firstLineEnd = lineEnd(buf, p, end);
+  const firstLineStop = trimEnd(buf, p, firstLineEnd);
+
+  if (firstLineStop - p >= 11 && matchesSipVersion(buf, p) && isWhite(buf[p + 7])) {
+    let q = p + 8;
+    while (q < firstLineStop && isWhite(buf[q])) q++;
+    const codeStart = q;
+    while (q < firstLineStop && isDigit(buf[q])) q++;
+    if (q - codeStart !== 3 || (q < firstLineStop && !isWhite(buf[q]))) return ParseError.SIP_BAD_STATUS_CODE;
+    const code = (buf[codeStart] - 48) * 100 + (buf[codeStart + 1] - 48) * 10 + (buf[codeStart + 2] - 48);
+    if (code < 100 || code > 699) return ParseError.SIP_BAD_STATUS_CODE;
+    out.kind = SIP_RESPONSE;
+    out.statusCode = code;
+  } else {
+    let q = p;
+    while (q < firstLineStop && isTokenChar(buf[q])) q++;
+    if (q === p || q >= firstLineStop || !isWhite(buf[q])) return ParseError.SIP_BAD_START_LINE;
+    if (
+      firstLineStop - q < 10 ||
+      !matchesSipVersion(buf, firstLineStop - 7) ||
+      !isWhite(buf[firstLineStop - 8])
+    ) {
+      return ParseError.SIP_BAD_START_LINE;
+    }
+    out.kind = SIP_REQUEST;
+    out.requestMethod = methodIndex(buf, p, q);
+  }
+
+  let found = 0;
+  p = firstLineEnd + 1;
+  while (p < end && found !== 7) {
+    let stop = lineEnd(buf, p, end);
+    if (trimEnd(buf, p, stop) === p && (p === stop || buf[p] === CR)) break; // empty line: body follows
+    // A header may be folded onto following lines that start with white space.
+    while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end);
+    const next = stop + 1;
+    let nameStop = p;
+    while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
+    const kind = headerKind(buf, p, nameStop);
+    if (kind !== HEADER_OTHER) {
+      let v = nameStop;
+      while (v < stop && isWhite(buf[v])) v++;
+      if (v < stop && buf[v] === COLON) {
+        v++;
+        while (v < stop && isWhite(buf[v])) v++;
+        const valueStop = trimEnd(buf, v, stop);
+        if (kind === HEADER_CSEQ && (found & 1) === 0) {
+          found |= 1;
+          readCSeq(buf, v, valueStop, out);
+        } else if (kind === HEADER_CALL_ID && (found & 2) === 0) {
+          found |= 2;
+          out.callIdStart = v;
+          out.callIdEnd = valueStop;
+        } else if (kind === HEADER_TO && (found & 4) === 0) {
+          found |= 4;
+          readToTag(buf, v, valueStop, out);
+        }
+      }
+    }
+    p = next;
+  }
+  return OK;
+}

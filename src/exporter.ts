@@ -31,6 +31,15 @@ export class Exporter {
     private readonly logger: Logger,
   ) {
     collectDefaultMetrics({ register: this.registry });
+    // prom-client exports these gauges with a _total suffix, which promtool rightly rejects;
+    // nodejs_active_handles{type} and friends carry the same numbers.
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
+      this.registry.removeSingleMetric(name);
+    }
     this.self = new SelfMetrics(this.registry);
     const names = new Map(Object.entries(config.nodes.names));
     const nodes = new NodeLabels(config.nodes.limit, names, this.self.nodeOverflow.cell({}));

@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { envName, OPTIONS } from '../../src/config/options.js';
+import { ConfigError } from '../../src/errors.js';
+
+function configFile(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sre-config-'));
+  const path = join(dir, 'config.yml');
+  writeFileSync(path, text);
+  return path;
+}
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has defaults that start a useful exporter', () => {
+    const config = loadConfig({});
+    expect(config.web.listen_address).toBe(':9467');
+    expect(config.web.telemetry_path).toBe('/metrics');
+    expect(config.hep.listen_address).toBe(':9060');
+    expect(config.dedupe.window).toBe(32_000);
+    expect(config.nodes.limit).toBe(100);
+  });
+
+  it('layers file, environment and flags, each winning over the one before', () => {
+    const file = configFile(
+      'hep:\n  listen_address: ":1000"\n  max_connections: 5\ndedupe:\n  window: 10s\n',
+    );
+    const config = loadConfig({
+      file,
+      env: { SIP_EXPORTER_HEP_LISTEN_ADDRESS: ':2000', SIP_EXPORTER_DEDUPE_WINDOW: '1m' },
+      flags: { 'hep.listen-address': '127.0.0.1:3000' },
+    });
+    expect(config.hep.listen_address).toBe('127.0.0.1:3000');
+    expect(config.hep.max_connections).toBe(5);
+    expect(config.dedupe.window).toBe(60_000);
+  });
+
+  it('reads node names and the auth key from the file', () => {
+    const file = configFile(
+      'hep:\n  auth_key: s3cret\nnodes:\n  limit: 3\n  names:\n    "2001": edge-1\n    kam2: core\n',
+    );
+    const config = loadConfig({ file });
+    expect(config.hep.auth_key).toBe('s3cret');
+    expect(config.nodes.names).toEqual({ '2001': 'edge-1', kam2: 'core' });
+  });
+
+  it('rejects unknown keys, naming each with its full path', () => {
+    const err = errorOf(() => loadConfig({ file: configFile('hep:\n  listen_adress: ":1"\nextra: 1\n') }));
+    expect(err.code).toBe('SRE_ERR_CONFIG');
+    expect(err.message).toContain('"hep.listen_adress"');
+    expect(err.message).toContain('"extra"');
+  });
+
+  it('rejects bad values, naming the key and what it expects', () => {
+    const err = errorOf(() =>
+      loadConfig({
+        flags: {
+          'dedupe.window': '3 days',
+          'nodes.limit': '-1',
+          'hep.listen-address': 'nohost',
+          'web.telemetry-path': 'metrics',
+        },
+      }),
+    );
+    expect(err.message).toMatch(/dedupe\.window: expected a duration/);
+    expect(err.message).toMatch(/nodes\.limit: expected a whole number from 1 to 100000/);
+    expect(err.message).toMatch(/hep\.listen_address: "nohost" has no port/);
+    expect(err.message).toMatch(/web\.telemetry_path/);
+    expect(errorOf(() => loadConfig({ flags: { 'web.listen-address': '' } })).message).toMatch(
+      /web\.listen_address: the web listener cannot be disabled/,
+    );
+    expect(errorOf(() => loadConfig({ flags: { 'hep.listen-address': ':70000' } })).message).toMatch(
+      /not a port/,
+    );
+  });
+
+  it('rejects a file that is not YAML or not a mapping, and one that is missing', () => {
+    expect(errorOf(() => loadConfig({ file: configFile('hep: [unclosed\n') })).message).toMatch(
+      /not valid YAML/,
+    );
+    expect(errorOf(() => loadConfig({ file: configFile('- a\n- b\n') })).message).toMatch(/mapping/);
+    expect(errorOf(() => loadConfig({ file: configFile('hep: 5\n') })).message).toMatch(
+      /^invalid configuration/,
+    );
+    expect(errorOf(() => loadConfig({ file: '/nonexistent/sre.yml' })).message).toMatch(
+      /cannot read config file/,
+    );
+  });
+
+  it('disables the HEP listener with an empty address', () => {
+    expect(loadConfig({ env: { SIP_EXPORTER_HEP_LISTEN_ADDRESS: '' } }).hep.listen_address).toBe('');
+  });
+
+  it('gives every option an environment name under one prefix', () => {
+    expect(OPTIONS.map(envName)).toContain('SIP_EXPORTER_HEP_AUTH_KEY');
+    expect(new Set(OPTIONS.map(envName)).size).toBe(OPTIONS.length);
+  });
+});

@@ -1,0 +1,111 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { DedupeWindow } from '../../src/count/dedupe.js';
+import { NodeLabels } from '../../src/count/nodes.js';
+import { SipCounter } from '../../src/count/sip-counter.js';
+import { SelfMetrics } from '../../src/metrics/self-metrics.js';
+import { methodIndexOfString } from '../../src/sip/methods.js';
+import { SipMessageScan, scanSipMessage } from '../../src/sip/scan.js';
+import { samples } from '../helpers/exporter.js';
+import { sipRequest, sipResponse } from '../helpers/sip.js';
+
+function setup(windowMs = 32_000) {
+  const registry = new Registry();
+  const self = new SelfMetrics(registry);
+  const nodes = new NodeLabels(10, new Map(), self.nodeOverflow.cell({}));
+  const counter = new SipCounter(
+    registry,
+    nodes,
+    windowMs > 0 ? new DedupeWindow(windowMs, 1000) : null,
+    self,
+  );
+  const scan = new SipMessageScan();
+  const count = (text: string, node: number, now = 0) => {
+    const buf = Buffer.from(text);
+    expect(scanSipMessage(buf, 0, buf.length, scan)).toBe(0);
+    counter.countScanned(node, scan, buf, now);
+  };
+  return { registry, counter, nodes, count };
+}
+
+describe('SIP counter', () => {
+  it('labels a response with code, class, canonical reason, method and node', async () => {
+    const { registry, nodes, count } = setup();
+    count(sipResponse({ code: 503, phrase: 'Overloaded, go away' }), nodes.fromText('edge'));
+    expect(samples(await registry.metrics(), 'sip_responses_total')).toEqual({
+      '{code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge"}': 1,
+    });
+  });
+
+  it('counts a message traced twice by one node once, and once per node', async () => {
+    const { registry, nodes, count } = setup();
+    const edge = nodes.fromText('edge');
+    const core = nodes.fromText('core');
+    const ringing = sipResponse({ code: 180, toTag: 't1' });
+    count(ringing, edge, 0);
+    count(ringing, edge, 5);
+    count(ringing, core, 5);
+    count(sipRequest('INVITE'), edge, 0);
+    count(sipRequest('INVITE'), edge, 1);
+    const text = await registry.metrics();
+    expect(samples(text, 'sip_responses_total')).toEqual({
+      '{code="180",class="1xx",reason="Ringing",method="INVITE",node="edge"}': 1,
+      '{code="180",class="1xx",reason="Ringing",method="INVITE",node="core"}': 1,
+    });
+    expect(samples(text, 'sip_requests_total')).toEqual({ '{method="INVITE",node="edge"}': 1 });
+    expect(samples(text, 'sip_exporter_dedupe_hits_total')).toEqual({
+      '{kind="response"}': 1,
+      '{kind="request"}': 1,
+    });
+  });
+
+  it('keeps responses apart that differ in code, To tag, CSeq or Call-ID', async () => {
+    const { registry, nodes, count } = setup();
+    const node = nodes.fromText('edge');
+    count(sipResponse({ code: 180, toTag: 'a' }), node);
+    count(sipResponse({ code: 180, toTag: 'b' }), node); // a second fork
+    count(sipResponse({ code: 200, toTag: 'a' }), node);
+    count(sipResponse({ code: 200, toTag: 'a', cseq: 2 }), node);
+    count(sipResponse({ code: 200, toTag: 'a', callId: 'other' }), node);
+    count(sipResponse({ code: 200, toTag: 'a', method: 'BYE' }), node);
+    const counts = samples(await registry.metrics(), 'sip_responses_total');
+    expect(counts['{code="180",class="1xx",reason="Ringing",method="INVITE",node="edge"}']).toBe(2);
+    expect(counts['{code="200",class="2xx",reason="OK",method="INVITE",node="edge"}']).toBe(3);
+    expect(counts['{code="200",class="2xx",reason="OK",method="BYE",node="edge"}']).toBe(1);
+  });
+
+  it('counts every copy when dedupe is off, and messages without Call-ID always', async () => {
+    const { registry, nodes, count } = setup(0);
+    const node = nodes.fromText('edge');
+    for (let i = 0; i < 3; i++) count(sipResponse({ code: 486 }), node);
+    const withDedupe = setup();
+    const other = withDedupe.nodes.fromText('edge');
+    for (let i = 0; i < 2; i++)
+      withDedupe.count('SIP/2.0 408 Request Timeout\r\nCSeq: 1 INVITE\r\n\r\n', other);
+    expect(samples(await registry.metrics(), 'sip_responses_total')).toEqual({
+      '{code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge"}': 3,
+    });
+    expect(samples(await withDedupe.registry.metrics(), 'sip_responses_total')).toEqual({
+      '{code="408",class="4xx",reason="Request Timeout",method="INVITE",node="edge"}': 2,
+    });
+  });
+
+  it('dedupes syslog events the same way, with the same key as the wire bytes', async () => {
+    const { registry, counter, nodes, count } = setup();
+    const node = nodes.fromText('edge');
+    count(sipResponse({ code: 486, callId: 'c1', cseq: 3, toTag: 'tt' }), node);
+    counter.countEvent(
+      node,
+      { code: 486, method: methodIndexOfString('INVITE'), callId: 'c1', cseq: 3, toTag: 'tt' },
+      1,
+    );
+    counter.countEvent(
+      node,
+      { code: 486, method: methodIndexOfString('INVITE'), callId: 'c2', cseq: 3, toTag: 'tt' },
+      1,
+    );
+    expect(samples(await registry.metrics(), 'sip_responses_total')).toEqual({
+      '{code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge"}': 2,
+    });
+  });
+});

@@ -1,45 +1,48 @@
+const WAYS = 4;
+/** Uint32 words per entry: key high half, key low half, time, spare (keeps entries 16 bytes). */
+const WORDS = 4;
+
 /**
  * Remembers the 64-bit keys of the messages seen in the last `windowMs`, so that the same
  * message traced twice by a proxy (received and forwarded) or retransmitted is counted once.
  *
- * Memory is fixed at construction: an open-addressing table (linear probing, backward-shift
- * deletion, so no tombstones) holds the keys, and a ring in arrival order expires them. Every
- * operation is O(1) amortised and allocates nothing. When the ring is full the oldest key is
- * evicted early and counted: a duplicate of it arriving later would then be counted again.
+ * A set-associative table, as a CPU cache is built: a key can live only in the four entries of
+ * its bucket, and a bucket is one 64-byte cache line, so each message costs one memory line
+ * and no pointer chasing, whatever the table size. Memory is fixed at construction (16 bytes an
+ * entry). An entry older than the window is free again. When all four entries of a bucket are
+ * still inside the window, the oldest is replaced and counted in `evictions`: a later copy of
+ * that message would then be counted again. Entries never give false duplicates: a key is a hit
+ * only if the same 63-bit key was stored within the window.
  */
 export class DedupeWindow {
   hits = 0;
   evictions = 0;
+  /** entries ever filled; an expired entry stays filled until reused */
+  filled = 0;
 
-  private readonly mask: number;
-  private readonly tableHi: Uint32Array;
-  private readonly tableLo: Uint32Array;
-  private readonly tableUsed: Uint8Array;
-  private readonly ringHi: Uint32Array;
-  private readonly ringLo: Uint32Array;
-  private readonly ringTime: Float64Array;
-  private ringHead = 0;
-  private ringSize = 0;
+  private readonly bucketMask: number;
+  private readonly table: Uint32Array;
+  /** times are kept as milliseconds since this origin, modulo 2^32 */
+  private readonly origin: number;
 
   constructor(
     readonly windowMs: number,
     readonly maxEntries: number,
+    now = Date.now(),
   ) {
-    if (!(windowMs > 0)) throw new RangeError('dedupe window must be positive');
+    if (!(windowMs > 0 && windowMs < 2 ** 31))
+      throw new RangeError('dedupe window must be between 1 ms and 24 days');
     if (!(maxEntries >= 1)) throw new RangeError('dedupe capacity must be at least 1');
-    let capacity = 16;
-    while (capacity < maxEntries * 2) capacity *= 2;
-    this.mask = capacity - 1;
-    this.tableHi = new Uint32Array(capacity);
-    this.tableLo = new Uint32Array(capacity);
-    this.tableUsed = new Uint8Array(capacity);
-    this.ringHi = new Uint32Array(maxEntries);
-    this.ringLo = new Uint32Array(maxEntries);
-    this.ringTime = new Float64Array(maxEntries);
+    let buckets = 1;
+    while (buckets * WAYS < maxEntries) buckets *= 2;
+    this.bucketMask = buckets - 1;
+    this.table = new Uint32Array(buckets * WAYS * WORDS);
+    this.origin = now;
   }
 
-  get size(): number {
-    return this.ringSize;
+  /** Entries the table can hold (maxEntries rounded up to a power of two). */
+  get capacity(): number {
+    return (this.bucketMask + 1) * WAYS;
   }
 
   /**
@@ -47,73 +50,40 @@ export class DedupeWindow {
    * the key is remembered from `now` on. The window runs from the first sighting, so a message
    * retransmitted for longer than the window is counted again once it ends.
    */
-  seen(hi: number, lo: number, now: number): boolean {
-    this.expire(now);
-    let slot = this.home(hi, lo);
-    while (this.tableUsed[slot] === 1) {
-      if (this.tableHi[slot] === hi && this.tableLo[slot] === lo) {
+  seen(hi: number, keyLo: number, now: number): boolean {
+    // Bit 0 of lo is given up so that a stored key is never 0 (0 marks an empty entry).
+    const lo = (keyLo | 1) >>> 0;
+    const table = this.table;
+    const time = (now - this.origin) >>> 0;
+    const window = this.windowMs;
+    let base = ((lo ^ Math.imul(hi, 0x9e3779b1)) & this.bucketMask) * WAYS * WORDS;
+    let victim = -1;
+    let victimAge = -1;
+    for (let way = 0; way < WAYS; way++, base += WORDS) {
+      const storedLo = table[base + 1];
+      const age = (time - table[base + 2]) >>> 0;
+      if (storedLo === 0 || age >= window) {
+        // Empty or expired: the first such entry takes the key, unless a later way holds it live.
+        if (victimAge < window) {
+          victim = base;
+          victimAge = window;
+        }
+        continue;
+      }
+      if (storedLo === lo && table[base] === hi) {
         this.hits++;
         return true;
       }
-      slot = (slot + 1) & this.mask;
-    }
-    if (this.ringSize === this.maxEntries) {
-      this.evictOldest();
-      this.evictions++;
-      // Removal may have shifted keys into the probe path; find the free slot again.
-      slot = this.home(hi, lo);
-      while (this.tableUsed[slot] === 1) slot = (slot + 1) & this.mask;
-    }
-    this.tableUsed[slot] = 1;
-    this.tableHi[slot] = hi;
-    this.tableLo[slot] = lo;
-    let tail = this.ringHead + this.ringSize;
-    if (tail >= this.maxEntries) tail -= this.maxEntries;
-    this.ringHi[tail] = hi;
-    this.ringLo[tail] = lo;
-    this.ringTime[tail] = now;
-    this.ringSize++;
-    return false;
-  }
-
-  private home(hi: number, lo: number): number {
-    return (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
-  }
-
-  private expire(now: number): void {
-    const oldest = now - this.windowMs;
-    while (this.ringSize > 0 && this.ringTime[this.ringHead] <= oldest) this.evictOldest();
-  }
-
-  private evictOldest(): void {
-    this.remove(this.ringHi[this.ringHead], this.ringLo[this.ringHead]);
-    this.ringHead++;
-    if (this.ringHead === this.maxEntries) this.ringHead = 0;
-    this.ringSize--;
-  }
-
-  private remove(hi: number, lo: number): void {
-    const mask = this.mask;
-    let hole = this.home(hi, lo);
-    while (this.tableUsed[hole] === 1 && !(this.tableHi[hole] === hi && this.tableLo[hole] === lo)) {
-      hole = (hole + 1) & mask;
-    }
-    if (this.tableUsed[hole] === 0) return;
-    this.tableUsed[hole] = 0;
-    let next = (hole + 1) & mask;
-    while (this.tableUsed[next] === 1) {
-      const home = this.home(this.tableHi[next], this.tableLo[next]);
-      // Move the key back into the hole unless its home lies cyclically in (hole, next].
-      const distanceToNext = (next - home) & mask;
-      const distanceToHole = (hole - home) & mask;
-      if (distanceToHole < distanceToNext) {
-        this.tableHi[hole] = this.tableHi[next];
-        this.tableLo[hole] = this.tableLo[next];
-        this.tableUsed[hole] = 1;
-        this.tableUsed[next] = 0;
-        hole = next;
+      if (age > victimAge) {
+        victim = base;
+        victimAge = age;
       }
-      next = (next + 1) & mask;
     }
+    if (table[victim + 1] === 0) this.filled++;
+    else if (victimAge < window) this.evictions++;
+    table[victim] = hi;
+    table[victim + 1] = lo;
+    table[victim + 2] = time;
+    return false;
   }
 }

@@ -1,6 +1,6 @@
 /**
- * A 64-bit key built from two independent 32-bit hashes (FNV-1a and a murmur-style mix), fed
- * field by field with no allocation. 64 bits keep the chance that two different messages share a
+ * A 64-bit key built from two independent 32-bit hashes (murmur3- and murmur2-style mixes), fed
+ * field by field, four bytes a step, with no allocation. 64 bits keep the chance that two different messages share a
  * key across a million-entry dedupe window near 1e-8; one 32-bit hash would collide daily.
  */
 export class KeyHasher {
@@ -13,36 +13,59 @@ export class KeyHasher {
     return this;
   }
 
-  private byte(b: number): void {
-    this.hi = Math.imul(this.hi ^ b, 0x01000193);
-    let lo = Math.imul(this.lo ^ b, 0x5bd1e995);
+  /** Mixes one 32-bit word into both halves; everything else is fed through here. */
+  private word(k: number): void {
+    let hi = this.hi ^ k;
+    hi = Math.imul((hi << 13) | (hi >>> 19), 5) + 0xe6546b64;
+    let lo = Math.imul(this.lo ^ k, 0x5bd1e995);
     lo ^= lo >>> 15;
+    this.hi = hi;
     this.lo = lo;
   }
 
   bytes(buf: Uint8Array, start: number, end: number): this {
-    for (let i = start; i < end; i++) this.byte(buf[i]);
-    // The length closes the field, so "ab"+"c" and "a"+"bc" differ.
-    this.byte((end - start) & 0xff);
+    // Four bytes a step, mixed in locals (the same mix as word()); the length closes the
+    // field, so "ab"+"c" and "a"+"bc" differ.
+    let hi = this.hi;
+    let lo = this.lo;
+    let i = start;
+    for (; i + 4 <= end; i += 4) {
+      const k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+      hi ^= k;
+      hi = Math.imul((hi << 13) | (hi >>> 19), 5) + 0xe6546b64;
+      lo = Math.imul(lo ^ k, 0x5bd1e995);
+      lo ^= lo >>> 15;
+    }
+    this.hi = hi;
+    this.lo = lo;
+    let tail = 0;
+    for (let shift = 0; i < end; i++, shift += 8) tail |= buf[i] << shift;
+    this.word(tail);
+    this.word(end - start);
     return this;
   }
 
-  /** Hashes a string's UTF-16 units; for ASCII text this equals hashing its bytes. */
+  /** Hashes a string as bytes: for Latin-1 text the same key as hashing its bytes. */
   string(text: string): this {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c > 0xff) this.byte(c >>> 8);
-      this.byte(c & 0xff);
+    const end = text.length;
+    let i = 0;
+    for (; i + 4 <= end; i += 4) {
+      this.word(
+        (text.charCodeAt(i) & 0xff) |
+          ((text.charCodeAt(i + 1) & 0xff) << 8) |
+          ((text.charCodeAt(i + 2) & 0xff) << 16) |
+          ((text.charCodeAt(i + 3) & 0xff) << 24),
+      );
     }
-    this.byte(text.length & 0xff);
+    let tail = 0;
+    for (let shift = 0; i < end; i++, shift += 8) tail |= (text.charCodeAt(i) & 0xff) << shift;
+    this.word(tail);
+    this.word(end);
     return this;
   }
 
   uint32(n: number): this {
-    this.byte(n & 0xff);
-    this.byte((n >>> 8) & 0xff);
-    this.byte((n >>> 16) & 0xff);
-    this.byte((n >>> 24) & 0xff);
+    this.word(n | 0);
     return this;
   }
 
@@ -52,10 +75,12 @@ export class KeyHasher {
     hi ^= hi >>> 16;
     hi = Math.imul(hi, 0x85ebca6b);
     hi ^= hi >>> 13;
+    hi = Math.imul(hi, 0xc2b2ae35);
+    hi ^= hi >>> 16;
     let lo = this.lo;
-    lo ^= lo >>> 16;
-    lo = Math.imul(lo, 0xc2b2ae35);
-    lo ^= lo >>> 16;
+    lo ^= lo >>> 13;
+    lo = Math.imul(lo, 0x5bd1e995);
+    lo ^= lo >>> 15;
     this.hi = hi >>> 0;
     this.lo = lo >>> 0;
     return this;

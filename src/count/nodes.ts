@@ -11,6 +11,13 @@ const MAX_NODE_LABEL_LENGTH = 128;
  */
 const ALIASES_PER_LABEL = 8;
 
+/** Compares in JS: node names are short, and a native compare costs more to call than to run. */
+function sameBytes(known: Buffer, buf: Buffer, start: number, end: number): boolean {
+  if (known.length !== end - start) return false;
+  for (let i = 0; i < known.length; i++) if (known[i] !== buf[start + i]) return false;
+  return true;
+}
+
 interface NamedNode {
   readonly bytes: Buffer;
   readonly index: number;
@@ -63,12 +70,7 @@ export class NodeLabels {
     if (bucket !== undefined) {
       for (let b = 0; b < bucket.length; b++) {
         const named = bucket[b];
-        if (
-          named.bytes.length === end - start &&
-          buf.compare(named.bytes, 0, named.bytes.length, start, end) === 0
-        ) {
-          return named.index;
-        }
+        if (sameBytes(named.bytes, buf, start, end)) return named.index;
       }
     }
     const index = this.resolve(buf.toString('utf8', start, end));

@@ -67,9 +67,14 @@ export class SipCounter {
         evictions.value += dedupe.evictions - lastEvictions;
         lastEvictions = dedupe.evictions;
       }
-      return dedupe?.size ?? 0;
+      return dedupe?.filled ?? 0;
     };
     self.nodeCount = () => nodes.size;
+  }
+
+  /** Responses counted so far over every series (after dedupe). */
+  countedResponses(): number {
+    return this.responses.total();
   }
 
   /** Counts what the scanner read from buf, keyed on its own bytes. */

@@ -170,7 +170,7 @@ export class SelfMetrics {
     });
     new Gauge({
       name: 'sip_exporter_dedupe_entries',
-      help: 'Keys held in the dedupe table now.',
+      help: 'Dedupe table entries in use (an expired entry counts until it is reused).',
       registers: [r],
       collect() {
         this.set(self.dedupeEntries());

@@ -80,10 +80,13 @@ function isTokenChar(b: number): boolean {
   );
 }
 
-/** Index of the LF ending the line at pos, or end when the message ends first. */
-function lineEnd(buf: Uint8Array, pos: number, end: number): number {
-  while (pos < end && buf[pos] !== LF) pos++;
-  return pos;
+/**
+ * Index of the LF ending the line at pos, or end when the message ends first. Buffer#indexOf
+ * is memchr: skipping a 100-byte Via line costs one call instead of a hundred byte compares.
+ */
+function lineEnd(buf: Buffer, pos: number, end: number): number {
+  const lf = buf.indexOf(LF, pos);
+  return lf < 0 || lf > end ? end : lf;
 }
 
 /** End of the line's content: before a trailing CR and white space. */
@@ -201,7 +204,7 @@ function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan
  * buf[start, end) without making a string. Returns OK or a ParseError id. Stops at the first
  * empty line (the body is never read) or as soon as all three headers are found.
  */
-export function scanSipMessage(buf: Uint8Array, start: number, end: number, out: SipMessageScan): number {
+export function scanSipMessage(buf: Buffer, start: number, end: number, out: SipMessageScan): number {
   out.reset();
   let p = start;
   // Keep-alive CRLFs may precede a message on a stream.
@@ -237,35 +240,39 @@ export function scanSipMessage(buf: Uint8Array, start: number, end: number, out:
   let found = 0;
   p = firstLineEnd + 1;
   while (p < end && found !== 7) {
+    const first = buf[p];
+    if (first === CR || first === LF) break; // empty line: the body follows
     let stop = lineEnd(buf, p, end);
-    if (trimEnd(buf, p, stop) === p && (p === stop || buf[p] === CR)) break; // empty line: body follows
     // A header may be folded onto following lines that start with white space.
     while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end);
-    const next = stop + 1;
-    let nameStop = p;
-    while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
-    const kind = headerKind(buf, p, nameStop);
-    if (kind !== HEADER_OTHER) {
-      let v = nameStop;
-      while (v < stop && isWhite(buf[v])) v++;
-      if (v < stop && buf[v] === COLON) {
-        v++;
+    // Only Call-ID/i, CSeq and To/t matter; most lines (Via, From, Route...) end here.
+    const lower = first | 0x20;
+    if (lower === 99 || lower === 105 || lower === 116) {
+      let nameStop = p + 1;
+      while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
+      const kind = headerKind(buf, p, nameStop);
+      if (kind !== HEADER_OTHER) {
+        let v = nameStop;
         while (v < stop && isWhite(buf[v])) v++;
-        const valueStop = trimEnd(buf, v, stop);
-        if (kind === HEADER_CSEQ && (found & 1) === 0) {
-          found |= 1;
-          readCSeq(buf, v, valueStop, out);
-        } else if (kind === HEADER_CALL_ID && (found & 2) === 0) {
-          found |= 2;
-          out.callIdStart = v;
-          out.callIdEnd = valueStop;
-        } else if (kind === HEADER_TO && (found & 4) === 0) {
-          found |= 4;
-          readToTag(buf, v, valueStop, out);
+        if (v < stop && buf[v] === COLON) {
+          v++;
+          while (v < stop && isWhite(buf[v])) v++;
+          const valueStop = trimEnd(buf, v, stop);
+          if (kind === HEADER_CSEQ && (found & 1) === 0) {
+            found |= 1;
+            readCSeq(buf, v, valueStop, out);
+          } else if (kind === HEADER_CALL_ID && (found & 2) === 0) {
+            found |= 2;
+            out.callIdStart = v;
+            out.callIdEnd = valueStop;
+          } else if (kind === HEADER_TO && (found & 4) === 0) {
+            found |= 4;
+            readToTag(buf, v, valueStop, out);
+          }
         }
       }
     }
-    p = next;
+    p = stop + 1;
   }
   return OK;
 }

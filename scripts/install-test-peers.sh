@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the real peers the test suite talks to, from Debian's packages:
+#   promtool (package prometheus)  checks the /metrics exposition
+#   logger   (package bsdutils)    sends syslog the way operators do
+# Runs apt-get only when something is missing; needs root or sudo for that.
+set -euo pipefail
+
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v logger >/dev/null 2>&1 || need+=(bsdutils)
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test peers: all present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "test peers: installing ${need[*]}"
+$sudo apt-get update -q
+# Services stay down: the tests start their own private instances.
+DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -q --no-install-recommends "${need[@]}"

@@ -74,6 +74,23 @@ const PARSE_ERRORS = {
     label: 'sip_bad_status_code',
     description: 'a status line whose code is not 100-699',
   },
+  SYSLOG_MALFORMED: {
+    label: 'syslog_malformed',
+    description: 'a syslog message without a valid <PRI> (0-191) or without the header its format requires',
+  },
+  SYSLOG_BAD_OCTET_COUNT: {
+    label: 'syslog_bad_octet_count',
+    description:
+      'an octet-counted TCP frame whose length is not a number followed by a space (the connection is closed)',
+  },
+  SYSLOG_FRAME_TOO_LARGE: {
+    label: 'syslog_frame_too_large',
+    description: 'a syslog frame over TCP or TLS larger than the configured bound (the connection is closed)',
+  },
+  SYSLOG_BAD_STATUS_CODE: {
+    label: 'syslog_bad_status_code',
+    description: 'an extractor matched a line whose status code is not 100-699',
+  },
 } as const satisfies Record<string, Omit<ParseErrorInfo, 'code'>>;
 
 export type ParseErrorName = keyof typeof PARSE_ERRORS;

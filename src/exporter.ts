@@ -9,8 +9,12 @@ import { SipCounter } from './count/sip-counter.js';
 import { ListenError } from './errors.js';
 import { createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
 import { HepIngest } from './ingest/hep/hep-ingest.js';
-import { HepListener } from './ingest/hep/listener.js';
+import { createHepListener } from './ingest/hep/listener.js';
 import { formatListenAddress, parseListenAddress } from './ingest/listen-address.js';
+import { buildExtractors } from './ingest/syslog/extractors.js';
+import { SyslogListener } from './ingest/syslog/listener.js';
+import { SyslogIngest } from './ingest/syslog/syslog-ingest.js';
+import type { UdpTcpListener } from './ingest/udp-tcp-listener.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
 
 /**
@@ -22,7 +26,9 @@ export class Exporter {
   readonly self: SelfMetrics;
   readonly counter: SipCounter;
   readonly hepIngest: HepIngest;
-  hep: HepListener | null = null;
+  readonly syslogIngest: SyslogIngest;
+  hep: UdpTcpListener | null = null;
+  syslog: SyslogListener | null = null;
   private http: Server | null = null;
   private started = false;
 
@@ -50,10 +56,13 @@ export class Exporter {
       authKey: config.hep.auth_key === '' ? undefined : config.hep.auth_key,
       maxInflatedSize: config.hep.max_inflated_size,
     });
+    this.syslogIngest = new SyslogIngest(this.counter, this.self, buildExtractors(config.syslog.extractors));
   }
 
   get ready(): boolean {
-    return this.started && (this.hep === null || this.hep.ready);
+    return (
+      this.started && (this.hep === null || this.hep.ready) && (this.syslog === null || this.syslog.ready)
+    );
   }
 
   get httpPort(): number {
@@ -70,6 +79,23 @@ export class Exporter {
         address: formatListenAddress({ host: address.host, port: this.hep.udpPort }),
       });
     }
+    const syslog = this.syslog;
+    if (syslog?.plain) {
+      const address = parseListenAddress(this.config.syslog.listen_address, 'syslog.listen_address')!;
+      list.push({
+        name: 'syslog RFC 3164/5424',
+        transports: 'udp, tcp',
+        address: formatListenAddress({ host: address.host, port: syslog.plain.udpPort }),
+      });
+    }
+    if (syslog !== null && syslog.tlsPort !== 0) {
+      const address = parseListenAddress(this.config.syslog.tls.listen_address, 'syslog.tls.listen_address')!;
+      list.push({
+        name: 'syslog RFC 5425',
+        transports: 'tls',
+        address: formatListenAddress({ host: address.host, port: syslog.tlsPort }),
+      });
+    }
     return list;
   }
 
@@ -77,7 +103,7 @@ export class Exporter {
     const hepAddress = parseListenAddress(this.config.hep.listen_address, 'hep.listen_address');
     try {
       if (hepAddress !== null) {
-        this.hep = new HepListener(
+        this.hep = createHepListener(
           this.hepIngest,
           this.self,
           {
@@ -90,6 +116,33 @@ export class Exporter {
           this.logger,
         );
         await this.hep.start();
+      }
+      const syslogConfig = this.config.syslog;
+      const syslogAddress = parseListenAddress(syslogConfig.listen_address, 'syslog.listen_address');
+      const tlsAddress = parseListenAddress(syslogConfig.tls.listen_address, 'syslog.tls.listen_address');
+      if (syslogAddress !== null || tlsAddress !== null) {
+        this.syslog = new SyslogListener(
+          this.syslogIngest,
+          this.self,
+          {
+            address: syslogAddress,
+            tls:
+              tlsAddress === null
+                ? null
+                : {
+                    address: tlsAddress,
+                    certFile: syslogConfig.tls.cert_file,
+                    keyFile: syslogConfig.tls.key_file,
+                    clientCaFile: syslogConfig.tls.client_ca_file,
+                  },
+            maxConnections: syslogConfig.max_connections,
+            idleTimeoutMs: syslogConfig.idle_timeout,
+            maxFrameSize: syslogConfig.max_frame_size,
+            udpReceiveBufferSize: syslogConfig.udp_receive_buffer,
+          },
+          this.logger,
+        );
+        await this.syslog.start();
       }
       const webAddress = parseListenAddress(this.config.web.listen_address, 'web.listen_address');
       if (webAddress === null) throw new ListenError('web.listen_address cannot be empty');
@@ -126,6 +179,7 @@ export class Exporter {
   async stop(): Promise<void> {
     this.started = false;
     if (this.hep !== null) await this.hep.stop();
+    if (this.syslog !== null) await this.syslog.stop();
     const http = this.http;
     this.http = null;
     if (http !== null) {

@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 describe('end to end against a golden exposition', () => {
-  it('turns a fixed mix of HEP traffic into exactly the committed /metrics', async () => {
+  it('turns a fixed mix of HEP and syslog traffic into exactly the committed /metrics', async () => {
     exporter = await startExporter({ 'nodes.limit': '3' }, {});
     const { udpPort, tcpPort } = exporter.hep!;
     const s = udpSender();
@@ -64,6 +64,15 @@ describe('end to end against a golden exposition', () => {
     );
     tcp.destroy();
     await eventually(read, (t) => t.includes('sip_exporter_tcp_connections_open{listener="hep"} 0'));
+    const syslog = [
+      '<142>Nov 25 10:20:30 edge kamailio[1]: NOTICE: acc [acc.c:285]: ACC: transaction answered: timestamp=1;method=BYE;from_tag=a;to_tag=b;call_id=s1;code=200;reason=OK',
+      '<13>Nov 25 10:20:30 edge kamailio[1]: not a response',
+      'no pri',
+    ];
+    for (const line of syslog) await sendUdp(s, Buffer.from(line), exporter.syslog!.plain!.udpPort);
+    await eventually(read, (t) =>
+      t.includes('sip_exporter_packets_received_total{listener="syslog",transport="udp"} 3'),
+    );
     const actual = stable(await read());
     if (process.env.UPDATE_GOLDEN === '1') writeFileSync(GOLDEN, actual);
     expect(actual).toBe(readFileSync(GOLDEN, 'utf8'));

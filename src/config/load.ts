@@ -61,13 +61,15 @@ export function loadConfig(sources: ConfigSources): Config {
   const raw: Record<string, unknown> = sources.file ? readConfigFile(sources.file) : {};
   const origin: string[] = [];
   if (sources.file) origin.push(`file ${sources.file}`);
-  const set = (path: readonly [string, string], value: string) => {
-    const section = raw[path[0]];
-    if (section === undefined || section === null) raw[path[0]] = { [path[1]]: value };
-    else if (typeof section === 'object' && !Array.isArray(section)) {
-      (section as Record<string, unknown>)[path[1]] = value;
+  const set = (path: readonly string[], value: string) => {
+    let node: Record<string, unknown> = raw;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      if (next === undefined || next === null) node[key] = {};
+      else if (typeof next !== 'object' || Array.isArray(next)) return; // the schema reports it by name
+      node = node[key] as Record<string, unknown>;
     }
-    // A section that is not a mapping stays as it is, so the schema reports it by name.
+    node[path[path.length - 1]] = value;
   };
   const env = sources.env ?? {};
   for (const spec of OPTIONS) {

@@ -6,7 +6,7 @@
  */
 export interface OptionSpec {
   flag: string;
-  path: readonly [string, string];
+  path: readonly string[];
   valueName: string;
   description: string;
   /** shown in --help; the schema holds the real default */
@@ -78,6 +78,69 @@ export const OPTIONS: readonly OptionSpec[] = [
     valueName: 'bytes',
     description: 'UDP receive buffer (SO_RCVBUF) to ask for; the kernel caps it at net.core.rmem_max',
     defaultText: '8388608',
+  },
+  {
+    flag: 'syslog.listen-address',
+    path: ['syslog', 'listen_address'],
+    valueName: 'address',
+    description: 'address for syslog over UDP and TCP (empty disables)',
+    defaultText: ':5514',
+  },
+  {
+    flag: 'syslog.max-connections',
+    path: ['syslog', 'max_connections'],
+    valueName: 'n',
+    description: 'most syslog TCP and TLS connections open at once, each',
+    defaultText: '1024',
+  },
+  {
+    flag: 'syslog.idle-timeout',
+    path: ['syslog', 'idle_timeout'],
+    valueName: 'duration',
+    description: 'close a syslog TCP or TLS connection idle this long (0 never)',
+    defaultText: '5m',
+  },
+  {
+    flag: 'syslog.max-frame-size',
+    path: ['syslog', 'max_frame_size'],
+    valueName: 'bytes',
+    description: 'largest syslog message over TCP or TLS; a larger one closes the connection',
+    defaultText: '65536',
+  },
+  {
+    flag: 'syslog.udp-receive-buffer',
+    path: ['syslog', 'udp_receive_buffer'],
+    valueName: 'bytes',
+    description: 'UDP receive buffer (SO_RCVBUF) to ask for on the syslog socket',
+    defaultText: '8388608',
+  },
+  {
+    flag: 'syslog.tls.listen-address',
+    path: ['syslog', 'tls', 'listen_address'],
+    valueName: 'address',
+    description: 'address for syslog over TLS, RFC 5425 (empty disables)',
+    defaultText: '',
+  },
+  {
+    flag: 'syslog.tls.cert-file',
+    path: ['syslog', 'tls', 'cert_file'],
+    valueName: 'path',
+    description: 'PEM certificate (chain) for the syslog TLS listener',
+    defaultText: '',
+  },
+  {
+    flag: 'syslog.tls.key-file',
+    path: ['syslog', 'tls', 'key_file'],
+    valueName: 'path',
+    description: 'PEM private key for the syslog TLS listener',
+    defaultText: '',
+  },
+  {
+    flag: 'syslog.tls.client-ca-file',
+    path: ['syslog', 'tls', 'client_ca_file'],
+    valueName: 'path',
+    description: 'when set, syslog TLS clients must present a certificate signed by this CA',
+    defaultText: '',
   },
   {
     flag: 'dedupe.window',

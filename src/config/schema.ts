@@ -1,6 +1,17 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 import { parseListenAddress } from '../ingest/listen-address.js';
+import { buildExtractors, DEFAULT_EXTRACTORS } from '../ingest/syslog/extractors.js';
 import { parseDuration } from './duration.js';
+
+function isReadableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
 
 /** Whole numbers from YAML numbers or from the strings that flags and the environment give. */
 function integer(min: number, max: number) {
@@ -66,6 +77,59 @@ export const configSchema = z.strictObject({
       max_packet_size: integer(64, 65535).default(65535),
       max_inflated_size: integer(1024, 16 * 1024 * 1024).default(262_144),
       udp_receive_buffer: integer(0, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+    })
+    .prefault({}),
+  syslog: z
+    .strictObject({
+      listen_address: listenAddress.default(':5514'),
+      max_connections: integer(1, 65535).default(1024),
+      idle_timeout: duration().default(300_000),
+      max_frame_size: integer(480, 16 * 1024 * 1024).default(65_536),
+      udp_receive_buffer: integer(0, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+      extractors: z
+        .array(
+          z.union([
+            z.string(),
+            z.strictObject({
+              name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected lower-case letters, digits, - and _'),
+              regex: z.string().min(1),
+            }),
+          ]),
+        )
+        .min(1, 'list at least one extractor')
+        .default([...DEFAULT_EXTRACTORS])
+        .superRefine((specs, ctx) => {
+          try {
+            buildExtractors(specs);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          }
+        }),
+      tls: z
+        .strictObject({
+          listen_address: listenAddress.default(''),
+          cert_file: z.string().default(''),
+          key_file: z.string().default(''),
+          client_ca_file: z.string().default(''),
+        })
+        .prefault({})
+        .superRefine((tls, ctx) => {
+          if (tls.listen_address.trim() === '') return;
+          for (const key of ['cert_file', 'key_file', 'client_ca_file'] as const) {
+            const path = tls[key];
+            if (path === '') {
+              if (key !== 'client_ca_file') {
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [key],
+                  message: 'required when the TLS listener is on',
+                });
+              }
+            } else if (!isReadableFile(path)) {
+              ctx.addIssue({ code: 'custom', path: [key], message: `cannot read ${path}` });
+            }
+          }
+        }),
     })
     .prefault({}),
   dedupe: z

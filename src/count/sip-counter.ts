@@ -104,13 +104,20 @@ export class SipCounter {
   countEvent(node: number, event: SipEvent, now: number): void {
     const isResponse = event.code !== undefined;
     let keyed = false;
-    if (this.dedupe !== null && event.callId !== undefined && event.callId !== '') {
+    // Without a CSeq two transactions of one dialog (an INVITE and a re-INVITE both answered 200)
+    // would share a key, so such events are always counted.
+    if (
+      this.dedupe !== null &&
+      event.callId !== undefined &&
+      event.callId !== '' &&
+      event.cseq !== undefined
+    ) {
       keyed = true;
       const h = this.hasher.begin();
       h.uint32(isResponse ? KIND_RESPONSE : KIND_REQUEST)
         .uint32(node)
         .string(event.callId)
-        .uint32(event.cseq ?? -1)
+        .uint32(event.cseq)
         .uint32(event.method);
       if (isResponse) {
         h.uint32(event.code!);

@@ -16,6 +16,7 @@ export class ListenerStats {
   readonly bytes: Record<Transport, CounterCell>;
   /** indexed by ParseError id; only the ids this listener can produce are filled */
   readonly parseErrors: CounterCell[] = [];
+  /** only HEP has an auth key; other listeners count into a cell that is never exported */
   readonly authFailures: CounterCell;
   readonly responses: CounterCell;
   readonly requests: CounterCell;
@@ -40,7 +41,7 @@ export class ListenerStats {
     for (const id of parseErrorIds) {
       this.parseErrors[id] = metrics.parseErrors.cell({ listener, reason: PARSE_ERROR_INFO[id].label });
     }
-    this.authFailures = metrics.authFailures.cell({ listener });
+    this.authFailures = listener === 'hep' ? metrics.authFailures.cell({ listener }) : unused;
     this.responses = metrics.messages.cell({ listener, kind: 'response' });
     this.requests = metrics.messages.cell({ listener, kind: 'request' });
     this.connectionsAccepted = metrics.connections.cell({ listener, result: 'accepted' });
@@ -80,6 +81,8 @@ export class SelfMetrics {
   readonly nodeOverflow: HotCounter<never>;
   readonly connections: HotCounter<'listener' | 'result'>;
   readonly connectionsClosed: HotCounter<'listener' | 'reason'>;
+  readonly syslogMatches: HotCounter<'extractor'>;
+  readonly syslogUnmatched: HotCounter<never>;
   readonly openConnectionsByListener = new Map<ListenerName, ListenerStats>();
   readonly listenersUp = new Map<string, number>();
   private readonly udpWatches: UdpSocketWatch[] = [];
@@ -154,6 +157,19 @@ export class SelfMetrics {
       'sip_exporter_tcp_connections_closed_total',
       'TCP and TLS connections closed by the exporter or the peer, by reason.',
       ['listener', 'reason'],
+    );
+
+    this.syslogMatches = new HotCounter(
+      r,
+      'sip_exporter_syslog_matches_total',
+      'Syslog messages that an extractor turned into a SIP response, by extractor (the first match wins).',
+      ['extractor'],
+    );
+    this.syslogUnmatched = new HotCounter(
+      r,
+      'sip_exporter_syslog_unmatched_total',
+      'Well-formed syslog messages that no extractor matched (not an error: most log lines are not responses).',
+      [],
     );
 
     const self = this;

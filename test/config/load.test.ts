@@ -108,3 +108,37 @@ describe('configuration', () => {
     expect(new Set(OPTIONS.map(envName)).size).toBe(OPTIONS.length);
   });
 });
+
+describe('syslog configuration', () => {
+  it('has the built-in extractors in order by default, and takes custom ones', () => {
+    expect(loadConfig({}).syslog.extractors).toEqual([
+      'kamailio-acc',
+      'opensips-acc',
+      'kamailio-xlog',
+      'sip-message',
+    ]);
+    const file = configFile(
+      'syslog:\n  extractors:\n    - kamailio-acc\n    - name: sbc\n      regex: "status=(?<code>\\\\d+)"\n',
+    );
+    expect(loadConfig({ file }).syslog.extractors).toEqual([
+      'kamailio-acc',
+      { name: 'sbc', regex: 'status=(?<code>\\d+)' },
+    ]);
+  });
+
+  it('rejects bad extractors and an incomplete TLS listener at load time, naming the key', () => {
+    const bad = configFile(
+      'syslog:\n  extractors:\n    - kamailio-accc\n    - name: x\n      regex: "(?<method>\\\\w+)"\n',
+    );
+    expect(errorOf(() => loadConfig({ file: bad })).message).toMatch(
+      /syslog\.extractors: unknown syslog extractor "kamailio-accc"/,
+    );
+    const tls = errorOf(() =>
+      loadConfig({
+        flags: { 'syslog.tls.listen-address': ':6514', 'syslog.tls.key-file': '/nonexistent/key.pem' },
+      }),
+    );
+    expect(tls.message).toMatch(/syslog\.tls\.cert_file: required when the TLS listener is on/);
+    expect(tls.message).toMatch(/syslog\.tls\.key_file: cannot read \/nonexistent\/key\.pem/);
+  });
+});

@@ -13,6 +13,7 @@ export async function startExporter(
     flags: {
       'web.listen-address': '127.0.0.1:0',
       'hep.listen-address': '127.0.0.1:0',
+      'syslog.listen-address': '127.0.0.1:0',
       'log.level': 'silent',
       ...flags,
     },

@@ -1,0 +1,197 @@
+import { ConfigError } from '../../errors.js';
+import { METHOD_LABELS } from '../../sip/methods.js';
+import { SIP_RESPONSE, SipMessageScan, scanSipMessage } from '../../sip/scan.js';
+
+/** A SIP response found in a log line. Strings as the line has them; code still unchecked. */
+export interface ExtractedResponse {
+  code: number;
+  method?: string;
+  callId?: string;
+  cseq?: number;
+  toTag?: string;
+  /** overrides the syslog HOSTNAME as the node (custom extractors only) */
+  node?: string;
+}
+
+export interface Extractor {
+  readonly name: string;
+  extract(text: string): ExtractedResponse | null;
+}
+
+/** What the config file may say for one extractor: a built-in name, or a custom regex. */
+export type ExtractorSpec = string | { name: string; regex: string };
+
+function present(value: string | undefined): string | undefined {
+  // Kamailio prints an unset pseudo-variable as <null>.
+  return value === undefined || value === '' || value === '<null>' || value === '-' ? undefined : value;
+}
+
+function cseqNumber(value: string | undefined): number | undefined {
+  const v = present(value);
+  return v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * The acc module's log lines, Kamailio's and OpenSIPS': `ACC: <event>: key=value;key=value...`,
+ * with anything before `ACC:` (log prefix, level, module) and any pairs after `reason=`.
+ * `transaction answered` and `call missed` carry a response; `request acknowledged` is an ACK and
+ * `request accounted` a script's own record, so neither is counted.
+ */
+function accExtractor(name: string): Extractor {
+  return {
+    name,
+    extract(text) {
+      const at = text.indexOf('ACC: ');
+      if (at < 0) return null;
+      const eventEnd = text.indexOf(': ', at + 5);
+      if (eventEnd < 0) return null;
+      const event = text.slice(at + 5, eventEnd);
+      if (event !== 'transaction answered' && event !== 'call missed') return null;
+      const fields = new Map<string, string>();
+      for (const pair of text.slice(eventEnd + 2).split(';')) {
+        const eq = pair.indexOf('=');
+        if (eq > 0) {
+          const key = pair.slice(0, eq).trim();
+          if (!fields.has(key)) fields.set(key, pair.slice(eq + 1).trim());
+        }
+      }
+      const code = fields.get('code');
+      if (code === undefined || !/^\d{1,4}$/.test(code)) return null;
+      return {
+        code: Number(code),
+        method: present(fields.get('method')),
+        callId: present(fields.get('call_id')),
+        toTag: present(fields.get('to_tag')),
+        cseq: cseqNumber(fields.get('cseq')),
+      };
+    },
+  };
+}
+
+/**
+ * The one-line format we recommend for an xlog in Kamailio's reply route:
+ *   xlog("L_NOTICE", "sip_response code=$rs method=$rm cseq=$cs callid=$ci totag=$tt\n");
+ */
+export const KAMAILIO_XLOG_FORMAT = 'sip_response code=$rs method=$rm cseq=$cs callid=$ci totag=$tt';
+const XLOG = /(?:^|\s)sip_response code=(\d{1,4}) method=(\S*) cseq=(\S*) callid=(\S*) totag=(\S*)/;
+
+const kamailioXlog: Extractor = {
+  name: 'kamailio-xlog',
+  extract(text) {
+    const m = XLOG.exec(text);
+    if (m === null) return null;
+    return {
+      code: Number(m[1]),
+      method: present(m[2]),
+      cseq: cseqNumber(m[3]),
+      callId: present(m[4]),
+      toTag: present(m[5]),
+    };
+  },
+};
+
+const STATUS_LINE = /(?:^|\n)([ \t]*)SIP\/2\.0 \d/;
+
+/**
+ * A whole SIP response printed into a log message: Asterisk's pjsip logger, FreeSWITCH's sofia
+ * trace (which indents every line), or an xlog of $mb. The status line and headers are read by
+ * the same scanner as HEP payloads.
+ */
+const sipMessage: Extractor = {
+  name: 'sip-message',
+  extract(text) {
+    const m = STATUS_LINE.exec(text);
+    if (m === null) return null;
+    let message = text.slice(m.index + (m[0].startsWith('\n') ? 1 : 0));
+    const indent = m[1];
+    if (indent !== '') {
+      message = message
+        .split('\n')
+        .map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line))
+        .join('\n');
+    }
+    const buf = Buffer.from(message, 'latin1');
+    const scan = new SipMessageScan();
+    if (scanSipMessage(buf, 0, buf.length, scan) !== 0 || scan.kind !== SIP_RESPONSE) return null;
+    return {
+      code: scan.statusCode,
+      method: scan.cseqMethod === 0 ? undefined : METHOD_LABELS[scan.cseqMethod],
+      cseq: scan.cseqNumber >= 0 ? scan.cseqNumber : undefined,
+      callId: scan.callIdStart >= 0 ? buf.toString('latin1', scan.callIdStart, scan.callIdEnd) : undefined,
+      toTag: scan.toTagStart >= 0 ? buf.toString('latin1', scan.toTagStart, scan.toTagEnd) : undefined,
+    };
+  },
+};
+
+const BUILT_IN: ReadonlyMap<string, Extractor> = new Map([
+  ['kamailio-acc', accExtractor('kamailio-acc')],
+  ['opensips-acc', accExtractor('opensips-acc')],
+  ['kamailio-xlog', kamailioXlog],
+  ['sip-message', sipMessage],
+]);
+
+export const BUILT_IN_EXTRACTORS: readonly string[] = [...BUILT_IN.keys()];
+export const DEFAULT_EXTRACTORS: readonly ExtractorSpec[] = [
+  'kamailio-acc',
+  'opensips-acc',
+  'kamailio-xlog',
+  'sip-message',
+];
+
+const GROUPS = ['code', 'method', 'callid', 'cseq', 'totag', 'node'] as const;
+
+/** A custom extractor: a regular expression with named groups, checked when the config loads. */
+export function regexExtractor(name: string, source: string): Extractor {
+  let regex: RegExp;
+  try {
+    regex = new RegExp(source);
+  } catch (err) {
+    throw new ConfigError(`syslog extractor "${name}": invalid regex: ${(err as Error).message}`);
+  }
+  const groups = [...source.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1]);
+  if (!groups.includes('code'))
+    throw new ConfigError(`syslog extractor "${name}": the regex needs a named group "code"`);
+  const unknown = groups.filter((g) => !(GROUPS as readonly string[]).includes(g));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `syslog extractor "${name}": unknown named group${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (use ${GROUPS.join(', ')})`,
+    );
+  }
+  return {
+    name,
+    extract(text) {
+      const g = regex.exec(text)?.groups;
+      if (g === undefined || g.code === undefined || !/^\d{1,4}$/.test(g.code)) return null;
+      return {
+        code: Number(g.code),
+        method: present(g.method),
+        callId: present(g.callid),
+        cseq: cseqNumber(g.cseq),
+        toTag: present(g.totag),
+        node: present(g.node),
+      };
+    },
+  };
+}
+
+/** Builds the ordered extractor list; throws a ConfigError for unknown names and bad regexes. */
+export function buildExtractors(specs: readonly ExtractorSpec[]): Extractor[] {
+  const seen = new Set<string>();
+  return specs.map((spec) => {
+    const name = typeof spec === 'string' ? spec : spec.name;
+    if (seen.has(name)) throw new ConfigError(`syslog extractor "${name}" is listed twice`);
+    seen.add(name);
+    if (typeof spec === 'string') {
+      const builtIn = BUILT_IN.get(spec);
+      if (builtIn === undefined) {
+        throw new ConfigError(
+          `unknown syslog extractor "${spec}" (built in: ${BUILT_IN_EXTRACTORS.join(', ')})`,
+        );
+      }
+      return builtIn;
+    }
+    if (BUILT_IN.has(name))
+      throw new ConfigError(`syslog extractor "${name}": a custom extractor cannot take a built-in name`);
+    return regexExtractor(name, spec.regex);
+  });
+}

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { ConfigError, ListenError, OK } from '../../errors.js';
+import type { SelfMetrics } from '../../metrics/self-metrics.js';
+import { formatListenAddress, type ListenAddress } from '../listen-address.js';
+import { type StreamReader, StreamServer } from '../tcp-server.js';
+import { UdpTcpListener } from '../udp-tcp-listener.js';
+import { SyslogStreamSplitter } from './framing.js';
+import type { SyslogIngest } from './syslog-ingest.js';
+
+export interface SyslogTlsOptions {
+  address: ListenAddress;
+  certFile: string;
+  keyFile: string;
+  /** when set, clients must present a certificate this CA signed */
+  clientCaFile: string;
+}
+
+export interface SyslogListenerOptions {
+  /** null: no UDP/TCP listener */
+  address: ListenAddress | null;
+  tls: SyslogTlsOptions | null;
+  maxConnections: number;
+  idleTimeoutMs: number;
+  maxFrameSize: number;
+  udpReceiveBufferSize: number;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`syslog.tls.${what}: cannot read ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Syslog over UDP and TCP on one port, and over TLS (RFC 5425) on another. */
+export class SyslogListener {
+  readonly plain: UdpTcpListener | null;
+  private tlsServer: StreamServer | null = null;
+  tlsPort = 0;
+
+  constructor(
+    private readonly ingest: SyslogIngest,
+    private readonly self: SelfMetrics,
+    private readonly options: SyslogListenerOptions,
+    private readonly logger: Logger,
+  ) {
+    const stats = ingest.stats;
+    this.plain =
+      options.address === null
+        ? null
+        : new UdpTcpListener(
+            {
+              name: 'syslog',
+              address: options.address,
+              stats,
+              maxConnections: options.maxConnections,
+              idleTimeoutMs: options.idleTimeoutMs,
+              udpReceiveBufferSize: options.udpReceiveBufferSize,
+              onDatagram: (msg, sender) => ingest.handle(msg, sender, Date.now()),
+              newStreamReader: (socket) => this.reader(socket, 'tcp'),
+            },
+            self,
+            logger,
+          );
+  }
+
+  get ready(): boolean {
+    return (
+      (this.plain === null || this.plain.ready) && (this.options.tls === null || this.tlsServer !== null)
+    );
+  }
+
+  /** One reader per connection: frames split per RFC 6587, each frame one message. */
+  private reader(socket: Socket, transport: 'tcp' | 'tls'): StreamReader {
+    const stats = this.ingest.stats;
+    const sender = socket.remoteAddress ?? '';
+    const packets = stats.packets[transport];
+    const splitter = new SyslogStreamSplitter(this.options.maxFrameSize, (frame) => {
+      packets.value++;
+      this.ingest.handle(frame, sender, Date.now());
+    });
+    return (chunk) => {
+      const error = splitter.push(chunk);
+      if (error === OK) return true;
+      stats.parseErrors[error].value++;
+      return false;
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.plain !== null) await this.plain.start();
+    const tls = this.options.tls;
+    if (tls === null) return;
+    const ca = tls.clientCaFile === '' ? undefined : readPem(tls.clientCaFile, 'client_ca_file');
+    const server = new StreamServer(
+      {
+        transport: 'tls',
+        maxConnections: this.options.maxConnections,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        stats: this.ingest.stats,
+        tls: {
+          cert: readPem(tls.certFile, 'cert_file'),
+          key: readPem(tls.keyFile, 'key_file'),
+          ca,
+          requestCert: ca !== undefined,
+          rejectUnauthorized: ca !== undefined,
+          minVersion: 'TLSv1.2',
+        },
+      },
+      (socket) => this.reader(socket, 'tls'),
+    );
+    try {
+      this.tlsPort = await server.listen(tls.address.host, tls.address.port);
+    } catch (err) {
+      await server.close();
+      throw new ListenError(
+        `syslog: cannot listen on tls ${formatListenAddress(tls.address)}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    this.tlsServer = server;
+    this.self.setListenerUp('syslog', 'tls', true);
+    this.logger.info(
+      {
+        listener: 'syslog',
+        address: formatListenAddress({ host: tls.address.host, port: this.tlsPort }),
+        transports: ['tls'],
+        client_certificates: ca !== undefined,
+      },
+      'syslog: listening',
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.plain !== null) await this.plain.stop();
+    const server = this.tlsServer;
+    this.tlsServer = null;
+    if (server !== null) {
+      this.self.setListenerUp('syslog', 'tls', false);
+      await server.close();
+    }
+  }
+}

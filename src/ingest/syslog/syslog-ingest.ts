@@ -1,0 +1,61 @@
+import type { SipCounter } from '../../count/sip-counter.js';
+import { ParseError, parseErrorIdsWithPrefix } from '../../errors.js';
+import type { CounterCell } from '../../metrics/hot-counter.js';
+import { ListenerStats, type SelfMetrics } from '../../metrics/self-metrics.js';
+import { methodIndexOfString } from '../../sip/methods.js';
+import { isValidStatusCode } from '../../sip/status-codes.js';
+import type { Extractor } from './extractors.js';
+import { parseSyslog } from './parse.js';
+
+/**
+ * From one syslog message to a counted SIP response: parse the header, try the extractors in
+ * order (the first match wins), name the node by HOSTNAME (or what the extractor says, or the
+ * sender's address), count. Shared by the UDP, TCP and TLS listeners.
+ */
+export class SyslogIngest {
+  readonly stats: ListenerStats;
+  private readonly matches: CounterCell[];
+  private readonly unmatched: CounterCell;
+
+  constructor(
+    private readonly counter: SipCounter,
+    self: SelfMetrics,
+    private readonly extractors: readonly Extractor[],
+  ) {
+    this.stats = new ListenerStats(self, 'syslog', ['udp', 'tcp', 'tls'], parseErrorIdsWithPrefix('syslog_'));
+    this.matches = extractors.map((e) => self.syslogMatches.cell({ extractor: e.name }));
+    this.unmatched = self.syslogUnmatched.cell({});
+  }
+
+  handle(frame: Buffer, sender: string, now: number): void {
+    const message = parseSyslog(frame.toString('utf8'));
+    if (message === null) {
+      this.stats.parseErrors[ParseError.SYSLOG_MALFORMED].value++;
+      return;
+    }
+    for (let i = 0; i < this.extractors.length; i++) {
+      const found = this.extractors[i].extract(message.text);
+      if (found === null) continue;
+      this.matches[i].value++;
+      if (!isValidStatusCode(found.code)) {
+        this.stats.parseErrors[ParseError.SYSLOG_BAD_STATUS_CODE].value++;
+        return;
+      }
+      const node = this.counter.nodes.fromText(found.node ?? message.host ?? sender);
+      this.stats.responses.value++;
+      this.counter.countEvent(
+        node,
+        {
+          code: found.code,
+          method: methodIndexOfString(found.method),
+          callId: found.callId,
+          cseq: found.cseq,
+          toTag: found.toTag,
+        },
+        now,
+      );
+      return;
+    }
+    this.unmatched.value++;
+  }
+}

@@ -1,0 +1,127 @@
+import type { Socket as UdpSocket } from 'node:dgram';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { ListenError } from '../errors.js';
+import type { ListenerName, ListenerStats, SelfMetrics } from '../metrics/self-metrics.js';
+import { formatListenAddress, type ListenAddress } from './listen-address.js';
+import { type StreamReader, StreamServer } from './tcp-server.js';
+import { bindUdp } from './udp-socket.js';
+
+export interface UdpTcpListenerOptions {
+  name: ListenerName;
+  address: ListenAddress;
+  stats: ListenerStats;
+  maxConnections: number;
+  idleTimeoutMs: number;
+  /** SO_RCVBUF to ask for on the UDP socket; 0 keeps the system default */
+  udpReceiveBufferSize: number;
+  /** one datagram; `sender` is the source address */
+  onDatagram: (msg: Buffer, sender: string) => void;
+  /** a reader for one TCP connection */
+  newStreamReader: (socket: Socket) => StreamReader;
+}
+
+/**
+ * UDP and TCP on one port number, as operators expect of a collector: `:9060` means both. With
+ * port 0 the kernel picks the TCP port and UDP takes the same number, picking again should UDP
+ * find it taken.
+ */
+export class UdpTcpListener {
+  private udp: UdpSocket | null = null;
+  private tcp: StreamServer | null = null;
+  udpPort = 0;
+  tcpPort = 0;
+
+  constructor(
+    private readonly options: UdpTcpListenerOptions,
+    private readonly self: SelfMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  get ready(): boolean {
+    return this.udp !== null && this.tcp !== null;
+  }
+
+  async start(): Promise<void> {
+    const { name, address, stats } = this.options;
+    const tcp = new StreamServer(
+      {
+        transport: 'tcp',
+        maxConnections: this.options.maxConnections,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        stats,
+      },
+      this.options.newStreamReader,
+    );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.tcpPort = await tcp.listen(address.host, address.port);
+      } catch (err) {
+        throw new ListenError(
+          `${name}: cannot listen on tcp ${formatListenAddress(address)}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      try {
+        const bound = await bindUdp(address.host, this.tcpPort, this.options.udpReceiveBufferSize);
+        this.udp = bound.socket;
+        this.udpPort = bound.port;
+        const asked = this.options.udpReceiveBufferSize;
+        if (asked > 0 && bound.receiveBufferSize < asked) {
+          this.logger.warn(
+            { code: 'SRE_WARN_UDP_BUFFER', listener: name, asked, granted: bound.receiveBufferSize },
+            `${name}: the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max to avoid drops under bursts`,
+          );
+        }
+        break;
+      } catch (err) {
+        await tcp.close();
+        if (address.port === 0 && attempt < 5) continue;
+        throw new ListenError(
+          `${name}: cannot listen on udp ${formatListenAddress(address)}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
+    this.tcp = tcp;
+    const udp = this.udp!;
+    const packets = stats.packets.udp;
+    const bytes = stats.bytes.udp;
+    const onDatagram = this.options.onDatagram;
+    udp.on('message', (msg, rinfo) => {
+      packets.value++;
+      bytes.value += msg.length;
+      onDatagram(msg, rinfo.address);
+    });
+    udp.on('error', (err) =>
+      this.logger.error({ code: 'SRE_ERR_UDP', listener: name, err }, `${name}: udp socket error`),
+    );
+    this.self.watchUdpSocket(name, this.udpPort);
+    this.self.setListenerUp(name, 'udp', true);
+    this.self.setListenerUp(name, 'tcp', true);
+    this.logger.info(
+      {
+        listener: name,
+        address: formatListenAddress({ host: address.host, port: this.udpPort }),
+        transports: ['udp', 'tcp'],
+      },
+      `${name}: listening`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    const { name } = this.options;
+    this.self.setListenerUp(name, 'udp', false);
+    this.self.setListenerUp(name, 'tcp', false);
+    const udp = this.udp;
+    this.udp = null;
+    if (udp !== null) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    const tcp = this.tcp;
+    this.tcp = null;
+    if (tcp !== null) await tcp.close();
+  }
+}

@@ -1,8 +1,22 @@
 import { runInProcess } from './inprocess.js';
-import { runUdp } from './udp.js';
+import { runSyslog } from './syslog.js';
+import { runUdp, type UdpResult } from './udp.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const which = process.argv[2] ?? 'all';
+
+function printUdp(title: string, r: UdpResult): void {
+  console.log(
+    `${title} (${fmt(r.rate)}/s offered for ${r.seconds}s, every datagram a distinct response, dedupe on)`,
+  );
+  console.log(`  sent by blaster             : ${fmt(r.sent)}`);
+  console.log(`  do-nothing Node receiver    : ${fmt(r.nullReceived)} received`);
+  console.log(
+    `  exporter counted            : ${fmt(r.exporterCounted)} responses (${fmt(r.exporterPackets)} datagrams read, ${fmt(r.exporterDrops)} kernel drops)`,
+  );
+  console.log(`  ratio exporter / do-nothing : ${r.ratio.toFixed(3)}`);
+  console.log(`  exporter peak RSS           : ${r.peakRssMb.toFixed(0)} MB`);
+}
 
 if (which === 'all' || which === 'inprocess') {
   const r = runInProcess();
@@ -12,16 +26,19 @@ if (which === 'all' || which === 'inprocess') {
   console.log(`  ratio                 : ${r.ratio.toFixed(1)}x`);
   console.log(`  heap growth           : ${r.heapGrowthMb.toFixed(1)} MB`);
 }
-if (which === 'all' || which === 'udp') {
-  const r = await runUdp();
+if (which === 'all' || which === 'udp') printUdp('HEP over UDP end to end', await runUdp());
+if (which === 'all' || which === 'syslog') {
+  const r = await runSyslog();
   console.log(
-    `HEP over UDP end to end (${fmt(r.rate)} packets/s offered for ${r.seconds}s, every packet a distinct response, dedupe on)`,
+    `Syslog in-process (header parse + extractors + count, one core, ${fmt(r.lines)} Kamailio lines, 4 in 5 acc)`,
   );
-  console.log(`  sent by blaster             : ${fmt(r.sent)}`);
-  console.log(`  do-nothing Node receiver    : ${fmt(r.nullReceived)} received`);
-  console.log(
-    `  exporter counted            : ${fmt(r.exporterCounted)} responses (${fmt(r.exporterPackets)} packets, ${fmt(r.exporterDrops)} kernel drops)`,
-  );
-  console.log(`  ratio exporter / do-nothing : ${r.ratio.toFixed(3)}`);
-  console.log(`  exporter peak RSS           : ${r.peakRssMb.toFixed(0)} MB`);
+  console.log(`  sip-response-exporter : ${fmt(r.oursPerSecond)} lines/s`);
+  if (r.mtail === null) console.log('  mtail                 : not installed (Debian package mtail)');
+  else {
+    console.log(
+      `  mtail --one_shot      : ${fmt(r.mtail.perSecond)} lines/s wall, ${fmt(r.mtail.perCpuSecond)} lines per CPU second (${r.mtail.cpuSeconds.toFixed(2)} CPU s)`,
+    );
+    console.log(`  ratio per core        : ${(r.oursPerSecond / r.mtail.perCpuSecond).toFixed(2)}x`);
+  }
+  printUdp('Syslog over UDP end to end', r.udp);
 }

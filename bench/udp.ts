@@ -33,19 +33,6 @@ function buildBlaster(): string {
   return binary;
 }
 
-function blast(binary: string, port: number, template: string, offset: number): number {
-  const out = execFileSync(binary, [
-    '127.0.0.1',
-    String(port),
-    String(RATE),
-    String(SECONDS),
-    template,
-    String(offset),
-    String(COUNTER_WIDTH),
-  ]);
-  return Number(out.toString().trim());
-}
-
 function lines(child: ChildProcess): AsyncIterableIterator<string> {
   return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 }
@@ -68,13 +55,36 @@ function sample(text: string, series: string): number {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
+export interface UdpComparison {
+  /** the datagram to send; COUNTER_WIDTH digits at `offset` are rewritten for each copy */
+  template: Buffer;
+  offset: number;
+  listener: 'hep' | 'syslog';
+  /** the sip_responses_total series every datagram adds to */
+  series: string;
+  rate: number;
+  seconds: number;
+}
+
 /** The exporter's UDP throughput against a do-nothing Node receiver under the same blast. */
-export async function runUdp(): Promise<UdpResult> {
+export async function compareUdp(c: UdpComparison): Promise<UdpResult> {
   const binary = buildBlaster();
-  const packet = realisticPacket(0);
-  const template = join(buildDir, 'template.hep');
-  writeFileSync(template, packet);
-  const offset = counterOffset(packet);
+  const templateFile = join(buildDir, `template.${c.listener}`);
+  writeFileSync(templateFile, c.template);
+  const blastAt = (port: number) =>
+    Number(
+      execFileSync(binary, [
+        '127.0.0.1',
+        String(port),
+        String(c.rate),
+        String(c.seconds),
+        templateFile,
+        String(c.offset),
+        String(COUNTER_WIDTH),
+      ])
+        .toString()
+        .trim(),
+    );
 
   const receiver = spawn(
     process.execPath,
@@ -85,10 +95,11 @@ export async function runUdp(): Promise<UdpResult> {
   );
   const receiverLines = lines(receiver);
   const receiverPort = Number((await receiverLines.next()).value);
-  blast(binary, receiverPort, template, offset);
+  blastAt(receiverPort);
   await new Promise((r) => setTimeout(r, 1000));
   const nullReceived = Number(await stopAndRead(receiver, receiverLines));
 
+  const other = c.listener === 'hep' ? 'syslog' : 'hep';
   const exporter = spawn(
     process.execPath,
     [
@@ -97,45 +108,59 @@ export async function runUdp(): Promise<UdpResult> {
       join(root, 'src/cli.ts'),
       '--web.listen-address',
       '127.0.0.1:0',
-      '--hep.listen-address',
+      `--${c.listener}.listen-address`,
       '127.0.0.1:0',
-      '--hep.udp-receive-buffer',
+      `--${other}.listen-address`,
+      '',
+      `--${c.listener}.udp-receive-buffer`,
       String(RECEIVE_BUFFER),
       ...(process.env.BENCH_EXPORTER_FLAGS ?? '').split(' ').filter((f) => f !== ''),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const exporterLines = lines(exporter);
-  let hepAddress = '';
+  let listenAddress = '';
   let webAddress = '';
-  while (hepAddress === '' || webAddress === '') {
+  while (listenAddress === '' || webAddress === '') {
     const { value, done } = await exporterLines.next();
     if (done) throw new Error('exporter exited before listening');
     const log = JSON.parse(value as string) as { msg: string; address?: string };
-    if (log.msg === 'hep: listening') hepAddress = log.address!;
+    if (log.msg === `${c.listener}: listening`) listenAddress = log.address!;
     if (log.msg === 'web: listening') webAddress = log.address!;
   }
-  const hepPort = Number(hepAddress.slice(hepAddress.lastIndexOf(':') + 1));
-  const sent = blast(binary, hepPort, template, offset);
+  const sent = blastAt(Number(listenAddress.slice(listenAddress.lastIndexOf(':') + 1)));
   await new Promise((r) => setTimeout(r, 1000));
   const text = await (await fetch(`http://${webAddress}/metrics`)).text();
   const peak = peakRssMb(exporter.pid!);
   exporter.kill('SIGTERM');
   await once(exporter, 'exit');
 
-  const exporterCounted = sample(
-    text,
-    'sip_responses_total{code="200",class="2xx",reason="OK",method="INVITE",node="kamailio-edge-1"}',
-  );
+  const exporterCounted = sample(text, `sip_responses_total${c.series}`);
   return {
-    rate: RATE,
-    seconds: SECONDS,
+    rate: c.rate,
+    seconds: c.seconds,
     sent,
     nullReceived,
-    exporterPackets: sample(text, 'sip_exporter_packets_received_total{listener="hep",transport="udp"}'),
+    exporterPackets: sample(
+      text,
+      `sip_exporter_packets_received_total{listener="${c.listener}",transport="udp"}`,
+    ),
     exporterCounted,
-    exporterDrops: sample(text, 'sip_exporter_udp_receive_drops_total{listener="hep"}'),
+    exporterDrops: sample(text, `sip_exporter_udp_receive_drops_total{listener="${c.listener}"}`),
     ratio: exporterCounted / nullReceived,
     peakRssMb: peak,
   };
+}
+
+/** HEP: realistic 200 OK packets, every one a distinct response, dedupe on. */
+export function runUdp(): Promise<UdpResult> {
+  const packet = realisticPacket(0);
+  return compareUdp({
+    template: packet,
+    offset: counterOffset(packet),
+    listener: 'hep',
+    series: '{code="200",class="2xx",reason="OK",method="INVITE",node="kamailio-edge-1"}',
+    rate: RATE,
+    seconds: SECONDS,
+  });
 }

@@ -2,12 +2,16 @@
 # Installs the real peers the test suite talks to, from Debian's packages:
 #   promtool (package prometheus)  checks the /metrics exposition
 #   logger   (package bsdutils)    sends syslog the way operators do
+#   rsyslogd (package rsyslog)     forwards syslog over UDP and TCP, privately started by the tests
+#   openssl  (package openssl)     makes throwaway certificates for the TLS tests
 # Runs apt-get only when something is missing; needs root or sudo for that.
 set -euo pipefail
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v logger >/dev/null 2>&1 || need+=(bsdutils)
+command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -217,3 +217,77 @@ describe('syslog over TLS (RFC 5425)', () => {
     expect(responses(await metrics())).toEqual({ [series(603, 'Decline', 'INVITE', 'tls-edge')]: 1 });
   });
 });
+
+describe("every product's line over every transport", () => {
+  const crlf = (lines: string[]) => lines.join('\r\n');
+  /** Each product's real line; multi-line ones as rsyslog escapes them for newline framing. */
+  const products = (escape: boolean) => {
+    const nl = (text: string) => (escape ? text.replace(/\r/g, '#015').replace(/\n/g, '#012') : text);
+    return [
+      `<142>Nov 25 10:20:30 kam-1 /usr/sbin/kamailio[1]: NOTICE: {1 1 INVITE k1} acc [acc.c:285]: acc_log_request(): ${acc(486, 'Busy Here', 'k1').replace(/^.*ACC:/, 'ACC:')}`,
+      '<133>Nov 25 10:20:30 osips-1 /usr/sbin/opensips[9]: NOTICE:ACC: transaction answered: timestamp=1;created=1;setuptime=0;method=BYE;from_tag=a;to_tag=b;call_id=o1;code=481;reason=Call/Transaction Does Not Exist',
+      `<141>1 2026-11-25T10:20:30Z kam-2 kamailio 7 - - NOTICE: <script>: sip_response code=503 method=REGISTER cseq=3 callid=x1 totag=<null>`,
+      `<13>Nov 25 10:20:30 pbx-1 asterisk[3]: ${nl(crlf(['<--- Received SIP response (300 bytes) from UDP:192.0.2.5:5060 --->', 'SIP/2.0 480 Temporarily Unavailable', 'Call-ID: a1', 'To: <sip:b@x>;tag=t', 'CSeq: 4 INVITE', '', '']))}`,
+      `<134>1 2026-11-25T10:20:30Z fs-1 freeswitch - - - ${nl(['recv 300 bytes from udp/[192.0.2.9]:5060 at 10:20:30.1:', '   ----', '   SIP/2.0 603 Decline', '   Call-ID: f1', '   CSeq: 8 INVITE', '   ----'].join('\n'))}`,
+    ];
+  };
+  const expected = {
+    [series(486, 'Busy Here', 'INVITE', 'kam-1')]: 1,
+    [series(481, 'Call/Transaction Does Not Exist', 'BYE', 'osips-1')]: 1,
+    [series(503, 'Service Unavailable', 'REGISTER', 'kam-2')]: 1,
+    [series(480, 'Temporarily Unavailable', 'INVITE', 'pbx-1')]: 1,
+    [series(603, 'Decline', 'INVITE', 'fs-1')]: 1,
+  };
+  const octets = (lines: string[]) => Buffer.from(lines.map((l) => `${Buffer.byteLength(l)} ${l}`).join(''));
+
+  it('UDP, one datagram a message', async () => {
+    exporter = await startExporter();
+    const s = udpSender();
+    for (const line of products(false)) await sendUdp(s, Buffer.from(line), exporter.syslog!.plain!.udpPort);
+    expect(responses(await waitForMessages('udp', 5))).toEqual(expected);
+    await closeUdp(s);
+  });
+
+  it('TCP with newline framing (multi-line messages escaped) and with octet counting', async () => {
+    exporter = await startExporter();
+    const port = exporter.syslog!.plain!.tcpPort;
+    const a = await tcpConnect(port);
+    await write(a, Buffer.from(`${products(true).join('\n')}\n`));
+    const b = await tcpConnect(port);
+    await write(b, octets(products(false)));
+    const text = await waitForMessages('tcp', 10);
+    // The same lines twice from the same nodes: those with Call-ID and CSeq are one response each
+    // (dedupe), acc lines carry no CSeq and count every time.
+    expect(responses(text)).toEqual({
+      ...expected,
+      [series(486, 'Busy Here', 'INVITE', 'kam-1')]: 2,
+      [series(481, 'Call/Transaction Does Not Exist', 'BYE', 'osips-1')]: 2,
+    });
+    expect(sampleValue(text, 'sip_exporter_dedupe_hits_total{kind="response"}')).toBe(3);
+    a.destroy();
+    b.destroy();
+  });
+
+  it('TLS with octet counting', async () => {
+    const pki = await makeCertificates();
+    exporter = await startExporter({
+      'syslog.tls.listen-address': '127.0.0.1:0',
+      'syslog.tls.cert-file': pki.cert,
+      'syslog.tls.key-file': pki.key,
+    });
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: exporter.syslog!.tlsPort,
+      servername: 'localhost',
+      ca: readFileSync(pki.ca),
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', () =>
+        socket.write(octets(products(false)), (err) => (err ? reject(err) : resolve())),
+      );
+      socket.once('error', reject);
+    });
+    expect(responses(await waitForMessages('tls', 5))).toEqual(expected);
+    socket.destroy();
+  });
+});

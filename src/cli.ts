@@ -4,6 +4,7 @@ import { loadConfig } from './config/load.js';
 import { envName, OPTIONS } from './config/options.js';
 import { SreError } from './errors.js';
 import { Exporter } from './exporter.js';
+import { loadWebConfig } from './http/web-config.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -48,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const configFile = opts['config.file'] as string | undefined;
   const config = loadConfig({ file: configFile, flags, env: process.env });
+  // The web config file is read at start too; check it here so --config.check covers it.
+  if (config.web.config_file !== '') loadWebConfig(config.web.config_file);
   if (opts['config.check']) {
     process.stdout.write(`configuration OK${configFile ? `: ${configFile}` : ''}\n`);
     return 0;

@@ -8,6 +8,7 @@ import { NodeLabels } from './count/nodes.js';
 import { SipCounter } from './count/sip-counter.js';
 import { ListenError } from './errors.js';
 import { createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
+import { loadWebConfig } from './http/web-config.js';
 import { HepIngest } from './ingest/hep/hep-ingest.js';
 import { createHepListener } from './ingest/hep/listener.js';
 import { formatListenAddress, parseListenAddress } from './ingest/listen-address.js';
@@ -146,14 +147,16 @@ export class Exporter {
       }
       const webAddress = parseListenAddress(this.config.web.listen_address, 'web.listen_address');
       if (webAddress === null) throw new ListenError('web.listen_address cannot be empty');
+      const web = this.config.web.config_file === '' ? undefined : loadWebConfig(this.config.web.config_file);
       const app = createHttpApp({
         registry: this.registry,
         telemetryPath: this.config.web.telemetry_path,
         ready: () => this.ready,
         listeners: () => this.listeners(),
+        web,
       });
       try {
-        this.http = await listenHttp(app, webAddress.host, webAddress.port);
+        this.http = await listenHttp(app, webAddress.host, webAddress.port, web);
       } catch (err) {
         throw new ListenError(
           `web: cannot listen on ${formatListenAddress(webAddress)}: ${(err as Error).message}`,
@@ -165,6 +168,8 @@ export class Exporter {
           listener: 'web',
           address: formatListenAddress({ host: webAddress.host, port: this.httpPort }),
           telemetry_path: this.config.web.telemetry_path,
+          tls: web?.tls != null,
+          basic_auth: (web?.users.size ?? 0) > 0,
         },
         'web: listening',
       );

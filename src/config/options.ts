@@ -30,6 +30,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultText: '/metrics',
   },
   {
+    flag: 'web.config.file',
+    path: ['web', 'config_file'],
+    valueName: 'path',
+    description: 'web configuration file (TLS and basic auth, as Prometheus exporters read it)',
+    defaultText: '',
+  },
+  {
     flag: 'hep.listen-address',
     path: ['hep', 'listen_address'],
     valueName: 'address',

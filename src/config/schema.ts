@@ -66,6 +66,7 @@ export const configSchema = z.strictObject({
         .string()
         .regex(/^\/[^\s?#]*$/, 'expected a path starting with "/"')
         .default('/metrics'),
+      config_file: z.string().default(''),
     })
     .prefault({}),
   hep: z

@@ -1,7 +1,10 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import { PACKAGE_NAME, VERSION } from '../version.js';
+import { basicAuth, type WebConfig } from './web-config.js';
 
 export interface ListenerInfo {
   name: string;
@@ -15,7 +18,12 @@ export interface HttpOptions {
   /** true when every configured listener is bound */
   ready: () => boolean;
   listeners: () => ListenerInfo[];
+  /** from --web.config.file: TLS, basic auth, extra headers */
+  web?: WebConfig;
 }
+
+/** Liveness and readiness stay open so that orchestrators can probe without credentials. */
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -26,6 +34,38 @@ export function createHttpApp(options: HttpOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  const web = options.web;
+  if (web !== undefined) {
+    const headers = Object.entries(web.headers);
+    if (headers.length > 0) {
+      app.use((_req, res, next) => {
+        for (const [name, value] of headers) res.set(name, value);
+        next();
+      });
+    }
+    if (web.tls?.requestCert) {
+      // Node refuses unverified client certificates only in the strictest mode; the others are checked here.
+      app.use((req, res, next) => {
+        const socket = req.socket as TLSSocket;
+        const certificate = socket.getPeerCertificate();
+        const given = certificate !== null && Object.keys(certificate).length > 0;
+        const needsOne =
+          web.tls?.rejectUnauthorized === true || web.clientAuthType === 'RequireAnyClientCert';
+        if (
+          (needsOne && !given) ||
+          (given && web.clientAuthType === 'VerifyClientCertIfGiven' && !socket.authorized)
+        ) {
+          res.status(403).type('text/plain').send('client certificate required\n');
+          return;
+        }
+        next();
+      });
+    }
+    if (web.users.size > 0) {
+      const auth = basicAuth(web.users);
+      app.use((req, res, next) => (OPEN_PATHS.has(req.path) ? next() : auth(req, res, next)));
+    }
+  }
 
   app.get(options.telemetryPath, async (_req, res, next) => {
     try {
@@ -86,9 +126,14 @@ ${rows}
   return app;
 }
 
-export function listenHttp(app: Express, host: string | undefined, port: number): Promise<Server> {
+export function listenHttp(
+  app: Express,
+  host: string | undefined,
+  port: number,
+  web?: WebConfig,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(app);
+    const server = web?.tls ? createHttpsServer(web.tls, app) : createServer(app);
     // Slow or stuck scrapers must not hold sockets forever.
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;

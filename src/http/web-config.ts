@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
+import bcrypt from 'bcryptjs';
+import type { RequestHandler } from 'express';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/**
+ * The web configuration file of Prometheus exporters (exporter-toolkit's `--web.config.file`):
+ * TLS for the HTTP side and HTTP basic auth with bcrypt hashes, so the exporter fits the same
+ * Prometheus `scrape_config` (`scheme: https`, `basic_auth`) as node_exporter.
+ */
+const CLIENT_AUTH_TYPES = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
+
+const webConfigSchema = z.strictObject({
+  tls_server_config: z
+    .strictObject({
+      cert_file: z.string().min(1),
+      key_file: z.string().min(1),
+      client_auth_type: z.enum(CLIENT_AUTH_TYPES).default('NoClientCert'),
+      client_ca_file: z.string().default(''),
+      min_version: z.enum(['TLS12', 'TLS13']).default('TLS12'),
+    })
+    .optional(),
+  http_server_config: z
+    .strictObject({
+      headers: z.record(z.string(), z.string()).default({}),
+    })
+    .optional(),
+  basic_auth_users: z
+    .record(
+      z.string().min(1),
+      z.string().regex(/^\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}$/, 'expected a bcrypt hash ($2y$...)'),
+    )
+    .optional(),
+});
+
+export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
+
+export interface WebConfig {
+  tls: TlsOptions | null;
+  clientAuthType: ClientAuthType;
+  headers: Record<string, string>;
+  users: ReadonlyMap<string, string>;
+}
+
+function readPem(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`web config ${key}: cannot read ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Reads and validates the web config file; a ConfigError names any bad key. */
+export function loadWebConfig(path: string): WebConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'), { uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError(`web config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const result = webConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const where = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') {
+        return `unknown key ${issue.keys.map((k) => `"${where === '' ? k : `${where}.${k}`}"`).join(', ')}`;
+      }
+      return `${where}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid web config file ${path}:\n  ${lines.join('\n  ')}`);
+  }
+  const config = result.data;
+  let tls: TlsOptions | null = null;
+  const t = config.tls_server_config;
+  if (t !== undefined) {
+    const verify =
+      t.client_auth_type === 'VerifyClientCertIfGiven' || t.client_auth_type === 'RequireAndVerifyClientCert';
+    if (verify && t.client_ca_file === '') {
+      throw new ConfigError(
+        `web config: client_auth_type ${t.client_auth_type} needs tls_server_config.client_ca_file`,
+      );
+    }
+    const options: SecureContextOptions & TlsOptions = {
+      cert: readPem(t.cert_file, 'tls_server_config.cert_file'),
+      key: readPem(t.key_file, 'tls_server_config.key_file'),
+      minVersion: t.min_version === 'TLS13' ? 'TLSv1.3' : 'TLSv1.2',
+      requestCert: t.client_auth_type !== 'NoClientCert',
+      // Node can only refuse unverified certificates outright; the "any" and "if given" modes
+      // are enforced per request below.
+      rejectUnauthorized: t.client_auth_type === 'RequireAndVerifyClientCert',
+    };
+    if (t.client_ca_file !== '') options.ca = readPem(t.client_ca_file, 'tls_server_config.client_ca_file');
+    tls = options;
+  }
+  return {
+    tls,
+    clientAuthType: t?.client_auth_type ?? 'NoClientCert',
+    headers: config.http_server_config?.headers ?? {},
+    users: new Map(Object.entries(config.basic_auth_users ?? {})),
+  };
+}
+
+/** Most password checks remembered, so a scrape every few seconds costs one bcrypt run, not one each. */
+const CACHE_LIMIT = 256;
+
+/**
+ * HTTP basic auth against bcrypt hashes. bcrypt is slow by design (tens of ms), so good answers
+ * are cached by a SHA-256 of user and password; the cache is bounded.
+ */
+export function basicAuth(users: ReadonlyMap<string, string>): RequestHandler {
+  const good = new Set<string>();
+  return (req, res, next) => {
+    const header = req.headers.authorization ?? '';
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+    const deny = () => {
+      res
+        .set('WWW-Authenticate', 'Basic realm="sip-response-exporter"')
+        .status(401)
+        .type('text/plain')
+        .send('unauthorized\n');
+    };
+    if (match === null) return deny();
+    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return deny();
+    const user = decoded.slice(0, colon);
+    const password = decoded.slice(colon + 1);
+    const hash = users.get(user);
+    if (hash === undefined) return deny();
+    const key = createHash('sha256').update(`${user}\0${password}`).digest('hex');
+    if (good.has(key)) return next();
+    bcrypt.compare(password, hash).then(
+      (ok) => {
+        if (!ok) return deny();
+        if (good.size >= CACHE_LIMIT) good.clear();
+        good.add(key);
+        next();
+      },
+      (err: unknown) => next(err),
+    );
+  };
+}

@@ -87,6 +87,27 @@ async function main(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    process.on('SIGHUP', () => {
+      try {
+        const next = loadConfig({ file: configFile, flags, env: process.env });
+        const restart = exporter.reload(next);
+        exporter.self.recordReload(true);
+        logger.info({ file: configFile ?? null }, 'configuration reloaded');
+        if (restart.length > 0) {
+          logger.warn(
+            { code: 'SRE_WARN_RELOAD_NEEDS_RESTART', keys: restart },
+            'these changes take effect only after a restart',
+          );
+        }
+      } catch (err) {
+        exporter.self.recordReload(false);
+        const code = err instanceof SreError ? err.code : 'SRE_ERR_RELOAD';
+        logger.error(
+          { code, err: (err as Error).message },
+          'configuration reload failed; the old configuration stays',
+        );
+      }
+    });
   });
 }
 

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -8,7 +9,7 @@ import { NodeLabels } from './count/nodes.js';
 import { SipCounter } from './count/sip-counter.js';
 import { ListenError } from './errors.js';
 import { createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
-import { loadWebConfig } from './http/web-config.js';
+import { loadWebConfig, type WebConfig } from './http/web-config.js';
 import { HepIngest } from './ingest/hep/hep-ingest.js';
 import { createHepListener } from './ingest/hep/listener.js';
 import { formatListenAddress, parseListenAddress } from './ingest/listen-address.js';
@@ -31,12 +32,16 @@ export class Exporter {
   hep: UdpTcpListener | null = null;
   syslog: SyslogListener | null = null;
   private http: Server | null = null;
+  private web: WebConfig | undefined = undefined;
   private started = false;
+  /** the configuration in force; reload() replaces the parts that can change while running */
+  config: Config;
 
   constructor(
-    readonly config: Config,
+    config: Config,
     private readonly logger: Logger,
   ) {
+    this.config = config;
     collectDefaultMetrics({ register: this.registry });
     // prom-client exports these gauges with a _total suffix, which promtool rightly rejects;
     // nodejs_active_handles{type} and friends carry the same numbers.
@@ -148,12 +153,13 @@ export class Exporter {
       const webAddress = parseListenAddress(this.config.web.listen_address, 'web.listen_address');
       if (webAddress === null) throw new ListenError('web.listen_address cannot be empty');
       const web = this.config.web.config_file === '' ? undefined : loadWebConfig(this.config.web.config_file);
+      this.web = web;
       const app = createHttpApp({
         registry: this.registry,
         telemetryPath: this.config.web.telemetry_path,
         ready: () => this.ready,
         listeners: () => this.listeners(),
-        web,
+        web: () => this.web,
       });
       try {
         this.http = await listenHttp(app, webAddress.host, webAddress.port, web);
@@ -178,6 +184,51 @@ export class Exporter {
       await this.stop();
       throw err;
     }
+  }
+
+  /**
+   * Applies a new configuration while running (SIGHUP): the HEP auth key, the syslog extractors,
+   * node names (for nodes not yet seen), the log level, and the web config file (basic auth users,
+   * headers, and a renewed TLS certificate). Returns the keys whose change needs a restart; they
+   * keep their old values. Throws, changing nothing, when the web config file is invalid.
+   */
+  reload(next: Config): string[] {
+    const web = next.web.config_file === '' ? undefined : loadWebConfig(next.web.config_file);
+    const restart: string[] = [];
+    const live = new Set([
+      'web.config_file',
+      'hep.auth_key',
+      'syslog.extractors',
+      'nodes.names',
+      'log.level',
+    ]);
+    const before = this.config as unknown as Record<string, Record<string, unknown>>;
+    for (const [section, values] of Object.entries(
+      next as unknown as Record<string, Record<string, unknown>>,
+    )) {
+      for (const [key, value] of Object.entries(values)) {
+        const name = `${section}.${key}`;
+        if (!live.has(name) && JSON.stringify(value) !== JSON.stringify(before[section][key]))
+          restart.push(name);
+      }
+    }
+    if (this.http !== null && (web?.tls != null) !== (this.web?.tls != null))
+      restart.push('web.config_file (TLS on or off)');
+    else if (this.http !== null && web?.tls != null) (this.http as HttpsServer).setSecureContext(web.tls);
+    this.web = web;
+    this.hepIngest.setAuthKey(next.hep.auth_key);
+    this.syslogIngest.setExtractors(buildExtractors(next.syslog.extractors));
+    this.counter.nodes.setNames(new Map(Object.entries(next.nodes.names)));
+    this.logger.level = next.log.level;
+    // What runs now: the live keys from the new file, everything else as it was started.
+    const running = structuredClone(this.config);
+    running.web.config_file = next.web.config_file;
+    running.hep.auth_key = next.hep.auth_key;
+    running.syslog.extractors = next.syslog.extractors;
+    running.nodes.names = next.nodes.names;
+    running.log.level = next.log.level;
+    this.config = running;
+    return restart;
   }
 
   /** Stops accepting, lets what was read be counted, then closes the HTTP side last. */

@@ -118,4 +118,40 @@ describe('command line', () => {
       first.child.kill('SIGKILL');
     }
   });
+
+  it('reloads its configuration on SIGHUP, keeping the old one when the new one is bad', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sre-cli-'));
+    const file = join(dir, 'config.yml');
+    writeFileSync(file, 'nodes:\n  limit: 10\n');
+    const { child, lines, waitFor } = start([
+      '--config.file',
+      file,
+      '--web.listen-address',
+      '127.0.0.1:0',
+      '--hep.listen-address',
+      '',
+      '--syslog.listen-address',
+      '',
+    ]);
+    try {
+      await waitFor('sip-response-exporter started');
+      const web = lines.find((l) => l.msg === 'web: listening')!;
+      const http = request(`http://${web.address}`);
+      const reloaded = (t: string) => /^sip_exporter_config_last_reload_successful (\d)/m.exec(t)?.[1];
+
+      writeFileSync(file, 'nodes:\n  limitt: 10\n');
+      child.kill('SIGHUP');
+      await waitFor('configuration reload failed; the old configuration stays');
+      expect(reloaded((await http.get('/metrics').expect(200)).text)).toBe('0');
+
+      writeFileSync(file, 'nodes:\n  limit: 20\n  names:\n    "7": seven\n');
+      child.kill('SIGHUP');
+      await waitFor('configuration reloaded');
+      const restart = await waitFor('these changes take effect only after a restart');
+      expect((restart as unknown as { keys: string[] }).keys).toEqual(['nodes.limit']);
+      expect(reloaded((await http.get('/metrics').expect(200)).text)).toBe('1');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });

@@ -42,10 +42,22 @@ export class NodeLabels {
 
   constructor(
     readonly limit: number,
-    private readonly names: ReadonlyMap<string, string>,
+    private names: ReadonlyMap<string, string>,
     private readonly overflow: CounterCell,
   ) {
     this.maxAliases = (limit + 1) * ALIASES_PER_LABEL;
+  }
+
+  /**
+   * Replaces the renames, as a config reload does. The lookup caches are dropped, so a renamed
+   * node counts under its new label from now on; its old series stay at their last values.
+   */
+  setNames(names: ReadonlyMap<string, string>): void {
+    this.names = names;
+    this.indexByCaptureId.clear();
+    this.indexByText.clear();
+    this.namedByHash.clear();
+    this.namedCount = 0;
   }
 
   /** Number of distinct node labels in use, `other` excluded. */

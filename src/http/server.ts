@@ -18,8 +18,8 @@ export interface HttpOptions {
   /** true when every configured listener is bound */
   ready: () => boolean;
   listeners: () => ListenerInfo[];
-  /** from --web.config.file: TLS, basic auth, extra headers */
-  web?: WebConfig;
+  /** from --web.config.file: TLS, basic auth, extra headers; undefined when there is none */
+  web: () => WebConfig | undefined;
 }
 
 /** Liveness and readiness stay open so that orchestrators can probe without credentials. */
@@ -34,38 +34,31 @@ export function createHttpApp(options: HttpOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  const web = options.web;
-  if (web !== undefined) {
-    const headers = Object.entries(web.headers);
-    if (headers.length > 0) {
-      app.use((_req, res, next) => {
-        for (const [name, value] of headers) res.set(name, value);
-        next();
-      });
-    }
+  // Read through a getter on every request, so that a reload (SIGHUP) takes effect at once.
+  let authFor: { users: ReadonlyMap<string, string>; handler: ReturnType<typeof basicAuth> } | null = null;
+  app.use((req, res, next) => {
+    const web = options.web();
+    if (web === undefined) return next();
+    for (const name in web.headers) res.set(name, web.headers[name]);
     if (web.tls?.requestCert) {
       // Node refuses unverified client certificates only in the strictest mode; the others are checked here.
-      app.use((req, res, next) => {
-        const socket = req.socket as TLSSocket;
-        const certificate = socket.getPeerCertificate();
-        const given = certificate !== null && Object.keys(certificate).length > 0;
-        const needsOne =
-          web.tls?.rejectUnauthorized === true || web.clientAuthType === 'RequireAnyClientCert';
-        if (
-          (needsOne && !given) ||
-          (given && web.clientAuthType === 'VerifyClientCertIfGiven' && !socket.authorized)
-        ) {
-          res.status(403).type('text/plain').send('client certificate required\n');
-          return;
-        }
-        next();
-      });
+      const socket = req.socket as TLSSocket;
+      const certificate = socket.getPeerCertificate();
+      const given = certificate !== null && Object.keys(certificate).length > 0;
+      const needsOne = web.tls.rejectUnauthorized === true || web.clientAuthType === 'RequireAnyClientCert';
+      if (
+        (needsOne && !given) ||
+        (given && web.clientAuthType === 'VerifyClientCertIfGiven' && !socket.authorized)
+      ) {
+        res.status(403).type('text/plain').send('client certificate required\n');
+        return;
+      }
     }
-    if (web.users.size > 0) {
-      const auth = basicAuth(web.users);
-      app.use((req, res, next) => (OPEN_PATHS.has(req.path) ? next() : auth(req, res, next)));
-    }
-  }
+    if (web.users.size === 0 || OPEN_PATHS.has(req.path)) return next();
+    if (authFor === null || authFor.users !== web.users)
+      authFor = { users: web.users, handler: basicAuth(web.users) };
+    authFor.handler(req, res, next);
+  });
 
   app.get(options.telemetryPath, async (_req, res, next) => {
     try {

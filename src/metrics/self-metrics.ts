@@ -86,6 +86,8 @@ export class SelfMetrics {
   readonly openConnectionsByListener = new Map<ListenerName, ListenerStats>();
   readonly listenersUp = new Map<string, number>();
   private readonly udpWatches: UdpSocketWatch[] = [];
+  private reloadSuccessful = 1;
+  private reloadSuccessTime = Date.now() / 1000;
   dedupeEntries: () => number = () => 0;
   nodeCount: () => number = () => 0;
 
@@ -226,11 +228,32 @@ export class SelfMetrics {
       },
     });
     new Gauge({
+      name: 'sip_exporter_config_last_reload_successful',
+      help: '1 when the last configuration reload (SIGHUP) succeeded, 0 when it failed and the old configuration stayed.',
+      registers: [r],
+      collect() {
+        this.set(self.reloadSuccessful);
+      },
+    });
+    new Gauge({
+      name: 'sip_exporter_config_last_reload_success_timestamp_seconds',
+      help: 'When the configuration was last loaded successfully, at start or on SIGHUP.',
+      registers: [r],
+      collect() {
+        this.set(self.reloadSuccessTime);
+      },
+    });
+    new Gauge({
       name: 'sip_exporter_build_info',
       help: 'A metric with a constant 1 value labeled by version, revision and Node.js version.',
       labelNames: ['version', 'revision', 'nodejs'],
       registers: [r],
     }).set({ version: VERSION, revision: REVISION, nodejs: process.version }, 1);
+  }
+
+  recordReload(success: boolean): void {
+    this.reloadSuccessful = success ? 1 : 0;
+    if (success) this.reloadSuccessTime = Date.now() / 1000;
   }
 
   payloadTypeCell(type: number): CounterCell {

@@ -22,7 +22,7 @@ export class HepIngest {
   readonly stats: ListenerStats;
   private readonly packet = new HepPacket();
   private readonly scan = new SipMessageScan();
-  private readonly authKey: Buffer | null;
+  private authKey: Buffer | null;
 
   constructor(
     private readonly counter: SipCounter,
@@ -32,6 +32,11 @@ export class HepIngest {
     const ids = [...parseErrorIdsWithPrefix('hep_'), ...parseErrorIdsWithPrefix('sip_')];
     this.stats = new ListenerStats(self, 'hep', ['udp', 'tcp'], ids);
     this.authKey = options.authKey ? Buffer.from(options.authKey, 'utf8') : null;
+  }
+
+  /** Replaces the auth key (empty: accept all), as a config reload does. */
+  setAuthKey(key: string): void {
+    this.authKey = key === '' ? null : Buffer.from(key, 'utf8');
   }
 
   /**

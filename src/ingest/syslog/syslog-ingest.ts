@@ -14,17 +14,33 @@ import { parseSyslog } from './parse.js';
  */
 export class SyslogIngest {
   readonly stats: ListenerStats;
-  private readonly matches: CounterCell[];
+  private extractors: readonly Extractor[] = [];
+  private matches: CounterCell[] = [];
+  /** one cell per extractor name ever configured, so a reload keeps counting where it was */
+  private readonly cellsByName = new Map<string, CounterCell>();
   private readonly unmatched: CounterCell;
 
   constructor(
     private readonly counter: SipCounter,
-    self: SelfMetrics,
-    private readonly extractors: readonly Extractor[],
+    private readonly self: SelfMetrics,
+    extractors: readonly Extractor[],
   ) {
     this.stats = new ListenerStats(self, 'syslog', ['udp', 'tcp', 'tls'], parseErrorIdsWithPrefix('syslog_'));
-    this.matches = extractors.map((e) => self.syslogMatches.cell({ extractor: e.name }));
     this.unmatched = self.syslogUnmatched.cell({});
+    this.setExtractors(extractors);
+  }
+
+  /** Replaces the ordered extractor list, as a config reload does. */
+  setExtractors(extractors: readonly Extractor[]): void {
+    this.matches = extractors.map((e) => {
+      let cell = this.cellsByName.get(e.name);
+      if (cell === undefined) {
+        cell = this.self.syslogMatches.cell({ extractor: e.name });
+        this.cellsByName.set(e.name, cell);
+      }
+      return cell;
+    });
+    this.extractors = extractors;
   }
 
   handle(frame: Buffer, sender: string, now: number): void {

@@ -18,6 +18,7 @@ function stable(exposition: string): string {
       (line) => line.startsWith('sip_') || line.startsWith('# HELP sip_') || line.startsWith('# TYPE sip_'),
     )
     .filter((line) => !line.includes('sip_exporter_build_info{'))
+    .filter((line) => !line.startsWith('sip_exporter_config_last_reload_success_timestamp_seconds '))
     .join('\n')
     .concat('\n');
 }

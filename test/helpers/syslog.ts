@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { type RsyslogForward, startRsyslogd as startLabRsyslogd } from '../../lab/rsyslog.js';
 import { requirePeer } from './peers.js';
 
 const run = promisify(execFile);
@@ -31,60 +32,11 @@ export interface Rsyslogd {
   stop: () => Promise<void>;
 }
 
-/**
- * A private rsyslogd: it reads a Unix socket of its own (imuxsock, not the system's /dev/log) and
- * forwards everything to the exporter with omfwd, as a proxy host's rsyslog would.
- */
-export async function startRsyslogd(forward: { port: number; protocol: 'udp' | 'tcp' }): Promise<Rsyslogd> {
-  const program = requirePeer('rsyslogd', 'rsyslog');
+/** The lab's private rsyslogd, forwarding to the exporter. */
+export async function startRsyslogd(forward: RsyslogForward): Promise<Rsyslogd> {
   const dir = mkdtempSync(join(tmpdir(), 'sre-rsyslog-'));
-  const socket = join(dir, 'log.sock');
-  const tcp =
-    forward.protocol === 'tcp'
-      ? ' TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"'
-      : '';
-  writeFileSync(
-    join(dir, 'rsyslog.conf'),
-    [
-      `global(workDirectory="${dir}")`,
-      'module(load="imuxsock" SysSock.Use="off")',
-      `input(type="imuxsock" Socket="${socket}")`,
-      `*.* action(type="omfwd" target="127.0.0.1" port="${forward.port}" protocol="${forward.protocol}"${tcp})`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(program, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'rsyslogd.pid')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => {
-    output += d;
-  });
-  child.stderr.on('data', (d) => {
-    output += d;
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      readFileSync(socket);
-    } catch (err) {
-      // A socket cannot be read as a file; ENXIO means it exists.
-      if ((err as NodeJS.ErrnoException).code === 'ENXIO') break;
-    }
-    if (child.exitCode !== null) throw new Error(`rsyslogd exited ${child.exitCode}: ${output}`);
-    if (Date.now() > deadline) throw new Error(`rsyslogd did not create its socket: ${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    socket,
-    output: () => output,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const r = await startLabRsyslogd(dir, 'rsyslogd', forward);
+  return { socket: r.socket, output: r.process.log, stop: r.process.stop };
 }
 
 /** A throwaway CA, server certificate and client certificate, made with openssl. */

@@ -221,8 +221,8 @@ describe('syslog over TLS (RFC 5425)', () => {
 describe("every product's line over every transport", () => {
   const crlf = (lines: string[]) => lines.join('\r\n');
   /** Each product's real line; multi-line ones as rsyslog escapes them for newline framing. */
-  const products = (escape: boolean) => {
-    const nl = (text: string) => (escape ? text.replace(/\r/g, '#015').replace(/\n/g, '#012') : text);
+  const products = (escaped: boolean) => {
+    const nl = (text: string) => (escaped ? text.replace(/\r/g, '#015').replace(/\n/g, '#012') : text);
     return [
       `<142>Nov 25 10:20:30 kam-1 /usr/sbin/kamailio[1]: NOTICE: {1 1 INVITE k1} acc [acc.c:285]: acc_log_request(): ${acc(486, 'Busy Here', 'k1').replace(/^.*ACC:/, 'ACC:')}`,
       '<133>Nov 25 10:20:30 osips-1 /usr/sbin/opensips[9]: NOTICE:ACC: transaction answered: timestamp=1;created=1;setuptime=0;method=BYE;from_tag=a;to_tag=b;call_id=o1;code=481;reason=Call/Transaction Does Not Exist',

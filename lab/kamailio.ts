@@ -1,0 +1,121 @@
+/** What the lab's Kamailio sends the exporter. */
+export interface KamailioTrace {
+  /** HEP over siptrace, or none */
+  hep?: { port: number; transport: 'udp' | 'tcp'; version: 1 | 2 | 3; captureId: number };
+  /** acc lines for every accounted transaction */
+  acc: boolean;
+  /** the recommended xlog line in the reply and local-response routes */
+  xlog: boolean;
+}
+
+export interface KamailioRoutes {
+  /** sipp UAS ports by the request-URI user that reaches them */
+  answer: number;
+  busy: number;
+  decline: number;
+}
+
+/** The recommended reply line, as docs/sources/kamailio.md gives it. */
+const XLOG = 'xlog("L_NOTICE", "sip_response code=$rs method=$rm cseq=$cs callid=$ci totag=$tt\\n");';
+
+/**
+ * A stateful proxy on 127.0.0.1:port. It relays by request-URI user (`answer`, `busy`,
+ * `decline` to the sipp UAS of that name), refuses `overload` with a stateless 503 and anyone
+ * else with a stateless 404, and challenges every REGISTER with a 401.
+ */
+// One UDP worker keeps replies in the order the callee sent them (two workers can relay a 200
+// before its 180), so that sipp's own counts are an exact reference.
+export function kamailioConfig(port: number, routes: KamailioRoutes, trace: KamailioTrace): string {
+  const hep = trace.hep;
+  return `#!KAMAILIO
+debug=2
+log_stderror=yes
+log_facility=LOG_LOCAL0
+memdbg=5
+memlog=5
+children=1
+disable_tcp=${hep?.transport === 'tcp' ? 'no' : 'yes'}
+auto_aliases=no
+listen=udp:127.0.0.1:${port}
+${hep?.transport === 'tcp' ? `listen=tcp:127.0.0.1:${port}\n` : ''}
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "auth.so"
+loadmodule "acc.so"
+${hep ? 'loadmodule "siptrace.so"' : ''}
+
+modparam("acc", "log_flag", 1)
+modparam("acc", "failed_transaction_flag", 3)
+modparam("acc", "log_level", 1)
+modparam("acc", "log_facility", "LOG_LOCAL0")
+${
+  hep
+    ? `modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:${hep.port}${hep.transport === 'tcp' ? ';transport=tcp' : ''}")
+modparam("siptrace", "hep_mode_on", 1)
+modparam("siptrace", "hep_version", ${hep.version})
+modparam("siptrace", "hep_capture_id", ${hep.captureId})
+modparam("siptrace", "trace_to_database", 0)
+modparam("siptrace", "trace_on", 1)
+modparam("siptrace", "trace_mode", 1)`
+    : ''
+}
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) {
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }
+    if (is_method("ACK")) {
+        # An ACK for a non-2xx final is absorbed by its transaction; one for a 2xx is relayed below.
+        if (t_check_trans()) {
+            t_relay();
+            exit;
+        }
+    }
+    if (is_method("REGISTER")) {
+        auth_challenge("$fd", "0");
+        exit;
+    }
+    ${trace.acc ? 'setflag(1);\n    setflag(3);' : ''}
+    if ($rU == "answer") {
+        $du = "sip:127.0.0.1:${routes.answer}";
+    } else if ($rU == "busy") {
+        $du = "sip:127.0.0.1:${routes.busy}";
+    } else if ($rU == "decline") {
+        $du = "sip:127.0.0.1:${routes.decline}";
+    } else if ($rU == "overload") {
+        sl_send_reply("503", "Service Unavailable");
+        exit;
+    } else {
+        if (!is_method("ACK")) sl_send_reply("404", "Not Found");
+        exit;
+    }
+    if (!t_relay()) {
+        sl_reply_error();
+    }
+    exit;
+}
+${
+  trace.xlog
+    ? `
+onreply_route {
+    ${XLOG}
+}
+
+event_route[sl:local-response] {
+    ${XLOG}
+}
+
+event_route[tm:local-response] {
+    ${XLOG}
+}
+`
+    : ''
+}`;
+}

@@ -1,0 +1,245 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type KamailioTrace, kamailioConfig } from './kamailio.js';
+import { freePort, type LabProcess, requireProgram, runProcess, startProcess, waitFor } from './processes.js';
+import { UAC_REGISTER, uacFinal, uasFinal } from './sipp.js';
+import { parseSippScreen } from './sipp-report.js';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/** Everything the lab started, to stop in reverse order and to show when a test fails. */
+export class Lab {
+  readonly processes: LabProcess[] = [];
+  readonly dir: string;
+
+  constructor(dir?: string) {
+    this.dir = dir ?? mkdtempSync(join(tmpdir(), 'sre-lab-'));
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  start(name: string, program: string, args: string[], cwd?: string): LabProcess {
+    return this.adopt(startProcess(this.dir, name, program, args, cwd));
+  }
+
+  /** Takes a process started elsewhere under the lab's care: stopped with it, shown in its logs. */
+  adopt(p: LabProcess): LabProcess {
+    this.processes.push(p);
+    return p;
+  }
+
+  async stop(): Promise<void> {
+    for (const p of [...this.processes].reverse()) await p.stop();
+    this.processes.length = 0;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The tail of every log, for a failure message. */
+  logs(lines = 40): string {
+    return this.processes
+      .map((p) => `--- ${p.name} (${p.logFile}) ---\n${p.log().split('\n').slice(-lines).join('\n')}`)
+      .join('\n');
+  }
+}
+
+export interface ExporterHandle {
+  web: string;
+  hepPort: number;
+  syslogPort: number;
+  process: LabProcess;
+  metrics: () => Promise<string>;
+}
+
+/** The exporter itself, from this checkout, on free ports. */
+export async function startExporter(lab: Lab, name: string, flags: string[] = []): Promise<ExporterHandle> {
+  const hepPort = await freePort();
+  const syslogPort = await freePort();
+  const webPort = await freePort();
+  const process_ = lab.start(
+    name,
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'src/cli.ts'),
+      '--web.listen-address',
+      `127.0.0.1:${webPort}`,
+      '--hep.listen-address',
+      `127.0.0.1:${hepPort}`,
+      '--syslog.listen-address',
+      `127.0.0.1:${syslogPort}`,
+      ...flags,
+    ],
+    root,
+  );
+  const web = `127.0.0.1:${webPort}`;
+  const metrics = async () => (await fetch(`http://${web}/metrics`)).text();
+  await waitFor(
+    `${name} to be ready`,
+    async () => {
+      try {
+        return (await fetch(`http://${web}/readyz`)).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+  );
+  return { web, hepPort, syslogPort, process: process_, metrics };
+}
+
+export interface Callees {
+  answer: number;
+  busy: number;
+  decline: number;
+}
+
+/** sipp callees: the built-in uas answers, two more scenarios answer 486 and 603. */
+export async function startCallees(lab: Lab): Promise<Callees> {
+  const sipp = requireProgram('sipp', 'sip-tester');
+  const ports = { answer: await freePort(), busy: await freePort(), decline: await freePort() };
+  writeFileSync(join(lab.dir, 'uas-486.xml'), uasFinal(486));
+  writeFileSync(join(lab.dir, 'uas-603.xml'), uasFinal(603));
+  const common = (port: number) => ['-i', '127.0.0.1', '-p', String(port), '-nostdin', '-trace_err'];
+  lab.start('sipp-uas-answer', sipp, ['-sn', 'uas', ...common(ports.answer)]);
+  lab.start('sipp-uas-busy', sipp, ['-sf', join(lab.dir, 'uas-486.xml'), ...common(ports.busy)]);
+  lab.start('sipp-uas-decline', sipp, ['-sf', join(lab.dir, 'uas-603.xml'), ...common(ports.decline)]);
+  return ports;
+}
+
+export interface KamailioHandle {
+  port: number;
+  process: LabProcess;
+  /** everything Kamailio logged so far */
+  output: () => string;
+}
+
+/**
+ * Kamailio 5 as a stateful proxy that traces or logs as `trace` says. With `syslogSocket`, its
+ * log lines (-E, one per line) also go through util-linux logger into that syslog socket, as
+ * Kamailio's syslog() would hand them to the host's rsyslog.
+ */
+export async function startKamailio(
+  lab: Lab,
+  name: string,
+  callees: Callees,
+  trace: KamailioTrace,
+  syslogSocket?: string,
+): Promise<KamailioHandle> {
+  const kamailio = requireProgram('kamailio', 'kamailio');
+  const port = await freePort();
+  const cfg = join(lab.dir, `${name}.cfg`);
+  writeFileSync(cfg, kamailioConfig(port, callees, trace));
+  const check = await runProcess(lab.dir, `${name}-check`, kamailio, ['-c', '-f', cfg], 20_000);
+  if (check !== 0) throw new Error(`kamailio rejected ${cfg}; see ${join(lab.dir, `${name}-check.log`)}`);
+  const args = ['-f', cfg, '-DD', '-E', '-P', join(lab.dir, `${name}.pid`)];
+  let process_: LabProcess;
+  if (syslogSocket === undefined) process_ = lab.start(name, kamailio, args);
+  else {
+    const logger = requireProgram('logger', 'bsdutils');
+    // sh keeps the pipe inside one process group of ours; tee keeps a copy for the failure report.
+    process_ = lab.start(name, 'sh', [
+      '-c',
+      `exec ${kamailio} ${args.map((a) => `'${a}'`).join(' ')} 2>&1 | tee -a '${join(lab.dir, `${name}.lines`)}' | ${logger} -u '${syslogSocket}' -t kamailio`,
+    ]);
+  }
+  // Kamailio binds its socket before it forks its workers; what arrives meanwhile waits in the kernel.
+  const output =
+    syslogSocket === undefined ? () => process_.log() : () => readText(join(lab.dir, `${name}.lines`));
+  await waitFor(`${name} to bind`, () => output().includes('SO_RCVBUF is finally'), 15_000);
+  return { port, process: process_, output };
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** One sipp caller run; resolves with sipp's exit code (0: every call succeeded). */
+export async function call(
+  lab: Lab,
+  name: string,
+  proxyPort: number,
+  scenario: { builtIn: 'uac' } | { xml: string },
+  user: string,
+  calls: number,
+): Promise<number | null> {
+  const sipp = requireProgram('sipp', 'sip-tester');
+  const port = await freePort();
+  let scenarioArgs: string[];
+  if ('builtIn' in scenario) scenarioArgs = ['-sn', scenario.builtIn];
+  else {
+    const file = join(lab.dir, `${name}.xml`);
+    writeFileSync(file, scenario.xml);
+    scenarioArgs = ['-sf', file];
+  }
+  return runProcess(
+    lab.dir,
+    name,
+    sipp,
+    [
+      ...scenarioArgs,
+      '-s',
+      user,
+      `127.0.0.1:${proxyPort}`,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-m',
+      String(calls),
+      '-r',
+      '20',
+      '-nostdin',
+      '-timeout',
+      '20',
+      '-trace_err',
+    ],
+    30_000,
+  );
+}
+
+/** The calls every lab run makes: one sipp caller per outcome. */
+export const CALL_MIX = [
+  { name: 'answered', user: 'answer', scenario: { builtIn: 'uac' as const } },
+  { name: 'busy', user: 'busy', scenario: { xml: uacFinal(486) } },
+  { name: 'declined', user: 'decline', scenario: { xml: uacFinal(603) } },
+  { name: 'not-found', user: 'nobody', scenario: { xml: uacFinal(404) } },
+  { name: 'overloaded', user: 'overload', scenario: { xml: uacFinal(503) } },
+  { name: 'register', user: 'alice', scenario: { xml: UAC_REGISTER } },
+];
+
+/** Responses a callee sends and the proxy relays ("METHOD CODE"); the proxy makes the others itself. */
+export const RELAYED = new Set(['INVITE 180', 'INVITE 200', 'BYE 200', 'INVITE 486', 'INVITE 603']);
+
+/**
+ * Runs the call mix through the proxy, `calls` calls per outcome, one caller after another, and
+ * returns what the callers received by "METHOD CODE", as sipp reports it. Every call must succeed.
+ */
+export async function runCallMix(
+  lab: Lab,
+  proxyPort: number,
+  calls: number,
+  tag: string,
+): Promise<Map<string, number>> {
+  const received = new Map<string, number>();
+  for (const c of CALL_MIX) {
+    const name = `${tag}-uac-${c.name}`;
+    const code = await call(lab, name, proxyPort, c.scenario, c.user, calls);
+    const report = parseSippScreen(readText(join(lab.dir, `${name}.log`)));
+    if (code !== 0 || report.successful !== calls) {
+      throw new Error(
+        `sipp ${name} exited ${code} with ${report.successful} of ${calls} calls successful; see ${join(lab.dir, `${name}.log`)}`,
+      );
+    }
+    for (const [key, n] of report.responsesReceived) received.set(key, (received.get(key) ?? 0) + n);
+  }
+  return received;
+}

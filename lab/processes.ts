@@ -1,0 +1,133 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** A program the lab started: its PID, its log file, and how to end it. */
+export interface LabProcess {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  log: () => string;
+  stop: () => Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Finds the absolute path of a real peer. The lab never skips: without the peer it fails and
+ * says which Debian package brings it.
+ */
+export function requireProgram(program: string, debianPackage: string): string {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error(
+      `${program} is not installed (Debian package "${debianPackage}"; scripts/install-test-peers.sh installs it)`,
+    );
+  }
+}
+
+/**
+ * A port free for both UDP and TCP on 127.0.0.1, from the kernel. Another process could take it
+ * before we bind again; the callers bind at once, and the lab starts its processes in sequence.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error('no free port found');
+}
+
+/** Starts a program with its output in a log file of its own in `dir`. */
+export function startProcess(
+  dir: string,
+  name: string,
+  program: string,
+  args: string[],
+  cwd = dir,
+): LabProcess {
+  const logFile = join(dir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  // Its own process group, so that stopping it also stops what it forked (Kamailio's workers,
+  // the commands of a shell pipeline).
+  const child = spawn(program, args, { stdio: ['ignore', fd, fd], cwd, detached: true });
+  closeSync(fd);
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(-1));
+  });
+  return {
+    name,
+    child,
+    logFile,
+    exited,
+    log: () => {
+      try {
+        return readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    stop: async () => {
+      const group = (signal: NodeJS.Signals) => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, signal);
+        } catch {
+          // the group is gone already
+        }
+      };
+      if (child.exitCode !== null || child.signalCode !== null) {
+        group('SIGKILL');
+        return;
+      }
+      group('SIGTERM');
+      const timer = setTimeout(() => group('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+      // A leader that exits first (a shell) must not leave its pipeline behind.
+      group('SIGKILL');
+    },
+  };
+}
+
+/** Runs a program to its end, output to its log file; resolves with the exit code. */
+export async function runProcess(
+  dir: string,
+  name: string,
+  program: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<number | null> {
+  const p = startProcess(dir, name, program, args);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return code;
+}
+
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,298 @@
+import { hostname } from 'node:os';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Callees,
+  type ExporterHandle,
+  Lab,
+  RELAYED,
+  runCallMix,
+  startCallees,
+  startExporter,
+  startKamailio,
+} from '../../lab/lab.js';
+import { waitFor } from '../../lab/processes.js';
+import { ruleFiles, startPrometheus } from '../../lab/prometheus.js';
+import { startRsyslogd } from '../../lab/rsyslog.js';
+import { reasonPhrase, statusClass } from '../../src/sip/status-codes.js';
+import { samples, sampleValue } from '../helpers/exporter.js';
+
+/** Calls per outcome in each run. */
+const CALLS = 5;
+const LAB_TIMEOUT = 120_000;
+
+const lab = new Lab();
+let callees: Callees;
+
+beforeAll(async () => {
+  callees = await startCallees(lab);
+}, LAB_TIMEOUT);
+
+afterAll(async () => {
+  await lab.stop();
+});
+
+afterEach((context) => {
+  // Keep the peers' logs where a failing run can be read.
+  if (context.task.result?.state === 'fail')
+    process.stderr.write(`lab directory ${lab.dir}\n${lab.logs()}\n`);
+});
+
+/** sip_responses_total as the exporter would label `counts` ("METHOD CODE" -> n) for `node`. */
+function series(
+  counts: Map<string, number>,
+  node: string,
+  times: (key: string) => number = () => 1,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, n] of counts) {
+    const [method, codeText] = key.split(' ');
+    const code = Number(codeText);
+    const labels = `{code="${code}",class="${statusClass(code)}",reason="${reasonPhrase(code)}",method="${method}",node="${node}"}`;
+    out[labels] = n * times(key);
+  }
+  return out;
+}
+
+/** Waits until the exporter has read everything: the packet count stops moving. */
+async function settled(exporter: ExporterHandle, listener: 'hep' | 'syslog'): Promise<string> {
+  let last = -1;
+  let text = '';
+  await waitFor(
+    `${listener} traffic to settle`,
+    async () => {
+      text = await exporter.metrics();
+      const now = ['udp', 'tcp'].reduce(
+        (sum, t) =>
+          sum +
+          (sampleValue(
+            text,
+            `sip_exporter_packets_received_total{listener="${listener}",transport="${t}"}`,
+          ) ?? 0),
+        0,
+      );
+      const done = now > 0 && now === last;
+      last = now;
+      if (!done) await new Promise((r) => setTimeout(r, 400));
+      return done;
+    },
+    30_000,
+  );
+  return text;
+}
+
+async function hepRun(
+  name: string,
+  hep: { transport: 'udp' | 'tcp'; version: 2 | 3; captureId: number },
+  flags: string[] = [],
+) {
+  const exporter = await startExporter(lab, `${name}-exporter`, flags);
+  const kamailio = await startKamailio(lab, `${name}-kamailio`, callees, {
+    hep: { port: exporter.hepPort, ...hep },
+    acc: false,
+    xlog: false,
+  });
+  const received = await runCallMix(lab, kamailio.port, CALLS, name);
+  const text = await settled(exporter, 'hep');
+  await kamailio.process.stop();
+  return { exporter, received, text };
+}
+
+describe('lab: Kamailio traces over HEP, sipp makes the calls', () => {
+  it(
+    'HEPv3 over UDP: every response counted once per node, as sipp saw it; Prometheus reads the same',
+    async () => {
+      const { exporter, received, text } = await hepRun('hep3-udp', {
+        transport: 'udp',
+        version: 3,
+        captureId: 2001,
+      });
+      // The mix sipp reports, so a change in Kamailio or sipp shows here first.
+      expect(Object.fromEntries(received)).toEqual({
+        'INVITE 100': 3 * CALLS,
+        'INVITE 180': CALLS,
+        'INVITE 200': CALLS,
+        'BYE 200': CALLS,
+        'INVITE 486': CALLS,
+        'INVITE 603': CALLS,
+        'INVITE 404': CALLS,
+        'INVITE 503': CALLS,
+        'REGISTER 401': CALLS,
+      });
+      expect(samples(text, 'sip_responses_total')).toEqual(series(received, '2001'));
+      // Kamailio traced each relayed response twice (in and out): the second copy is a dedupe hit.
+      const relayed = [...received].filter(([k]) => RELAYED.has(k)).reduce((sum, [, n]) => sum + n, 0);
+      expect(sampleValue(text, 'sip_exporter_dedupe_hits_total{kind="response"}')).toBe(relayed);
+      expect(
+        sampleValue(text, 'sip_exporter_parse_errors_total{listener="hep",reason="hep_bad_chunk"}'),
+      ).toBe(0);
+
+      const prometheus = await startPrometheus(lab.dir, [exporter.web]);
+      lab.adopt(prometheus.process);
+      const expected = samples(text, 'sip_responses_total');
+      await waitFor(
+        'Prometheus to scrape the counts',
+        async () => {
+          const result = await prometheus.query('sip_responses_total');
+          return (
+            result.length === Object.keys(expected).length && result.every((r) => Number(r.value[1]) > 0)
+          );
+        },
+        30_000,
+      );
+      const result = await prometheus.query('sip_responses_total');
+      const fromPrometheus: Record<string, number> = {};
+      for (const r of result) {
+        const m = r.metric;
+        fromPrometheus[
+          `{code="${m.code}",class="${m.class}",reason="${m.reason}",method="${m.method}",node="${m.node}"}`
+        ] = Number(r.value[1]);
+      }
+      expect(fromPrometheus).toEqual(expected);
+      const targets = await prometheus.api<{ activeTargets: Array<{ health: string; lastError: string }> }>(
+        '/api/v1/targets',
+      );
+      expect(targets.activeTargets.map((t) => [t.health, t.lastError])).toEqual([['up', '']]);
+      const rules = await prometheus.api<{
+        groups: Array<{ file: string; rules: Array<{ name: string; health: string; lastError?: string }> }>;
+      }>('/api/v1/rules');
+      expect(new Set(rules.groups.map((g) => g.file))).toEqual(new Set(ruleFiles()));
+      for (const rule of rules.groups.flatMap((g) => g.rules))
+        expect([rule.name, rule.health, rule.lastError ?? '']).toEqual([rule.name, 'ok', '']);
+      await exporter.process.stop();
+    },
+    LAB_TIMEOUT,
+  );
+
+  it(
+    'HEPv3 over TCP',
+    async () => {
+      const { exporter, received, text } = await hepRun('hep3-tcp', {
+        transport: 'tcp',
+        version: 3,
+        captureId: 2002,
+      });
+      expect(samples(text, 'sip_responses_total')).toEqual(series(received, '2002'));
+      expect(sampleValue(text, 'sip_exporter_packets_received_total{listener="hep",transport="udp"}')).toBe(
+        0,
+      );
+      expect(
+        sampleValue(text, 'sip_exporter_tcp_connections_total{listener="hep",result="accepted"}'),
+      ).toBeGreaterThan(0);
+      await exporter.process.stop();
+    },
+    LAB_TIMEOUT,
+  );
+
+  it(
+    'HEPv2 over UDP',
+    async () => {
+      const { exporter, received, text } = await hepRun('hep2-udp', {
+        transport: 'udp',
+        version: 2,
+        captureId: 2003,
+      });
+      expect(samples(text, 'sip_responses_total')).toEqual(series(received, '2003'));
+      await exporter.process.stop();
+    },
+    LAB_TIMEOUT,
+  );
+
+  it(
+    "with dedupe off, relayed responses count exactly twice and the proxy's own once",
+    async () => {
+      const { exporter, received, text } = await hepRun(
+        'hep3-raw',
+        { transport: 'udp', version: 3, captureId: 2004 },
+        ['--dedupe.window', '0'],
+      );
+      expect(samples(text, 'sip_responses_total')).toEqual(
+        series(received, '2004', (key) => (RELAYED.has(key) ? 2 : 1)),
+      );
+      await exporter.process.stop();
+    },
+    LAB_TIMEOUT,
+  );
+});
+
+/** Counts by "METHOD CODE" from Kamailio's own log lines, read here independently of the extractors. */
+function implied(
+  lines: string,
+  pattern: RegExp,
+  key: (m: RegExpExecArray) => { method: string; code: string; unique?: string },
+) {
+  const counts = new Map<string, number>();
+  const seen = new Set<string>();
+  for (const line of lines.split('\n')) {
+    const m = pattern.exec(line);
+    if (m === null) continue;
+    const k = key(m);
+    if (k.unique !== undefined) {
+      if (seen.has(k.unique)) continue;
+      seen.add(k.unique);
+    }
+    const name = `${k.method} ${k.code}`;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
+}
+
+const ACC_LINE = /ACC: (?:transaction answered|call missed): .*?method=([^;]*);.*?code=(\d{3});/;
+const XLOG_LINE = /sip_response code=(\d{3}) method=(\S+) cseq=(\S+) callid=(\S+) totag=(\S+)/;
+
+describe('lab: Kamailio logs through rsyslog', () => {
+  const node = hostname().split('.')[0];
+
+  for (const [name, trace, protocol] of [
+    ['acc over UDP', { acc: true, xlog: false }, 'udp'],
+    ['acc over TCP with octet counting', { acc: true, xlog: false }, 'tcp'],
+    ['xlog over UDP', { acc: false, xlog: true }, 'udp'],
+  ] as const) {
+    it(
+      `${name}: the counts the log lines imply`,
+      async () => {
+        const tag = name.replace(/\W+/g, '-');
+        const exporter = await startExporter(lab, `${tag}-exporter`);
+        const rsyslog = await startRsyslogd(lab.dir, `${tag}-rsyslogd`, {
+          port: exporter.syslogPort,
+          protocol,
+        });
+        lab.adopt(rsyslog.process);
+        const kamailio = await startKamailio(lab, `${tag}-kamailio`, callees, trace, rsyslog.socket);
+        const received = await runCallMix(lab, kamailio.port, CALLS, tag);
+        const lines = kamailio.output();
+        const expected = trace.acc
+          ? implied(lines, ACC_LINE, (m) => ({ method: m[1], code: m[2] }))
+          : implied(lines, XLOG_LINE, (m) => ({
+              method: m[2],
+              code: m[1],
+              unique: `${m[4]} ${m[3]} ${m[2]} ${m[1]} ${m[5]}`,
+            }));
+        // The log lines cover what sipp saw: acc the stateful transactions, xlog every response but
+        // tm's automatic 100 Trying, which Kamailio 5.6 shows tm:local-response only once.
+        const covered = trace.acc
+          ? ['INVITE 200', 'BYE 200', 'INVITE 486', 'INVITE 603']
+          : [...received.keys()].filter((k) => k !== 'INVITE 100');
+        for (const key of covered) {
+          expect([key, expected.get(key)]).toEqual([key, received.get(key)]);
+        }
+        const total = [...expected.values()].reduce((a, b) => a + b, 0);
+        await waitFor(
+          'the log lines to reach the exporter',
+          async () =>
+            Object.values(samples(await exporter.metrics(), 'sip_responses_total')).reduce(
+              (a, b) => a + b,
+              0,
+            ) >= total,
+          30_000,
+        );
+        const text = await settled(exporter, 'syslog');
+        expect(samples(text, 'sip_responses_total')).toEqual(series(expected, node));
+        expect(rsyslog.received()).toContain(trace.acc ? 'ACC: transaction answered' : 'sip_response code=');
+        await kamailio.process.stop();
+        await rsyslog.process.stop();
+        await exporter.process.stop();
+      },
+      LAB_TIMEOUT,
+    );
+  }
+});

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { asGrafanaSends, shippedExpressions } from '../../generate/expressions.js';
+import { ruleGroups } from '../../generate/rules.js';
 import {
   type Callees,
   type ExporterHandle,
@@ -84,39 +86,61 @@ async function hepRun(
   name: string,
   hep: { transport: 'udp' | 'tcp'; version: 2 | 3; captureId: number },
   flags: string[] = [],
+  beforeCalls: (exporter: ExporterHandle) => Promise<void> = async () => undefined,
+  passes = 1,
 ) {
   const exporter = await startExporter(lab, `${name}-exporter`, flags);
+  await beforeCalls(exporter);
   const kamailio = await startKamailio(lab, `${name}-kamailio`, callees, {
     hep: { port: exporter.hepPort, ...hep },
     acc: false,
     xlog: false,
   });
-  const received = await runCallMix(lab, kamailio.port, CALLS, name);
+  const received = new Map<string, number>();
+  for (let pass = 1; pass <= passes; pass++) {
+    // A series is born at its first count; Prometheus sees a rate only from its second sample on,
+    // so a later pass gives every series an increase between scrapes.
+    if (pass > 1) await new Promise((r) => setTimeout(r, 2500));
+    for (const [key, n] of await runCallMix(lab, kamailio.port, CALLS, `${name}-${pass}`)) {
+      received.set(key, (received.get(key) ?? 0) + n);
+    }
+  }
   const text = await settled(exporter, 'hep');
   await kamailio.process.stop();
   return { exporter, received, text };
 }
 
 describe('lab: Kamailio traces over HEP, sipp makes the calls', () => {
+  let prometheus: Awaited<ReturnType<typeof startPrometheus>> | null = null;
+
   it(
     'HEPv3 over UDP: every response counted once per node, as sipp saw it; Prometheus reads the same',
     async () => {
-      const { exporter, received, text } = await hepRun('hep3-udp', {
-        transport: 'udp',
-        version: 3,
-        captureId: 2001,
-      });
+      const { exporter, received, text } = await hepRun(
+        'hep3-udp',
+        { transport: 'udp', version: 3, captureId: 2001 },
+        [],
+        async (e) => {
+          // Prometheus scrapes while the calls are made, so that rates and ratios have data.
+          const p = await startPrometheus(lab.dir, [e.web]);
+          prometheus = p;
+          lab.adopt(p.process);
+          await waitFor('the first scrape', async () => (await p.query('up')).length === 1, 30_000);
+        },
+        2,
+      );
       // The mix sipp reports, so a change in Kamailio or sipp shows here first.
+      const calls = 2 * CALLS; // two passes
       expect(Object.fromEntries(received)).toEqual({
-        'INVITE 100': 3 * CALLS,
-        'INVITE 180': CALLS,
-        'INVITE 200': CALLS,
-        'BYE 200': CALLS,
-        'INVITE 486': CALLS,
-        'INVITE 603': CALLS,
-        'INVITE 404': CALLS,
-        'INVITE 503': CALLS,
-        'REGISTER 401': CALLS,
+        'INVITE 100': 3 * calls,
+        'INVITE 180': calls,
+        'INVITE 200': calls,
+        'BYE 200': calls,
+        'INVITE 486': calls,
+        'INVITE 603': calls,
+        'INVITE 404': calls,
+        'INVITE 503': calls,
+        'REGISTER 401': calls,
       });
       expect(samples(text, 'sip_responses_total')).toEqual(series(received, '2001'));
       // Kamailio traced each relayed response twice (in and out): the second copy is a dedupe hit.
@@ -126,38 +150,84 @@ describe('lab: Kamailio traces over HEP, sipp makes the calls', () => {
         sampleValue(text, 'sip_exporter_parse_errors_total{listener="hep",reason="hep_bad_chunk"}'),
       ).toBe(0);
 
-      const prometheus = await startPrometheus(lab.dir, [exporter.web]);
-      lab.adopt(prometheus.process);
+      if (prometheus === null) throw new Error('prometheus did not start');
       const expected = samples(text, 'sip_responses_total');
+      const fromPrometheus = async () => {
+        const out: Record<string, number> = {};
+        for (const { metric: m, value } of await prometheus!.query('sip_responses_total')) {
+          out[
+            `{code="${m.code}",class="${m.class}",reason="${m.reason}",method="${m.method}",node="${m.node}"}`
+          ] = Number(value[1]);
+        }
+        return out;
+      };
+      // Prometheus's API gives the same values once it has scraped after the last call.
       await waitFor(
-        'Prometheus to scrape the counts',
+        'Prometheus to scrape the final counts',
         async () => {
-          const result = await prometheus.query('sip_responses_total');
+          const got = await fromPrometheus();
           return (
-            result.length === Object.keys(expected).length && result.every((r) => Number(r.value[1]) > 0)
+            Object.keys(expected).every((k) => got[k] === expected[k]) &&
+            Object.keys(got).length === Object.keys(expected).length
           );
         },
         30_000,
-      );
-      const result = await prometheus.query('sip_responses_total');
-      const fromPrometheus: Record<string, number> = {};
-      for (const r of result) {
-        const m = r.metric;
-        fromPrometheus[
-          `{code="${m.code}",class="${m.class}",reason="${m.reason}",method="${m.method}",node="${m.node}"}`
-        ] = Number(r.value[1]);
-      }
-      expect(fromPrometheus).toEqual(expected);
-      const targets = await prometheus.api<{ activeTargets: Array<{ health: string; lastError: string }> }>(
+      ).catch(() => undefined);
+      expect(await fromPrometheus()).toEqual(expected);
+      const targets = await prometheus!.api<{ activeTargets: Array<{ health: string; lastError: string }> }>(
         '/api/v1/targets',
       );
       expect(targets.activeTargets.map((t) => [t.health, t.lastError])).toEqual([['up', '']]);
-      const rules = await prometheus.api<{
+      // Every rule the project ships is loaded and evaluates without error.
+      type Rules = {
         groups: Array<{ file: string; rules: Array<{ name: string; health: string; lastError?: string }> }>;
-      }>('/api/v1/rules');
+      };
+      let rules: Rules = { groups: [] };
+      await waitFor(
+        'every rule to be evaluated',
+        async () => {
+          rules = await prometheus!.api<Rules>('/api/v1/rules');
+          const all = rules.groups.flatMap((g) => g.rules);
+          return all.length > 0 && all.every((r) => r.health !== 'unknown');
+        },
+        30_000,
+      );
       expect(new Set(rules.groups.map((g) => g.file))).toEqual(new Set(ruleFiles()));
-      for (const rule of rules.groups.flatMap((g) => g.rules))
+      expect(rules.groups.flatMap((g) => g.rules).length).toBe(ruleGroups().flatMap((g) => g.rules).length);
+      for (const rule of rules.groups.flatMap((g) => g.rules)) {
         expect([rule.name, rule.health, rule.lastError ?? '']).toEqual([rule.name, 'ok', '']);
+      }
+
+      // Every PromQL expression of the rules and dashboards parses and evaluates on live data,
+      // and every dashboard query shows data (but the parse error panel, empty while there are none).
+      // rate() needs two samples in its window: let a few scrapes land first.
+      await waitFor(
+        'three scrapes',
+        async () =>
+          Number(
+            (await prometheus!.query('count_over_time(sip_exporter_build_info[1m])'))[0]?.value[1] ?? 0,
+          ) >= 3,
+        30_000,
+      );
+      const empty: string[] = [];
+      for (const { where, expr } of shippedExpressions()) {
+        const result = await prometheus!.query(asGrafanaSends(expr));
+        const isRule = !where.includes(' / ');
+        if (!isRule && result.length === 0 && !where.endsWith('/ Parse errors')) empty.push(where);
+      }
+      expect(empty).toEqual([]);
+      // The recording rules behind the alerts have values for the node.
+      for (const record of [
+        'sip_node:responses_final:rate5m',
+        'sip_node:invite_answer_seizure:ratio5m',
+        'sip_node:responses_5xx:ratio5m',
+      ]) {
+        await waitFor(
+          `${record} to have a value`,
+          async () => (await prometheus!.query(`${record}{node="2001"}`)).length === 1,
+          15_000,
+        );
+      }
       await exporter.process.stop();
     },
     LAB_TIMEOUT,

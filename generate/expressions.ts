@@ -1,0 +1,39 @@
+import { dashboards } from './dashboards.js';
+import { ruleGroups } from './rules.js';
+
+export interface NamedExpression {
+  where: string;
+  expr: string;
+}
+
+interface DashboardJson {
+  title: string;
+  panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+}
+
+/** Every PromQL expression the project ships: each rule, and each dashboard query. */
+export function shippedExpressions(): NamedExpression[] {
+  const out: NamedExpression[] = [];
+  for (const group of ruleGroups()) {
+    for (const rule of group.rules)
+      out.push({ where: 'record' in rule ? rule.record : rule.alert, expr: rule.expr });
+  }
+  for (const d of dashboards()) {
+    const json = d.json as DashboardJson;
+    for (const p of json.panels) {
+      for (const t of p.targets) out.push({ where: `${json.title} / ${p.title}`, expr: t.expr });
+    }
+  }
+  return out;
+}
+
+/**
+ * A dashboard query as Prometheus would receive it from Grafana: the built-in intervals and the
+ * template variables (all set to "All") replaced.
+ */
+export function asGrafanaSends(expr: string, range = '10m'): string {
+  return expr
+    .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$__range', range)
+    .replace(/\$(job|instance|node|method|code|class)\b/g, '.*');
+}

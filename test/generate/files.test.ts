@@ -1,0 +1,152 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { DATASOURCE_UID, dashboards } from '../../generate/dashboards.js';
+import { shippedExpressions } from '../../generate/expressions.js';
+import { generatedFiles, RULES_FILE } from '../../generate/files.js';
+import { ruleGroups } from '../../generate/rules.js';
+import { THRESHOLDS } from '../../generate/thresholds.js';
+import { requirePeer } from '../helpers/peers.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+interface Panel {
+  id: number;
+  title: string;
+  description?: string;
+  datasource?: { uid: string };
+  fieldConfig: { defaults: { unit?: string } };
+  gridPos: { x: number; w: number };
+  targets: Array<{ expr: string; datasource: { uid: string } }>;
+}
+
+/** Drops every rate(...)/irate(...)/increase(...) call; a counter left over is used raw. */
+function withoutRateCalls(expr: string): string {
+  let out = expr;
+  for (;;) {
+    const m = /\b(rate|irate|increase)\(/.exec(out);
+    if (m === null) return out;
+    let depth = 0;
+    let end = m.index + m[0].length - 1;
+    for (; end < out.length; end++) {
+      if (out[end] === '(') depth++;
+      else if (out[end] === ')' && --depth === 0) break;
+    }
+    out = out.slice(0, m.index) + out.slice(end + 1);
+  }
+}
+
+describe('generated rules and dashboards', () => {
+  it('are committed exactly as `npm run generate` writes them', () => {
+    for (const [path, content] of generatedFiles()) {
+      expect(existsSync(join(root, path)), `${path} is missing; run npm run generate`).toBe(true);
+      expect(read(path), `${path} differs from the generator; run npm run generate`).toBe(content);
+    }
+  });
+
+  it('pass promtool check rules, and the promtool unit tests of every alert', () => {
+    const promtool = requirePeer('promtool', 'prometheus');
+    expect(
+      execFileSync(promtool, ['check', 'rules', join(root, RULES_FILE)], { encoding: 'utf8' }),
+    ).toContain('SUCCESS');
+    const tests = execFileSync(
+      promtool,
+      ['test', 'rules', join(root, 'deploy/prometheus/tests/alerts.test.yml')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(tests).toContain('SUCCESS');
+    // Every alert has a test that fires it and one where it must stay quiet.
+    const testFile = read('deploy/prometheus/tests/alerts.test.yml');
+    for (const name of new Set(
+      ruleGroups().flatMap((g) =>
+        g.rules.filter((r) => 'alert' in r).map((r) => (r as { alert: string }).alert),
+      ),
+    )) {
+      expect(testFile).toMatch(new RegExp(`alertname: ${name}\\n\\s+exp_alerts:\\n\\s+- exp_labels`));
+      expect(testFile).toMatch(new RegExp(`alertname: ${name},? ?\\n?\\s*exp_alerts: \\[\\]`));
+    }
+  });
+
+  it('give every alert a severity, summary, templated description and runbook link into docs/runbooks.md', () => {
+    const runbooks = read('docs/runbooks.md');
+    for (const rule of ruleGroups().flatMap((g) => g.rules)) {
+      if (!('alert' in rule)) continue;
+      expect(['warning', 'critical']).toContain(rule.labels.severity);
+      // Per-node alerts name the node; the exporter's own alert names the instance.
+      const subject =
+        rule.alert === 'SIPExporterIngestErrors' ? '{{ $labels.instance }}' : '{{ $labels.node }}';
+      expect(rule.annotations.description).toContain(subject);
+      expect(rule.annotations.description).toContain('{{ $value');
+      expect(rule.annotations.runbook_url).toBe(`docs/runbooks.md#${rule.alert.toLowerCase()}`);
+      expect(runbooks).toContain(`## ${rule.alert}`);
+      expect(rule.for).toMatch(/^\d+m$/);
+    }
+  });
+
+  it('keep every threshold in one place, which the runbooks state', () => {
+    const runbooks = read('docs/runbooks.md');
+    for (const [name, value] of Object.entries(THRESHOLDS)) {
+      expect(runbooks).toContain(`| \`${name}\` | ${value} |`);
+    }
+  });
+
+  it('follow the dashboard linter: datasource variable, units, descriptions, counters only in rate()', () => {
+    for (const d of dashboards()) {
+      const json = d.json as {
+        uid: string;
+        templating: { list: Array<{ name: string; type: string }> };
+        panels: Panel[];
+      };
+      expect(json.templating.list[0]).toMatchObject({ name: 'datasource', type: 'datasource' });
+      const names = json.templating.list.map((v) => v.name);
+      for (const v of ['job', 'instance']) expect(names).toContain(v);
+      expect(new Set(json.panels.map((p) => p.id)).size).toBe(json.panels.length);
+      for (const p of json.panels) {
+        const where = `${d.file}: ${p.title}`;
+        expect(p.description, where).toBeTruthy();
+        expect(p.fieldConfig.defaults.unit, where).toBeTruthy();
+        expect(p.datasource?.uid, where).toBe(DATASOURCE_UID);
+        expect(p.gridPos.x + p.gridPos.w, where).toBeLessThanOrEqual(24);
+        for (const t of p.targets) {
+          expect(t.datasource.uid, where).toBe(DATASOURCE_UID);
+          expect(withoutRateCalls(t.expr), `${where}: a counter outside rate()`).not.toMatch(/_total\b/);
+          for (const window of t.expr.matchAll(/\[([^\]]+)\]/g)) {
+            // Rates follow Grafana's interval; an increase covers the range; the 503 baseline is an hour.
+            expect(['$__rate_interval', '$__range', '1h'], `${where}: window ${window[1]}`).toContain(
+              window[1],
+            );
+          }
+        }
+      }
+    }
+    const sipDashboards = dashboards().filter((d) => !d.file.includes('health'));
+    for (const d of sipDashboards) {
+      const names = (d.json as { templating: { list: Array<{ name: string }> } }).templating.list.map(
+        (v) => v.name,
+      );
+      for (const v of ['node', 'method']) expect(names, d.file).toContain(v);
+    }
+  });
+
+  it('ship Grafana provisioning for the data source and the dashboards', () => {
+    const datasource = parseYaml(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as {
+      datasources: Array<{ type: string }>;
+    };
+    expect(datasource.datasources[0].type).toBe('prometheus');
+    const provider = parseYaml(read('deploy/grafana/provisioning/dashboards/sip-response-exporter.yml')) as {
+      providers: Array<{ options: { path: string } }>;
+    };
+    expect(provider.providers[0].options.path).toBeTruthy();
+  });
+
+  it('contain every PromQL expression once in the list the lab evaluates', () => {
+    const all = shippedExpressions();
+    expect(all.length).toBeGreaterThan(40);
+    expect(all.every((e) => e.expr.trim() !== '')).toBe(true);
+  });
+});

@@ -7,6 +7,10 @@
 #   kamailio (package kamailio)    the proxy of the end-to-end lab
 #   sipp     (package sip-tester)  the lab's callers and callees
 #   prometheus                     the lab scrapes the exporter with a real server
+#   docker-compose                 checks the compose stack (docker-compose config needs no engine)
+#   systemd-analyze (systemd)      rates the hardening of the systemd unit
+#   kubectl                        renders the kustomization; it ships with the machine image here,
+#                                  elsewhere install it from the Kubernetes or Google Cloud apt repository
 # Runs apt-get only when something is missing; needs root or sudo for that.
 set -euo pipefail
 
@@ -15,6 +19,9 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v kubectl >/dev/null 2>&1 || echo "test peers: kubectl is missing; the Kubernetes tests will fail until it is installed" >&2
 command -v logger >/dev/null 2>&1 || need+=(bsdutils)
 command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)

@@ -1,0 +1,166 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { freePort, waitFor } from '../../lab/processes.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+
+/** The Dockerfile's instructions, continuation lines joined, with the stage each belongs to. */
+function instructions(): Array<{ op: string; args: string; stage: number }> {
+  const out: Array<{ op: string; args: string; stage: number }> = [];
+  let stage = -1;
+  for (const line of dockerfile.replace(/\\\n\s*/g, ' ').split('\n')) {
+    const m = /^([A-Z]+)\s+(.*)$/.exec(line.trim());
+    if (m === null) continue;
+    if (m[1] === 'FROM') stage++;
+    out.push({ op: m[1], args: m[2], stage });
+  }
+  return out;
+}
+
+function buildSteps(): string[] {
+  return instructions()
+    .filter((i) => i.stage === 0 && i.op === 'RUN')
+    .map((i) => i.args.trim());
+}
+
+function healthcheck(): string {
+  const args = instructions().find((i) => i.op === 'HEALTHCHECK')!.args;
+  const cmd = JSON.parse(args.slice(args.indexOf('CMD') + 3).trim()) as string[];
+  return cmd[2];
+}
+
+describe('Dockerfile', () => {
+  it('builds in one stage and runs with production dependencies, an init, a non-root user, probes and labels', () => {
+    const ops = instructions();
+    const froms = ops.filter((i) => i.op === 'FROM');
+    expect(froms).toHaveLength(2);
+    expect(froms[0].args).toMatch(/ AS build$/);
+    const runtime = ops.filter((i) => i.stage === 1);
+    expect(runtime.some((i) => i.op === 'COPY' && i.args.includes('--from=build'))).toBe(true);
+    expect(runtime.find((i) => i.op === 'USER')?.args).toBe('node');
+    expect(runtime.find((i) => i.op === 'ENTRYPOINT')?.args).toMatch(/^\["\/usr\/bin\/tini", "--", "node"/);
+    const exposed = runtime.find((i) => i.op === 'EXPOSE')?.args.split(/\s+/);
+    expect(exposed).toEqual(
+      expect.arrayContaining(['9467/tcp', '9060/udp', '9060/tcp', '5514/udp', '5514/tcp']),
+    );
+    expect(runtime.find((i) => i.op === 'HEALTHCHECK')?.args).toContain('/healthz');
+    for (const label of ['title', 'description', 'licenses', 'revision']) {
+      expect(dockerfile).toContain(`org.opencontainers.image.${label}=`);
+    }
+    // The build stage runs these commands, in order; the tests below run the same ones.
+    expect(buildSteps()).toEqual(['npm ci', 'npm run build && npm prune --omit=dev']);
+  });
+});
+
+/**
+ * The Dockerfile's build steps, run outside Docker on a clean clone (there is no Docker engine
+ * here). The pruned result is then started as each deployment starts it: the image's entrypoint
+ * and HEALTHCHECK, the systemd unit's ExecStart, and the Kubernetes container's args and ConfigMap.
+ */
+describe('the built exporter, started as each deployment starts it', () => {
+  let dir = '';
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sre-image-'));
+    execFileSync('git', ['clone', '--quiet', '--depth', '1', `file://${root}`, dir]);
+    for (const command of buildSteps()) {
+      execFileSync('sh', ['-c', command], { cwd: dir, stdio: 'pipe', timeout: 300_000 });
+    }
+  }, 600_000);
+
+  afterAll(() => {
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Free loopback ports for every listener, so that runs never clash with the defaults. */
+  async function ports(web: number): Promise<string[]> {
+    return [
+      `--web.listen-address=127.0.0.1:${web}`,
+      `--hep.listen-address=127.0.0.1:${await freePort()}`,
+      `--syslog.listen-address=127.0.0.1:${await freePort()}`,
+    ];
+  }
+
+  async function runAndScrape(
+    args: string[],
+    web: number,
+    whileUp: () => void = () => undefined,
+  ): Promise<void> {
+    const child = spawn(process.execPath, args, {
+      cwd: dir,
+      stdio: 'ignore',
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+    try {
+      await waitFor(
+        'the exporter to answer',
+        async () => {
+          try {
+            return (await fetch(`http://127.0.0.1:${web}/readyz`)).ok;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${web}/metrics`)).text();
+      expect(metrics).toMatch(/^sip_exporter_build_info\{version="\d+\.\d+\.\d+"/m);
+      whileUp();
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }
+
+  it('keeps only production dependencies', () => {
+    expect(existsSync(join(dir, 'node_modules', 'vitest'))).toBe(false);
+    expect(existsSync(join(dir, 'node_modules', 'hep-js'))).toBe(false);
+    expect(existsSync(join(dir, 'node_modules', 'prom-client'))).toBe(true);
+  });
+
+  it('starts as the image does, passes its HEALTHCHECK, and stops on SIGTERM', async () => {
+    const web = await freePort();
+    const args = [
+      join(dir, 'dist/src/cli.js'),
+      `--config.file=${join(dir, 'deploy/sip-response-exporter.yml')}`,
+    ];
+    await runAndScrape([...args, ...(await ports(web))], web, () => {
+      execFileSync(process.execPath, ['-e', healthcheck().replace('127.0.0.1:9467', `127.0.0.1:${web}`)]);
+    });
+  });
+
+  it("starts with the systemd unit's ExecStart", async () => {
+    const unit = readFileSync(join(root, 'deploy/systemd/sip-response-exporter.service'), 'utf8');
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)![1].split(/\s+/);
+    expect(execStart[0]).toBe('/usr/bin/node');
+    const args = execStart
+      .slice(1)
+      .filter((a) => a !== '$SIP_EXPORTER_ARGS')
+      .map((a) =>
+        a
+          .replace('/opt/sip-response-exporter', dir)
+          .replace('/etc/sip-response-exporter/config.yml', join(dir, 'deploy/sip-response-exporter.yml')),
+      );
+    const web = await freePort();
+    await runAndScrape([...args, ...(await ports(web))], web);
+  });
+
+  it("starts with the Kubernetes container's args and ConfigMap", async () => {
+    const deployment = parseYaml(readFileSync(join(root, 'deploy/kubernetes/deployment.yaml'), 'utf8')) as {
+      spec: { template: { spec: { containers: Array<{ args: string[] }> } } };
+    };
+    const args = deployment.spec.template.spec.containers[0].args.map((a) =>
+      a.replace('/etc/sip-response-exporter/config.yml', join(dir, 'deploy/kubernetes/config.yml')),
+    );
+    const web = await freePort();
+    await runAndScrape([join(dir, 'dist/src/cli.js'), ...args, ...(await ports(web))], web);
+  });
+});

@@ -12,16 +12,21 @@ const run = promisify(execFile);
 export async function logger(args: string[], lines: string[]): Promise<void> {
   const program = requirePeer('logger', 'bsdutils');
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    // With a message on the command line logger reads no input and may be gone before we write.
+    const withInput = lines.length > 0;
+    const child = spawn(program, args, { stdio: [withInput ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d) => {
+    child.stderr!.on('data', (d) => {
       stderr += d;
     });
     child.on('error', reject);
     child.on('exit', (code) =>
       code === 0 ? resolve() : reject(new Error(`logger exited ${code}: ${stderr}`)),
     );
-    child.stdin.end(`${lines.join('\n')}\n`);
+    if (withInput) {
+      child.stdin!.on('error', reject);
+      child.stdin!.end(`${lines.join('\n')}\n`);
+    }
   });
 }
 

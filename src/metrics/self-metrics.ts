@@ -43,7 +43,8 @@ export class ListenerStats {
     }
     this.authFailures = listener === 'hep' ? metrics.authFailures.cell({ listener }) : unused;
     this.responses = metrics.messages.cell({ listener, kind: 'response' });
-    this.requests = metrics.messages.cell({ listener, kind: 'request' });
+    // Syslog extractors find responses only; a request series there would always read 0.
+    this.requests = listener === 'hep' ? metrics.messages.cell({ listener, kind: 'request' }) : unused;
     this.connectionsAccepted = metrics.connections.cell({ listener, result: 'accepted' });
     this.connectionsRejected = metrics.connections.cell({ listener, result: 'rejected_limit' });
     const closed = (reason: CloseReason) => metrics.connectionsClosed.cell({ listener, reason });

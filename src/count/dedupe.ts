@@ -22,13 +22,16 @@ export class DedupeWindow {
 
   private readonly bucketMask: number;
   private readonly table: Uint32Array;
-  /** times are kept as milliseconds since this origin, modulo 2^32 */
+  /**
+   * Times are milliseconds since this origin, modulo 2^32, on the caller's clock: the listeners
+   * pass performance.now(), which a wall-clock step (NTP, DST) cannot move backwards.
+   */
   private readonly origin: number;
 
   constructor(
     readonly windowMs: number,
     readonly maxEntries: number,
-    now = Date.now(),
+    now = performance.now(),
   ) {
     if (!(windowMs > 0 && windowMs < 2 ** 31))
       throw new RangeError('dedupe window must be between 1 ms and 24 days');

@@ -31,13 +31,13 @@ export function createHepListener(
       maxConnections: options.maxConnections,
       idleTimeoutMs: options.idleTimeoutMs,
       udpReceiveBufferSize: options.udpReceiveBufferSize,
-      onDatagram: (msg, sender) => ingest.handle(msg, 0, msg.length, sender, Date.now()),
+      onDatagram: (msg, sender) => ingest.handle(msg, 0, msg.length, sender, performance.now()),
       newStreamReader: (socket) => {
         const sender = socket.remoteAddress ?? '';
         const packets = stats.packets.tcp;
         const splitter = new HepStreamSplitter(options.maxPacketSize, (buf, start, end) => {
           packets.value++;
-          ingest.handle(buf, start, end, sender, Date.now());
+          ingest.handle(buf, start, end, sender, performance.now());
         });
         return (chunk) => {
           const error = splitter.push(chunk);

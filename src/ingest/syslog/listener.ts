@@ -61,7 +61,7 @@ export class SyslogListener {
               maxConnections: options.maxConnections,
               idleTimeoutMs: options.idleTimeoutMs,
               udpReceiveBufferSize: options.udpReceiveBufferSize,
-              onDatagram: (msg, sender) => ingest.handle(msg, sender, Date.now()),
+              onDatagram: (msg, sender) => ingest.handle(msg, sender, performance.now()),
               newStreamReader: (socket) => this.reader(socket, 'tcp'),
             },
             self,
@@ -82,7 +82,7 @@ export class SyslogListener {
     const packets = stats.packets[transport];
     const splitter = new SyslogStreamSplitter(this.options.maxFrameSize, (frame) => {
       packets.value++;
-      this.ingest.handle(frame, sender, Date.now());
+      this.ingest.handle(frame, sender, performance.now());
     });
     return (chunk) => {
       const error = splitter.push(chunk);

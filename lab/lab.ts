@@ -1,9 +1,17 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type KamailioTrace, kamailioConfig } from './kamailio.js';
-import { freePort, type LabProcess, requireProgram, runProcess, startProcess, waitFor } from './processes.js';
+import {
+  freePort,
+  type LabProcess,
+  readText,
+  requireProgram,
+  runProcess,
+  startProcess,
+  waitFor,
+} from './processes.js';
 import { UAC_REGISTER, uacFinal, uasFinal } from './sipp.js';
 import { parseSippScreen } from './sipp-report.js';
 
@@ -152,14 +160,6 @@ export async function startKamailio(
     syslogSocket === undefined ? () => process_.log() : () => readText(join(lab.dir, `${name}.lines`));
   await waitFor(`${name} to bind`, () => output().includes('SO_RCVBUF is finally'), 15_000);
   return { port, process: process_, output };
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** One sipp caller run; resolves with sipp's exit code (0: every call succeeded). */

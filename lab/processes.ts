@@ -4,6 +4,15 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
+/** A file's text, or '' while it does not exist yet (a log not yet written). */
+export function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** A program the lab started: its PID, its log file, and how to end it. */
 export interface LabProcess {
   name: string;
@@ -76,13 +85,7 @@ export function startProcess(
     child,
     logFile,
     exited,
-    log: () => {
-      try {
-        return readFileSync(logFile, 'utf8');
-      } catch {
-        return '';
-      }
-    },
+    log: () => readText(logFile),
     stop: async () => {
       const group = (signal: NodeJS.Signals) => {
         try {

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type LabProcess, requireProgram, startProcess, waitFor } from './processes.js';
+import { type LabProcess, readText, requireProgram, startProcess, waitFor } from './processes.js';
 
 export interface RsyslogForward {
   port: number;
@@ -60,12 +60,6 @@ export async function startRsyslogd(dir: string, name: string, forward: RsyslogF
   return {
     socket,
     process,
-    received: () => {
-      try {
-        return readFileSync(copy, 'utf8');
-      } catch {
-        return '';
-      }
-    },
+    received: () => readText(copy),
   };
 }

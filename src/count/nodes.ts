@@ -3,7 +3,24 @@ import type { CounterCell } from '../metrics/hot-counter.js';
 export const NODE_OTHER_LABEL = 'other';
 /** Index of `other`, where nodes past the limit are counted. */
 export const NODE_OTHER = 0;
-/** Longest node label kept, in UTF-16 units; longer names are cut. */
+/** The label of a node whose name is empty. */
+export const NODE_UNKNOWN_LABEL = 'unknown';
+/**
+ * Label values the exporter gives itself. A real node named like one of them, or like one of
+ * them followed by underscores, is labelled with one more `_`: `other` becomes `other_`,
+ * `other_` becomes `other__`. That keeps every real name apart from the reserved values and
+ * from each other, so a capture agent that calls itself `other` never shares the overflow series.
+ */
+export const RESERVED_NODE_LABELS: readonly string[] = [NODE_OTHER_LABEL, NODE_UNKNOWN_LABEL];
+
+/** The label for a real node name: itself, or with one more `_` when it reads as a reserved value. */
+export function escapeNodeLabel(label: string): string {
+  let stem = label.length;
+  while (stem > 0 && label.charCodeAt(stem - 1) === 0x5f) stem--;
+  const bare = stem === label.length ? label : label.slice(0, stem);
+  return RESERVED_NODE_LABELS.includes(bare) ? `${label}_` : label;
+}
+/** Longest node name kept, in UTF-16 units; longer names are cut (an escaped one then gets its `_`). */
 const MAX_NODE_LABEL_LENGTH = 128;
 /**
  * Many raw names can share one label (renames, cut names); only this many of them per kind are
@@ -31,7 +48,7 @@ interface NamedNode {
  * `overflow`, and nothing about those nodes is remembered, so a flood of IDs costs no memory.
  */
 export class NodeLabels {
-  /** label by index; index 0 is `other` */
+  /** label by index; index 0 is `other`; no other index has a reserved label */
   readonly labels: string[] = [NODE_OTHER_LABEL];
   private readonly indexByLabel = new Map<string, number>();
   private readonly indexByCaptureId = new Map<number, number>();
@@ -108,7 +125,7 @@ export class NodeLabels {
     const renamed = this.names.get(raw);
     let label = renamed ?? raw;
     if (label.length > MAX_NODE_LABEL_LENGTH) label = label.slice(0, MAX_NODE_LABEL_LENGTH);
-    if (label === '') label = 'unknown';
+    label = label === '' ? NODE_UNKNOWN_LABEL : escapeNodeLabel(label);
     const existing = this.indexByLabel.get(label);
     if (existing !== undefined) return existing;
     if (this.labels.length - 1 >= this.limit) {

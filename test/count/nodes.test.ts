@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NODE_OTHER, NodeLabels } from '../../src/count/nodes.js';
+import { escapeNodeLabel, NODE_OTHER, NodeLabels, RESERVED_NODE_LABELS } from '../../src/count/nodes.js';
 
 function nodes(limit: number, names: Record<string, string> = {}) {
   const overflow = { value: 0 };
@@ -45,5 +46,65 @@ describe('node labels', () => {
     const { labels } = nodes(5);
     expect(labels.labels[labels.fromText('x'.repeat(500))]).toHaveLength(128);
     expect(labels.labels[labels.fromText('')]).toBe('unknown');
+  });
+});
+
+describe('node labels never take a reserved value', () => {
+  it('labels a node that calls itself other apart from the overflow series', () => {
+    const { labels } = nodes(1);
+    const named = labels.fromBytes(Buffer.from('other'), 0, 5);
+    expect(named).not.toBe(NODE_OTHER);
+    expect(labels.labels[named]).toBe('other_');
+    // Past the limit the overflow keeps its own label, and the two never share one.
+    expect(labels.fromText('next')).toBe(NODE_OTHER);
+    expect(labels.labels[NODE_OTHER]).toBe('other');
+    expect(new Set(labels.labels).size).toBe(labels.labels.length);
+  });
+
+  it('escapes reserved names from every path: capture ID renames, text, and a name with underscores', () => {
+    const { labels } = nodes(10, { '7': 'other' });
+    expect(labels.labels[labels.fromCaptureId(7)]).toBe('other_');
+    expect(labels.labels[labels.fromText('unknown')]).toBe('unknown_');
+    expect(labels.labels[labels.fromText('other_')]).toBe('other__');
+    expect(labels.labels[labels.fromText('')]).toBe('unknown');
+    expect(labels.labels[labels.fromText('others')]).toBe('others');
+    expect(labels.labels[labels.fromText('_other')]).toBe('_other');
+  });
+
+  it('gives distinct names distinct labels, none of them reserved (property)', () => {
+    const name = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc
+        .tuple(fc.constantFrom(...RESERVED_NODE_LABELS), fc.nat({ max: 4 }))
+        .map(([word, n]) => word + '_'.repeat(n)),
+    );
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { maxLength: 30 }), (names) => {
+        const { labels } = nodes(100);
+        const indices = names.map((n) => labels.fromText(n));
+        expect(new Set(indices).size).toBe(names.length);
+        for (let i = 0; i < names.length; i++) {
+          const label = labels.labels[indices[i]];
+          if (names[i] === '') expect(label).toBe('unknown');
+          else expect(RESERVED_NODE_LABELS).not.toContain(label);
+        }
+        expect(new Set(labels.labels).size).toBe(labels.labels.length);
+      }),
+    );
+  });
+
+  it('escapes exactly the reserved words followed by underscores (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constantFrom(...RESERVED_NODE_LABELS), fc.string({ maxLength: 12 })),
+        fc.nat({ max: 3 }),
+        (text, n) => {
+          const raw = text + '_'.repeat(n);
+          const escaped = escapeNodeLabel(raw);
+          const stem = raw.replace(/_+$/, '');
+          expect(escaped).toBe(RESERVED_NODE_LABELS.includes(stem) ? `${raw}_` : raw);
+        },
+      ),
+    );
   });
 });

@@ -57,7 +57,10 @@ export class Exporter {
     const nodes = new NodeLabels(config.nodes.limit, names, this.self.nodeOverflow.cell({}));
     const dedupe =
       config.dedupe.window > 0 ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries) : null;
-    this.counter = new SipCounter(this.registry, nodes, dedupe, this.self);
+    this.counter = new SipCounter(this.registry, nodes, dedupe, this.self, {
+      maxSeries: config.metrics.max_series,
+      logger,
+    });
     this.hepIngest = new HepIngest(this.counter, this.self, {
       authKey: config.hep.auth_key === '' ? undefined : config.hep.auth_key,
       maxInflatedSize: config.hep.max_inflated_size,

@@ -177,6 +177,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'fatal, error, warn, info, debug, trace or silent',
     defaultText: 'info',
   },
+  {
+    flag: 'metrics.max-series',
+    path: ['metrics', 'max_series'],
+    valueName: 'n',
+    description:
+      'most series of sip_responses_total (and, apart, of sip_requests_total); more go to overflow series',
+    defaultText: '20000',
+  },
 ];
 
 export const ENV_PREFIX = 'SIP_EXPORTER_';

@@ -150,6 +150,11 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
+  metrics: z
+    .strictObject({
+      max_series: integer(1, 10_000_000).default(20_000),
+    })
+    .prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;

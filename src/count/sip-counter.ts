@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { type CounterCell, HotCounter } from '../metrics/hot-counter.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
@@ -6,11 +7,28 @@ import { SIP_RESPONSE, type SipMessageScan } from '../sip/scan.js';
 import { MIN_STATUS_CODE, reasonPhrase, statusClass } from '../sip/status-codes.js';
 import type { DedupeWindow } from './dedupe.js';
 import { KeyHasher } from './key-hasher.js';
+import { NodeSources } from './node-sources.js';
 import type { NodeLabels } from './nodes.js';
 
 const CODE_SLOTS = 600;
 const KIND_REQUEST = 1;
 const KIND_RESPONSE = 2;
+
+/** Default of --metrics.max-series. */
+export const DEFAULT_MAX_SERIES = 20_000;
+/**
+ * The value of every label an overflow series drops. No real series carries it: codes are three
+ * digits, reasons are registry phrases or `Unassigned`, methods are upper case (`OTHER` included)
+ * or empty.
+ */
+export const SERIES_OVERFLOW_LABEL = 'other';
+
+export interface SipCounterOptions {
+  /** most series of sip_responses_total, and apart of sip_requests_total, before overflow series */
+  maxSeries?: number;
+  /** for the warning when a sender reports through both HEP and syslog */
+  logger?: Logger;
+}
 
 /** A SIP response or request as a syslog extractor reports it: text fields, all but code optional. */
 export interface SipEvent {
@@ -28,7 +46,8 @@ export interface SipEvent {
  * duplicate — the same message traced on the way in and out, or a retransmission.
  *
  * Series are created on first use and cached per node in flat arrays indexed by code and
- * method, so counting is an array read and an increment.
+ * method, so counting is an array read and an increment. Past the series cap a new code, method
+ * and node goes to the node's overflow series for its class, cached the same way.
  */
 export class SipCounter {
   private readonly responses: HotCounter<'code' | 'class' | 'reason' | 'method' | 'node'>;
@@ -38,25 +57,44 @@ export class SipCounter {
   private readonly hasher = new KeyHasher();
   private readonly responseHits: CounterCell;
   private readonly requestHits: CounterCell;
+  /** which source and senders each node comes from; the ingests report to it */
+  readonly sources: NodeSources;
 
   constructor(
     registry: Registry,
     readonly nodes: NodeLabels,
     private readonly dedupe: DedupeWindow | null,
     self: SelfMetrics,
+    options: SipCounterOptions = {},
   ) {
+    const maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
+    // Node and class stay exact in overflow, so per-node class ratios still add up.
     this.responses = new HotCounter(
       registry,
       'sip_responses_total',
       'SIP responses seen, by status code, class, canonical reason phrase, CSeq method and reporting node.',
       ['code', 'class', 'reason', 'method', 'node'],
+      {
+        maxSeries,
+        overflowLabels: (l) => ({
+          code: SERIES_OVERFLOW_LABEL,
+          class: l.class,
+          reason: SERIES_OVERFLOW_LABEL,
+          method: SERIES_OVERFLOW_LABEL,
+          node: l.node,
+        }),
+      },
     );
     this.requests = new HotCounter(
       registry,
       'sip_requests_total',
       'SIP requests seen, by method and reporting node.',
       ['method', 'node'],
+      { maxSeries, overflowLabels: (l) => ({ method: SERIES_OVERFLOW_LABEL, node: l.node }) },
     );
+    self.watchSeries(this.responses);
+    self.watchSeries(this.requests);
+    this.sources = new NodeSources(nodes, self, options.logger);
     this.responseHits = self.dedupeHits.cell({ kind: 'response' });
     this.requestHits = self.dedupeHits.cell({ kind: 'request' });
     const evictions = self.dedupeEvictions.cell({});

@@ -6,14 +6,35 @@ export interface CounterCell {
 }
 
 /**
+ * A bound on the series of one family. Past `maxSeries`, a new label set is not refused (its
+ * messages must still be counted somewhere, or class ratios stop adding up) but folded into an
+ * overflow series whose labels `overflowLabels` picks: it keeps the labels that must stay exact
+ * and sets the others to a value no real series can carry. The overflow label sets must form a
+ * small set of their own; they come on top of `maxSeries`.
+ */
+export interface SeriesCap<L extends string> {
+  readonly maxSeries: number;
+  readonly overflowLabels: (labels: Record<L, string>) => Record<L, string>;
+}
+
+/**
  * A Prometheus counter whose series are plain number cells, copied into prom-client only when
  * scraped. prom-client hashes the label object on every `inc`, which costs more than all the
  * parsing of a packet; here a series is resolved once, kept by the caller, and bumped for free.
+ * The cap, when there is one, is checked only when a cell is resolved, never per increment.
  */
 export class HotCounter<L extends string> {
   private readonly series: Array<{ labels: Record<L, string>; cell: CounterCell }> = [];
+  private readonly overflowCells = new Map<string, CounterCell>();
+  private regularSeries = 0;
 
-  constructor(registry: Registry, name: string, help: string, labelNames: readonly L[]) {
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    help: string,
+    private readonly labelNames: readonly L[],
+    private readonly cap?: SeriesCap<L>,
+  ) {
     const series = this.series;
     new Counter<L>({
       name,
@@ -30,10 +51,28 @@ export class HotCounter<L extends string> {
     });
   }
 
-  /** Creates the series for `labels`. Call once per label set and keep the cell. */
+  /**
+   * The series for `labels`: a new one, or the overflow series once the cap is reached. Call
+   * once per label set and keep the cell; a second call for the same labels makes a duplicate.
+   */
   cell(labels: Record<L, string>): CounterCell {
+    const cap = this.cap;
+    if (cap !== undefined && this.regularSeries >= cap.maxSeries) return this.overflowCell(labels, cap);
+    this.regularSeries++;
     const cell: CounterCell = { value: 0 };
     this.series.push({ labels, cell });
+    return cell;
+  }
+
+  private overflowCell(labels: Record<L, string>, cap: SeriesCap<L>): CounterCell {
+    const folded = cap.overflowLabels(labels);
+    const key = JSON.stringify(this.labelNames.map((name) => folded[name]));
+    let cell = this.overflowCells.get(key);
+    if (cell === undefined) {
+      cell = { value: 0 };
+      this.overflowCells.set(key, cell);
+      this.series.push({ labels: folded, cell });
+    }
     return cell;
   }
 
@@ -44,6 +83,14 @@ export class HotCounter<L extends string> {
     return sum;
   }
 
+  /** Increments that went to overflow series because the cap was reached. */
+  overflowed(): number {
+    let sum = 0;
+    for (const cell of this.overflowCells.values()) sum += cell.value;
+    return sum;
+  }
+
+  /** Series exported, overflow series included. */
   get seriesCount(): number {
     return this.series.length;
   }

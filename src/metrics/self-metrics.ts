@@ -59,6 +59,13 @@ export class ListenerStats {
   }
 }
 
+/** Where one node's messages come from: `sip_exporter_node_info{node, source, sender}`. */
+export interface NodeInfo {
+  node: string;
+  source: ListenerName;
+  sender: string;
+}
+
 /** A UDP socket to watch for kernel drops, by local port. */
 interface UdpSocketWatch {
   listener: ListenerName;
@@ -91,6 +98,12 @@ export class SelfMetrics {
   private reloadSuccessTime = Date.now() / 1000;
   dedupeEntries: () => number = () => 0;
   nodeCount: () => number = () => 0;
+  /** the capped families, for sip_exporter_series and sip_exporter_series_overflow_total */
+  private readonly cappedFamilies: HotCounter<string>[] = [];
+  readonly nodeSenderOverflow: HotCounter<never>;
+  /** one entry per (node, source, sender) recorded, for sip_exporter_node_info */
+  nodeInfo: () => Iterable<NodeInfo> = () => [];
+  sendersMultipleSources: () => number = () => 0;
 
   constructor(readonly registry: Registry) {
     const r = registry;
@@ -250,6 +263,57 @@ export class SelfMetrics {
       labelNames: ['version', 'revision', 'nodejs'],
       registers: [r],
     }).set({ version: VERSION, revision: REVISION, nodejs: process.version }, 1);
+
+    new Gauge({
+      name: 'sip_exporter_series',
+      help: 'Series of a capped metric family now, overflow series included (see --metrics.max-series).',
+      labelNames: ['metric'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const family of self.cappedFamilies) this.set({ metric: family.name }, family.seriesCount);
+      },
+    });
+    new Counter({
+      name: 'sip_exporter_series_overflow_total',
+      help: 'Increments counted into an overflow series because the metric family had reached its series cap.',
+      labelNames: ['metric'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const family of self.cappedFamilies) this.inc({ metric: family.name }, family.overflowed());
+      },
+    });
+    new Gauge({
+      name: 'sip_exporter_node_info',
+      help: 'Constant 1 for each node, the source it reports through (hep or syslog) and a sender address it comes from.',
+      labelNames: ['node', 'source', 'sender'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const info of self.nodeInfo())
+          this.set({ node: info.node, source: info.source, sender: info.sender }, 1);
+      },
+    });
+    this.nodeSenderOverflow = new HotCounter(
+      r,
+      'sip_exporter_node_senders_overflow_total',
+      'SIP messages whose sender is not in sip_exporter_node_info because the node already lists the most senders kept.',
+      [],
+    );
+    new Gauge({
+      name: 'sip_exporter_senders_multiple_sources',
+      help: 'Sender addresses seen reporting through both HEP and syslog: a proxy sending both is counted twice.',
+      registers: [r],
+      collect() {
+        this.set(self.sendersMultipleSources());
+      },
+    });
+  }
+
+  /** Exports the series count and overflow of a capped family; called once per family. */
+  watchSeries(family: HotCounter<string>): void {
+    this.cappedFamilies.push(family);
   }
 
   recordReload(success: boolean): void {

@@ -9,7 +9,7 @@ import { SipMessageScan, scanSipMessage } from '../../src/sip/scan.js';
 import { samples } from '../helpers/exporter.js';
 import { sipRequest, sipResponse } from '../helpers/sip.js';
 
-function setup(windowMs = 32_000) {
+function setup(windowMs = 32_000, maxSeries?: number) {
   const registry = new Registry();
   const self = new SelfMetrics(registry);
   const nodes = new NodeLabels(10, new Map(), self.nodeOverflow.cell({}));
@@ -18,6 +18,7 @@ function setup(windowMs = 32_000) {
     nodes,
     windowMs > 0 ? new DedupeWindow(windowMs, 1000) : null,
     self,
+    { maxSeries },
   );
   const scan = new SipMessageScan();
   const count = (text: string, node: number, now = 0) => {
@@ -107,5 +108,62 @@ describe('SIP counter', () => {
     expect(samples(await registry.metrics(), 'sip_responses_total')).toEqual({
       '{code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge"}': 2,
     });
+  });
+
+  it('past --metrics.max-series, counts new series into per-node, per-class overflow series', async () => {
+    const { registry, counter, nodes } = setup(0, 3);
+    const edge = nodes.fromText('edge');
+    const core = nodes.fromText('core');
+    const invite = methodIndexOfString('INVITE');
+    const bye = methodIndexOfString('BYE');
+    const events: Array<[number, number, number]> = [
+      [edge, 200, invite],
+      [edge, 486, invite],
+      [core, 200, invite],
+      // the cap of 3 is reached: what follows is new and folds into overflow
+      [edge, 503, invite],
+      [edge, 500, bye],
+      [edge, 404, invite],
+      [core, 603, invite],
+      // known series keep counting into their own cells
+      [edge, 200, invite],
+      [core, 200, invite],
+      [edge, 503, invite],
+    ];
+    for (const [node, code, method] of events) counter.countEvent(node, { code, method }, 0);
+    for (let i = 0; i < 5; i++) counter.countEvent(edge, { method: methodIndexOfString('OPTIONS') }, 0);
+    const text = await registry.metrics();
+    expect(samples(text, 'sip_responses_total')).toEqual({
+      '{code="200",class="2xx",reason="OK",method="INVITE",node="edge"}': 2,
+      '{code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge"}': 1,
+      '{code="200",class="2xx",reason="OK",method="INVITE",node="core"}': 2,
+      '{code="other",class="5xx",reason="other",method="other",node="edge"}': 3,
+      '{code="other",class="4xx",reason="other",method="other",node="edge"}': 1,
+      '{code="other",class="6xx",reason="other",method="other",node="core"}': 1,
+    });
+    // Per node and class the sums are exact, overflow or not.
+    expect(counter.countedResponses()).toBe(events.length);
+    expect(samples(text, 'sip_exporter_series_overflow_total')).toEqual({
+      '{metric="sip_responses_total"}': 5,
+      '{metric="sip_requests_total"}': 0,
+    });
+    expect(samples(text, 'sip_exporter_series')).toEqual({
+      '{metric="sip_responses_total"}': 6,
+      '{metric="sip_requests_total"}': 1,
+    });
+  });
+
+  it('caps sip_requests_total apart, keeping the node in its overflow series', async () => {
+    const { registry, counter, nodes } = setup(0, 2);
+    const edge = nodes.fromText('edge');
+    for (const method of ['INVITE', 'BYE', 'ACK', 'CANCEL', 'INVITE'])
+      counter.countEvent(edge, { method: methodIndexOfString(method) }, 0);
+    const text = await registry.metrics();
+    expect(samples(text, 'sip_requests_total')).toEqual({
+      '{method="INVITE",node="edge"}': 2,
+      '{method="BYE",node="edge"}': 1,
+      '{method="other",node="edge"}': 2,
+    });
+    expect(samples(text, 'sip_exporter_series_overflow_total')['{metric="sip_requests_total"}']).toBe(2);
   });
 });

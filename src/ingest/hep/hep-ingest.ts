@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { unzipSync } from 'node:zlib';
+import { SOURCE_HEP } from '../../count/node-sources.js';
 import type { SipCounter } from '../../count/sip-counter.js';
 import { OK, ParseError, parseErrorIdsWithPrefix } from '../../errors.js';
 import { ListenerStats, type SelfMetrics } from '../../metrics/self-metrics.js';
@@ -86,6 +87,7 @@ export class HepIngest {
       node = nodes.fromBytes(buf, packet.captureNameStart, packet.captureNameEnd);
     } else if (packet.captureId >= 0) node = nodes.fromCaptureId(packet.captureId);
     else node = nodes.fromText(sender);
+    this.counter.sources.seen(SOURCE_HEP, node, sender);
     if (scan.kind === SIP_RESPONSE) stats.responses.value++;
     else stats.requests.value++;
     this.counter.countScanned(node, scan, payload, now);

@@ -1,3 +1,4 @@
+import { SOURCE_SYSLOG } from '../../count/node-sources.js';
 import type { SipCounter } from '../../count/sip-counter.js';
 import { ParseError, parseErrorIdsWithPrefix } from '../../errors.js';
 import type { CounterCell } from '../../metrics/hot-counter.js';
@@ -58,6 +59,7 @@ export class SyslogIngest {
         return;
       }
       const node = this.counter.nodes.fromText(found.node ?? message.host ?? sender);
+      this.counter.sources.seen(SOURCE_SYSLOG, node, sender);
       this.stats.responses.value++;
       this.counter.countEvent(
         node,

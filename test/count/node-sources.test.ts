@@ -1,12 +1,18 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { MAX_SENDERS_PER_NODE, SOURCE_HEP, SOURCE_SYSLOG } from '../../src/count/node-sources.js';
 import { NodeLabels } from '../../src/count/nodes.js';
 import { SipCounter } from '../../src/count/sip-counter.js';
+import { Exporter } from '../../src/exporter.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { samples } from '../helpers/exporter.js';
+import { hep3 } from '../helpers/hep.js';
+import { closeUdp, eventually, sendUdp, tcpConnect, udpSender, write } from '../helpers/net.js';
+import { sipResponse } from '../helpers/sip.js';
 
 function setup(limit = 10) {
   const registry = new Registry();
@@ -97,5 +103,59 @@ describe('node sources', () => {
         },
       ),
     );
+  });
+});
+
+let exporter: Exporter | null = null;
+afterEach(async () => {
+  await exporter?.stop();
+  exporter = null;
+});
+
+describe('node sources over real sockets', () => {
+  it('shows a proxy sending HEP and syslog as one sender on two sources, and warns once', async () => {
+    const logs: Array<Record<string, unknown>> = [];
+    const config = loadConfig({
+      flags: {
+        'web.listen-address': '127.0.0.1:0',
+        'hep.listen-address': '127.0.0.1:0',
+        'syslog.listen-address': '127.0.0.1:0',
+      },
+    });
+    exporter = new Exporter(
+      config,
+      pino({ level: 'warn' }, { write: (line: string) => logs.push(JSON.parse(line)) }),
+    );
+    await exporter.start();
+    const s = udpSender();
+    const acc = (id: string) =>
+      `<142>Nov 25 10:20:30 kam-1 kamailio[1]: NOTICE: acc [acc.c:285]: ACC: transaction answered: timestamp=1;method=INVITE;from_tag=a;to_tag=b;call_id=${id};code=486;reason=Busy Here`;
+    for (let i = 0; i < 3; i++) {
+      await sendUdp(
+        s,
+        hep3({ payload: sipResponse({ code: 486, callId: `h${i}` }), captureId: 2001 }),
+        exporter.hep!.udpPort,
+      );
+      await sendUdp(s, Buffer.from(acc(`s${i}`)), exporter.syslog!.plain!.udpPort);
+    }
+    const tcp = await tcpConnect(exporter.hep!.tcpPort);
+    await write(tcp, hep3({ payload: sipResponse({ code: 200, callId: 't1' }), captureId: 2001 }));
+    const http = request(`http://127.0.0.1:${exporter.httpPort}`);
+    const text = await eventually(
+      async () => (await http.get('/metrics')).text,
+      (t) =>
+        t.includes('sip_exporter_sip_messages_total{listener="hep",kind="response"} 4') &&
+        t.includes('sip_exporter_sip_messages_total{listener="syslog",kind="response"} 3'),
+    );
+    tcp.destroy();
+    expect(samples(text, 'sip_exporter_node_info')).toEqual({
+      '{node="2001",source="hep",sender="127.0.0.1"}': 1,
+      '{node="kam-1",source="syslog",sender="127.0.0.1"}': 1,
+    });
+    expect(samples(text, 'sip_exporter_senders_multiple_sources')).toEqual({ '': 1 });
+    const warnings = logs.filter((l) => l.code === 'SRE_WARN_NODE_TWO_SOURCES');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ sender: '127.0.0.1', hep_nodes: ['2001'], syslog_nodes: ['kam-1'] });
+    await closeUdp(s);
   });
 });

@@ -17,7 +17,8 @@ import { buildExtractors } from './ingest/syslog/extractors.js';
 import { SyslogListener } from './ingest/syslog/listener.js';
 import { SyslogIngest } from './ingest/syslog/syslog-ingest.js';
 import type { UdpTcpListener } from './ingest/udp-tcp-listener.js';
-import { SelfMetrics } from './metrics/self-metrics.js';
+import { ArrivalClock } from './metrics/arrivals.js';
+import { type ListenerName, SelfMetrics, type Transport } from './metrics/self-metrics.js';
 
 /**
  * The whole exporter: one registry, one counter, the listeners that feed it and the HTTP
@@ -34,6 +35,8 @@ export class Exporter {
   private http: Server | null = null;
   private web: WebConfig | undefined = undefined;
   private started = false;
+  /** when packets last arrived, per listener and transport, for the landing page */
+  private readonly arrivals = new ArrivalClock();
   /** the configuration in force; reload() replaces the parts that can change while running */
   config: Config;
 
@@ -66,6 +69,14 @@ export class Exporter {
       maxInflatedSize: config.hep.max_inflated_size,
     });
     this.syslogIngest = new SyslogIngest(this.counter, this.self, buildExtractors(config.syslog.extractors));
+    for (const transport of ['udp', 'tcp'] as const)
+      this.arrivals.watch('hep', transport, this.hepIngest.stats.packets[transport]);
+    for (const transport of ['udp', 'tcp', 'tls'] as const)
+      this.arrivals.watch('syslog', transport, this.syslogIngest.stats.packets[transport]);
+  }
+
+  private activity(listener: ListenerName, transports: readonly Transport[]) {
+    return transports.map((transport) => ({ transport, ...this.arrivals.arrival(listener, transport) }));
   }
 
   get ready(): boolean {
@@ -86,6 +97,7 @@ export class Exporter {
         name: 'HEP v1/v2/v3',
         transports: 'udp, tcp',
         address: formatListenAddress({ host: address.host, port: this.hep.udpPort }),
+        activity: this.activity('hep', ['udp', 'tcp']),
       });
     }
     const syslog = this.syslog;
@@ -95,6 +107,7 @@ export class Exporter {
         name: 'syslog RFC 3164/5424',
         transports: 'udp, tcp',
         address: formatListenAddress({ host: address.host, port: syslog.plain.udpPort }),
+        activity: this.activity('syslog', ['udp', 'tcp']),
       });
     }
     if (syslog !== null && syslog.tlsPort !== 0) {
@@ -103,6 +116,7 @@ export class Exporter {
         name: 'syslog RFC 5425',
         transports: 'tls',
         address: formatListenAddress({ host: address.host, port: syslog.tlsPort }),
+        activity: this.activity('syslog', ['tls']),
       });
     }
     return list;
@@ -162,6 +176,7 @@ export class Exporter {
         telemetryPath: this.config.web.telemetry_path,
         ready: () => this.ready,
         listeners: () => this.listeners(),
+        nodes: (max) => this.counter.sources.list(max),
         web: () => this.web,
       });
       try {
@@ -182,6 +197,7 @@ export class Exporter {
         },
         'web: listening',
       );
+      this.arrivals.start();
       this.started = true;
     } catch (err) {
       await this.stop();
@@ -237,6 +253,7 @@ export class Exporter {
   /** Stops accepting, lets what was read be counted, then closes the HTTP side last. */
   async stop(): Promise<void> {
     this.started = false;
+    this.arrivals.stop();
     if (this.hep !== null) await this.hep.stop();
     if (this.syslog !== null) await this.syslog.stop();
     const http = this.http;

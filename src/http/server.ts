@@ -3,14 +3,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
-import { PACKAGE_NAME, VERSION } from '../version.js';
+import { LANDING_NODES, type ListenerInfo, type NodesSeen, renderLanding } from './landing.js';
 import { basicAuth, type WebConfig } from './web-config.js';
 
-export interface ListenerInfo {
-  name: string;
-  transports: string;
-  address: string;
-}
+export type { ListenerInfo, NodesSeen } from './landing.js';
 
 export interface HttpOptions {
   registry: Registry;
@@ -18,16 +14,14 @@ export interface HttpOptions {
   /** true when every configured listener is bound */
   ready: () => boolean;
   listeners: () => ListenerInfo[];
+  /** the first `max` nodes seen with their source, for the landing page */
+  nodes?: (max: number) => NodesSeen;
   /** from --web.config.file: TLS, basic auth, extra headers; undefined when there is none */
   web: () => WebConfig | undefined;
 }
 
 /** Liveness and readiness stay open so that orchestrators can probe without credentials. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** The HTTP side: metrics, a landing page, and liveness and readiness probes. */
 export function createHttpApp(options: HttpOptions): Express {
@@ -84,33 +78,9 @@ export function createHttpApp(options: HttpOptions): Express {
   });
 
   app.get('/', (_req, res) => {
-    const rows = options
-      .listeners()
-      .map(
-        (l) =>
-          `<tr><td>${escapeHtml(l.name)}</td><td>${escapeHtml(l.transports)}</td><td><code>${escapeHtml(l.address)}</code></td></tr>`,
-      )
-      .join('\n');
-    const path = escapeHtml(options.telemetryPath);
-    res.type('html').send(`<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>SIP Response Exporter</title>
-<style>body{font-family:sans-serif;margin:2em;max-width:50em}td,th{padding:.2em 1em;text-align:left}</style></head>
-<body>
-<h1>SIP Response Exporter</h1>
-<p>${escapeHtml(PACKAGE_NAME)} ${escapeHtml(VERSION)}: counts SIP responses from HEP and syslog by code, class, reason, method and node.</p>
-<ul>
-<li><a href="${path}">Metrics</a></li>
-<li><a href="/healthz">Health</a></li>
-<li><a href="/readyz">Readiness</a></li>
-</ul>
-<h2>Listeners</h2>
-<table><tr><th>Listener</th><th>Transports</th><th>Address</th></tr>
-${rows}
-</table>
-</body>
-</html>
-`);
+    res
+      .type('html')
+      .send(renderLanding(options.telemetryPath, options.listeners(), options.nodes?.(LANDING_NODES)));
   });
 
   app.use((_req, res) => {

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -265,5 +267,66 @@ describe('reloading the web config file', () => {
       expect(res.status).toBe(403);
     }
     agent.destroy();
+  });
+});
+
+describe('SIGHUP with a broken web config file', () => {
+  it('logs the error, keeps the old users and reports the failed reload in its metric', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sre-reload-')), 'web.yml');
+    writeFileSync(file, `basic_auth_users:\n  alice: "${bcrypt.hashSync('a1', 4)}"\n`);
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli.ts',
+        '--web.listen-address',
+        '127.0.0.1:0',
+        '--web.config.file',
+        file,
+        '--hep.listen-address',
+        '',
+        '--syslog.listen-address',
+        '',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const lines: Array<{ msg: string; address?: string; code?: string }> = [];
+    createInterface({ input: child.stdout! }).on('line', (text) => lines.push(JSON.parse(text)));
+    const logged = (msg: string, after = 0) =>
+      eventually(
+        () => lines.slice(after).find((l) => l.msg === msg),
+        (l) => l !== undefined || child.exitCode !== null,
+        20_000,
+      ).then((l) => {
+        if (l === undefined) throw new Error(`exited with ${child.exitCode} before logging "${msg}"`);
+        return l;
+      });
+    try {
+      const web = await logged('web: listening');
+      const http = request(`http://${web.address}`);
+      const reloaded = async (user: string, password: string) =>
+        sampleValue(
+          (await http.get('/metrics').auth(user, password).expect(200)).text,
+          'sip_exporter_config_last_reload_successful',
+        );
+      expect(await reloaded('alice', 'a1')).toBe(1);
+
+      writeFileSync(file, 'basic_auth_users:\n  alice: not-a-hash\n');
+      let mark = lines.length;
+      child.kill('SIGHUP');
+      const failed = await logged('configuration reload failed; the old configuration stays', mark);
+      expect(failed.code).toBe('SRE_ERR_CONFIG');
+      expect(await reloaded('alice', 'a1')).toBe(0);
+
+      writeFileSync(file, `basic_auth_users:\n  bob: "${bcrypt.hashSync('b1', 4)}"\n`);
+      mark = lines.length;
+      child.kill('SIGHUP');
+      await logged('configuration reloaded', mark);
+      expect(await reloaded('bob', 'b1')).toBe(1);
+      await http.get('/metrics').auth('alice', 'a1').expect(401);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

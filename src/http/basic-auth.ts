@@ -12,6 +12,11 @@ export const CACHE_LIMIT = 256;
  * of wrong passwords then costs the workers a bounded backlog and the main thread almost nothing.
  */
 export const MAX_PENDING_CHECKS = 16;
+/**
+ * Most of those one client address may hold, so that a single source guessing passwords cannot
+ * keep out a Prometheus whose good check is not cached yet (after a restart or a reload).
+ */
+export const MAX_PENDING_PER_SOURCE = MAX_PENDING_CHECKS / 4;
 
 export type AuthResult = 'ok' | 'cached' | 'wrong' | 'missing' | 'overloaded' | 'error';
 const RESULTS: readonly AuthResult[] = ['ok', 'cached', 'wrong', 'missing', 'overloaded', 'error'];
@@ -52,13 +57,15 @@ export class BasicAuth {
   private state: UserState | null = null;
   private readonly metric: HotCounter<'result'>;
   private cells: Record<AuthResult, CounterCell> | null = null;
+  /** pending checks by client address; an entry lives only while its checks do, so at most 16 */
+  private readonly bySource = new Map<string, number>();
 
   constructor(registry: Registry, pool = new BcryptPool()) {
     this.pool = pool;
     this.metric = new HotCounter(
       registry,
       'sip_exporter_http_auth_total',
-      'HTTP basic auth checks by result: ok, cached (a recent good check), wrong (wrong or unknown user or password), missing (no or malformed credentials), overloaded (refused with 429, too many checks pending), error (the check failed).',
+      'HTTP basic auth checks by result: ok, cached (a recent good check), wrong (wrong or unknown user or password), missing (no or malformed credentials), overloaded (refused with 429, too many checks pending in all or from one address), error (the check failed).',
       ['result'],
     );
   }
@@ -110,14 +117,23 @@ export class BasicAuth {
       next();
       return;
     }
-    if (this.pool.pending >= MAX_PENDING_CHECKS) {
+    const source = req.socket.remoteAddress ?? '';
+    const fromSource = this.bySource.get(source) ?? 0;
+    if (this.pool.pending >= MAX_PENDING_CHECKS || fromSource >= MAX_PENDING_PER_SOURCE) {
       this.count('overloaded');
       res.set('Retry-After', '1').status(429).type('text/plain').send('too many password checks, retry\n');
       return;
     }
+    this.bySource.set(source, fromSource + 1);
+    const release = () => {
+      const left = (this.bySource.get(source) ?? 1) - 1;
+      if (left <= 0) this.bySource.delete(source);
+      else this.bySource.set(source, left);
+    };
     const good = state.good;
     this.pool.compare(password, hash ?? state.dummy).then(
       (ok) => {
+        release();
         if (!ok || hash === undefined) {
           this.count('wrong');
           deny();
@@ -129,6 +145,7 @@ export class BasicAuth {
         next();
       },
       () => {
+        release();
         this.count('error');
         res.status(500).type('text/plain').send('cannot check the password\n');
       },

@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Exporter } from '../../src/exporter.js';
-import { BasicAuth, MAX_PENDING_CHECKS } from '../../src/http/basic-auth.js';
+import { BasicAuth, MAX_PENDING_CHECKS, MAX_PENDING_PER_SOURCE } from '../../src/http/basic-auth.js';
 import { BcryptPool } from '../../src/http/bcrypt-pool.js';
 import { samples, sampleValue, startExporter } from '../helpers/exporter.js';
 import { hep3 } from '../helpers/hep.js';
@@ -47,10 +47,11 @@ function get(
   port: number,
   authorization: string,
   agent: Agent,
+  localAddress = '127.0.0.1',
 ): Promise<{ status: number; retryAfter: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port, path: '/metrics', agent, headers: { authorization } },
+      { host: '127.0.0.1', port, path: '/metrics', agent, localAddress, headers: { authorization } },
       (res) => {
         res.resume();
         res.on('end', () =>
@@ -115,7 +116,13 @@ describe('basic auth under a flood of wrong passwords', () => {
     });
     let eluStart: ReturnType<typeof performance.eventLoopUtilization> | null = null;
     const bad = Array.from({ length: N }, (_, i) =>
-      get(port, basic(i % 2 === 0 ? 'prometheus' : `intruder${i}`, `guess${i}`), agent).then((r) => {
+      // From four addresses, so that together they fill the whole backlog.
+      get(
+        port,
+        basic(i % 2 === 0 ? 'prometheus' : `intruder${i}`, `guess${i}`),
+        agent,
+        `127.0.0.${2 + (i % 4)}`,
+      ).then((r) => {
         settled++;
         if (r.status === 429 && eluStart === null) {
           eluStart = performance.eventLoopUtilization();
@@ -168,6 +175,35 @@ describe('basic auth under a flood of wrong passwords', () => {
 });
 
 describe('basic auth checks', () => {
+  it('keeps one address guessing passwords from locking out another whose check is not cached', async () => {
+    const pool = new BcryptPool();
+    const users = new Map([['prometheus', bcrypt.hashSync('s3cret', 11)]]);
+    const url = await authServer(users, pool);
+    const port = Number(new URL(url).port);
+    const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+    let refusedOne: () => void = () => {};
+    const refused = new Promise<void>((resolve) => {
+      refusedOne = resolve;
+    });
+    const flood = Array.from({ length: 40 }, (_, i) =>
+      get(port, basic('prometheus', `guess${i}`), agent, '127.0.0.2').then((r) => {
+        if (r.status === 429) refusedOne();
+        return r;
+      }),
+    );
+    // That address holds all the slots it may.
+    await refused;
+    expect(pool.pending).toBeLessThanOrEqual(MAX_PENDING_PER_SOURCE);
+    // The first good check of another address needs bcrypt, and gets a slot.
+    const good = await get(port, basic('prometheus', 's3cret'), agent, '127.0.0.1');
+    const results = await Promise.all(flood);
+    agent.destroy();
+    expect(good.status).toBe(200);
+    expect(results.filter((r) => r.status === 401).length).toBeGreaterThanOrEqual(MAX_PENDING_PER_SOURCE);
+    expect(results.filter((r) => r.status === 429).length).toBeGreaterThan(0);
+    expect(results.every((r) => r.status === 401 || r.status === 429)).toBe(true);
+  });
+
   it('checks an unknown user with bcrypt at the same cost as a known one, in the worker', async () => {
     const pool = new RecordingPool();
     const users = new Map([

@@ -190,8 +190,9 @@ export class Exporter {
    * Applies a new configuration while running (SIGHUP): the HEP auth key, the syslog extractors,
    * node names (for nodes not yet seen), the log level, and the web config file (basic auth users,
    * headers, a renewed TLS certificate or CA, and client_auth_type, for new connections and for
-   * every request; switching TLS on or off needs a restart). Returns the keys whose change needs a restart; they
-   * keep their old values. Throws, changing nothing, when the web config file is invalid.
+   * every request; switching TLS on or off needs a restart). Returns the keys whose change needs
+   * a restart; they keep their old values. Throws, changing nothing, when the web config file is
+   * invalid.
    */
   reload(next: Config): string[] {
     const web = next.web.config_file === '' ? undefined : loadWebConfig(next.web.config_file);

@@ -8,7 +8,7 @@ import { DedupeWindow } from './count/dedupe.js';
 import { NodeLabels } from './count/nodes.js';
 import { SipCounter } from './count/sip-counter.js';
 import { ListenError } from './errors.js';
-import { createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
+import { applyTls, createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
 import { loadWebConfig, type WebConfig } from './http/web-config.js';
 import { HepIngest } from './ingest/hep/hep-ingest.js';
 import { createHepListener } from './ingest/hep/listener.js';
@@ -208,8 +208,10 @@ export class Exporter {
   /**
    * Applies a new configuration while running (SIGHUP): the HEP auth key, the syslog extractors,
    * node names (for nodes not yet seen), the log level, and the web config file (basic auth users,
-   * headers, and a renewed TLS certificate). Returns the keys whose change needs a restart; they
-   * keep their old values. Throws, changing nothing, when the web config file is invalid.
+   * headers, a renewed TLS certificate or CA, and client_auth_type, for new connections and for
+   * every request; switching TLS on or off needs a restart). Returns the keys whose change needs
+   * a restart; they keep their old values. Throws, changing nothing, when the web config file is
+   * invalid.
    */
   reload(next: Config): string[] {
     const web = next.web.config_file === '' ? undefined : loadWebConfig(next.web.config_file);
@@ -231,10 +233,22 @@ export class Exporter {
           restart.push(name);
       }
     }
-    if (this.http !== null && (web?.tls != null) !== (this.web?.tls != null))
+    let nextWeb = web;
+    if (this.http !== null && (web?.tls != null) !== (this.web?.tls != null)) {
       restart.push('web.config_file (TLS on or off)');
-    else if (this.http !== null && web?.tls != null) (this.http as HttpsServer).setSecureContext(web.tls);
-    this.web = web;
+      // The server stays HTTP or HTTPS as started, and keeps its client certificate rules with
+      // it: rules for the other kind of server would refuse every request or none.
+      nextWeb = {
+        tls: this.web?.tls ?? null,
+        clientAuthType: this.web?.clientAuthType ?? 'NoClientCert',
+        headers: web?.headers ?? {},
+        users: web?.users ?? new Map(),
+      };
+    } else if (this.http !== null && web?.tls != null) {
+      // May throw (a key that does not fit its certificate) before anything has changed.
+      applyTls(this.http as HttpsServer, web.tls);
+    }
+    this.web = nextWeb;
     this.hepIngest.setAuthKey(next.hep.auth_key);
     this.syslogIngest.setExtractors(buildExtractors(next.syslog.extractors));
     this.counter.nodes.setNames(new Map(Object.entries(next.nodes.names)));

@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket, TlsOptions } from 'node:tls';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
+import { BasicAuth } from './basic-auth.js';
 import { LANDING_NODES, type ListenerInfo, type NodesSeen, renderLanding } from './landing.js';
-import { basicAuth, type WebConfig } from './web-config.js';
+import type { ClientAuthType, WebConfig } from './web-config.js';
 
 export type { ListenerInfo, NodesSeen } from './landing.js';
 
@@ -23,35 +24,55 @@ export interface HttpOptions {
 /** Liveness and readiness stay open so that orchestrators can probe without credentials. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
+/** What an app must release when its server closes: the bcrypt workers. */
+const closers = new WeakMap<Express, () => Promise<void>>();
+
+/**
+ * Node refuses a client certificate during the handshake only in the strictest mode
+ * (rejectUnauthorized); the others are checked here, on every request. Checking per request also
+ * holds a kept-alive connection, made before a reload changed the mode, to the new mode.
+ */
+function clientCertificateAccepted(mode: ClientAuthType, socket: TLSSocket): boolean {
+  if (mode === 'NoClientCert' || mode === 'RequestClientCert') return true;
+  // A plain socket cannot carry one; reload keeps TLS as started, so this is only a safeguard.
+  const certificate = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : null;
+  const given = certificate !== null && Object.keys(certificate).length > 0;
+  if (mode === 'RequireAnyClientCert') return given;
+  if (mode === 'VerifyClientCertIfGiven') return !given || socket.authorized;
+  return given && socket.authorized;
+}
+
+/**
+ * Applies the TLS part of a reloaded web config to new connections: the certificate, key and CA
+ * through setSecureContext, and whether to ask for and insist on a client certificate through
+ * the server's requestCert and rejectUnauthorized, which Node reads for every new connection
+ * but which setSecureContext leaves alone.
+ */
+export function applyTls(server: HttpsServer, tls: TlsOptions): void {
+  server.setSecureContext(tls);
+  const modes = server as HttpsServer & { requestCert: boolean; rejectUnauthorized: boolean };
+  modes.requestCert = tls.requestCert === true;
+  modes.rejectUnauthorized = tls.rejectUnauthorized !== false;
+}
+
 /** The HTTP side: metrics, a landing page, and liveness and readiness probes. */
 export function createHttpApp(options: HttpOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  const auth = new BasicAuth(options.registry);
+  closers.set(app, () => auth.close());
   // Read through a getter on every request, so that a reload (SIGHUP) takes effect at once.
-  let authFor: { users: ReadonlyMap<string, string>; handler: ReturnType<typeof basicAuth> } | null = null;
   app.use((req, res, next) => {
     const web = options.web();
     if (web === undefined) return next();
     for (const name in web.headers) res.set(name, web.headers[name]);
-    if (web.tls?.requestCert) {
-      // Node refuses unverified client certificates only in the strictest mode; the others are checked here.
-      const socket = req.socket as TLSSocket;
-      const certificate = socket.getPeerCertificate();
-      const given = certificate !== null && Object.keys(certificate).length > 0;
-      const needsOne = web.tls.rejectUnauthorized === true || web.clientAuthType === 'RequireAnyClientCert';
-      if (
-        (needsOne && !given) ||
-        (given && web.clientAuthType === 'VerifyClientCertIfGiven' && !socket.authorized)
-      ) {
-        res.status(403).type('text/plain').send('client certificate required\n');
-        return;
-      }
+    if (!clientCertificateAccepted(web.clientAuthType, req.socket as TLSSocket)) {
+      res.status(403).type('text/plain').send('client certificate required\n');
+      return;
     }
     if (web.users.size === 0 || OPEN_PATHS.has(req.path)) return next();
-    if (authFor === null || authFor.users !== web.users)
-      authFor = { users: web.users, handler: basicAuth(web.users) };
-    authFor.handler(req, res, next);
+    auth.check(web.users, req, res, next);
   });
 
   app.get(options.telemetryPath, async (_req, res, next) => {
@@ -99,6 +120,9 @@ export function listenHttp(
     const server = web?.tls ? createHttpsServer(web.tls, app) : createServer(app);
     // Slow or stuck scrapers must not hold sockets forever.
     server.requestTimeout = 30_000;
+    server.on('close', () => {
+      closers.get(app)?.();
+    });
     server.headersTimeout = 10_000;
     server.once('error', reject);
     server.listen({ host, port }, () => {

@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import bcrypt from 'bcryptjs';
-import type { RequestHandler } from 'express';
+import { createSecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
@@ -98,10 +95,17 @@ export function loadWebConfig(path: string): WebConfig {
       minVersion: t.min_version === 'TLS13' ? 'TLSv1.3' : 'TLSv1.2',
       requestCert: t.client_auth_type !== 'NoClientCert',
       // Node can only refuse unverified certificates outright; the "any" and "if given" modes
-      // are enforced per request below.
+      // are enforced per request (server.ts).
       rejectUnauthorized: t.client_auth_type === 'RequireAndVerifyClientCert',
     };
     if (t.client_ca_file !== '') options.ca = readPem(t.client_ca_file, 'tls_server_config.client_ca_file');
+    try {
+      // A key that does not fit its certificate, or a file that is not PEM, is found here, by
+      // --config.check and by a reload, not when the server starts or a client connects.
+      createSecureContext(options);
+    } catch (err) {
+      throw new ConfigError(`web config tls_server_config: ${(err as Error).message}`, { cause: err });
+    }
     tls = options;
   }
   return {
@@ -109,46 +113,5 @@ export function loadWebConfig(path: string): WebConfig {
     clientAuthType: t?.client_auth_type ?? 'NoClientCert',
     headers: config.http_server_config?.headers ?? {},
     users: new Map(Object.entries(config.basic_auth_users ?? {})),
-  };
-}
-
-/** Most password checks remembered, so a scrape every few seconds costs one bcrypt run, not one each. */
-const CACHE_LIMIT = 256;
-
-/**
- * HTTP basic auth against bcrypt hashes. bcrypt is slow by design (tens of ms), so good answers
- * are cached by a SHA-256 of user and password; the cache is bounded.
- */
-export function basicAuth(users: ReadonlyMap<string, string>): RequestHandler {
-  const good = new Set<string>();
-  return (req, res, next) => {
-    const header = req.headers.authorization ?? '';
-    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
-    const deny = () => {
-      res
-        .set('WWW-Authenticate', 'Basic realm="sip-response-exporter"')
-        .status(401)
-        .type('text/plain')
-        .send('unauthorized\n');
-    };
-    if (match === null) return deny();
-    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) return deny();
-    const user = decoded.slice(0, colon);
-    const password = decoded.slice(colon + 1);
-    const hash = users.get(user);
-    if (hash === undefined) return deny();
-    const key = createHash('sha256').update(`${user}\0${password}`).digest('hex');
-    if (good.has(key)) return next();
-    bcrypt.compare(password, hash).then(
-      (ok) => {
-        if (!ok) return deny();
-        if (good.size >= CACHE_LIMIT) good.clear();
-        good.add(key);
-        next();
-      },
-      (err: unknown) => next(err),
-    );
   };
 }

@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
@@ -9,6 +8,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { Exporter } from '../../src/exporter.js';
 import { loadWebConfig } from '../../src/http/web-config.js';
 import { startExporter } from '../helpers/exporter.js';
+import { CLIENT_AUTH_OUTCOMES, httpsGet, httpsOutcome, type Presented } from '../helpers/https.js';
 import { makeCertificates } from '../helpers/syslog.js';
 
 let exporter: Exporter | null = null;
@@ -21,36 +21,6 @@ function webConfig(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'sre-web-')), 'web.yml');
   writeFileSync(path, text);
   return path;
-}
-
-function httpsGet(
-  port: number,
-  path: string,
-  options: { ca: Buffer; cert?: Buffer; key?: Buffer; auth?: string },
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        servername: 'localhost',
-        ca: options.ca,
-        cert: options.cert,
-        key: options.key,
-        auth: options.auth,
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('--web.config.file', () => {
@@ -96,7 +66,32 @@ describe('--web.config.file', () => {
       'web.config.file': webConfig(`tls_server_config:\n  cert_file: ${pki.cert}\n  key_file: ${pki.key}\n`),
     });
     const res = await httpsGet(exporter.httpPort, '/healthz', { ca: readFileSync(pki.ca) });
-    expect(res).toEqual({ status: 200, body: 'ok\n' });
+    expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: 'ok\n' });
+  });
+
+  it('does what each client_auth_type says with no certificate, one from the CA and one from another CA', async () => {
+    const pki = await makeCertificates();
+    const other = await makeCertificates();
+    const ca = readFileSync(pki.ca);
+    const clients: Record<Presented, { ca: Buffer; cert?: Buffer; key?: Buffer }> = {
+      none: { ca },
+      'right CA': { ca, cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) },
+      'other CA': { ca, cert: readFileSync(other.clientCert), key: readFileSync(other.clientKey) },
+    };
+    const headers = { 'X-Frame-Options': 'deny', 'Cache-Control': 'no-store' };
+    for (const [mode, expected] of Object.entries(CLIENT_AUTH_OUTCOMES)) {
+      exporter = await startExporter({
+        'web.config.file': webConfig(
+          `tls_server_config:\n  cert_file: ${pki.cert}\n  key_file: ${pki.key}\n  client_auth_type: ${mode}\n  client_ca_file: ${pki.ca}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n    Cache-Control: no-store\n`,
+        ),
+      });
+      const seen: Record<string, number | 'refused'> = {};
+      for (const [name, client] of Object.entries(clients))
+        seen[name] = await httpsOutcome(exporter.httpPort, '/metrics', client, headers);
+      expect({ mode, ...seen }).toEqual({ mode, ...expected });
+      await exporter.stop();
+      exporter = null;
+    }
   });
 
   it('rejects unknown keys, plain-text passwords and a verify mode without a CA, naming the key', () => {

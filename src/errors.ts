@@ -91,6 +91,16 @@ const PARSE_ERRORS = {
     label: 'syslog_bad_status_code',
     description: 'an extractor matched a line whose status code is not 100-699',
   },
+  SYSLOG_UNPARSEABLE: {
+    label: 'syslog_unparseable',
+    description:
+      'a syslog message whose handling failed unexpectedly; counted and dropped, the listener goes on (a bug: please report the line)',
+  },
+  HEP_INTERNAL: {
+    label: 'hep_internal',
+    description:
+      'a HEP packet whose handling failed unexpectedly; counted and dropped, the listener goes on (a bug: please report the packet)',
+  },
 } as const satisfies Record<string, Omit<ParseErrorInfo, 'code'>>;
 
 export type ParseErrorName = keyof typeof PARSE_ERRORS;

@@ -59,8 +59,8 @@ export class SyslogIngest {
   /** The per-message work, kept out of handle() so the try/catch stays off the optimised body. */
   private count(frame: Buffer, sender: string, now: number): void {
     const message = parseSyslog(frame.toString('utf8'));
-    if (message === null) {
-      this.stats.parseErrors[ParseError.SYSLOG_MALFORMED].value++;
+    if (typeof message === 'number') {
+      this.stats.parseErrors[message].value++;
       return;
     }
     for (let i = 0; i < this.extractors.length; i++) {

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Exporter } from '../../../src/exporter.js';
@@ -9,6 +11,7 @@ import {
 } from '../../../src/ingest/syslog/extractors.js';
 import { samples, sampleValue, startExporter } from '../../helpers/exporter.js';
 import { closeUdp, eventually, sendUdp, tcpConnect, udpSender, write } from '../../helpers/net.js';
+import { makeCertificates } from '../../helpers/syslog.js';
 
 let exporter: Exporter | null = null;
 const sockets: Socket[] = [];
@@ -83,6 +86,31 @@ describe('a syslog line that once threw does not take the exporter down', () => 
     );
     await write(c, Buffer.from(frames.join('')));
     await expectSurvived('tcp');
+    expect(c.destroyed).toBe(false);
+  });
+
+  it('over TLS with octet counting, on one connection', async () => {
+    const pki = await makeCertificates();
+    exporter = await startExporter({
+      'syslog.tls.listen-address': '127.0.0.1:0',
+      'syslog.tls.cert-file': pki.cert,
+      'syslog.tls.key-file': pki.key,
+    });
+    const c = tlsConnect({
+      host: '127.0.0.1',
+      port: exporter.syslog!.tlsPort,
+      servername: 'localhost',
+      ca: readFileSync(pki.ca),
+    });
+    sockets.push(c);
+    const frames = [...BAD_TIMESTAMPS, ...SIGNATURE_ELEMENTS, GOOD].map(
+      (l) => `${Buffer.byteLength(l)} ${l}`,
+    );
+    await new Promise<void>((resolve, reject) => {
+      c.once('secureConnect', () => c.write(frames.join(''), (err) => (err ? reject(err) : resolve())));
+      c.once('error', reject);
+    });
+    await expectSurvived('tls');
     expect(c.destroyed).toBe(false);
   });
 });

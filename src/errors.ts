@@ -76,7 +76,8 @@ const PARSE_ERRORS = {
   },
   SYSLOG_MALFORMED: {
     label: 'syslog_malformed',
-    description: 'a syslog message without a valid <PRI> (0-191) or without the header its format requires',
+    description:
+      'a syslog message without a valid <PRI> (0-191), or whose header does not follow its format (RFC 5424: a field missing, too long or not printable ASCII, a TIMESTAMP that is not RFC 3339)',
   },
   SYSLOG_BAD_OCTET_COUNT: {
     label: 'syslog_bad_octet_count',
@@ -90,6 +91,21 @@ const PARSE_ERRORS = {
   SYSLOG_BAD_STATUS_CODE: {
     label: 'syslog_bad_status_code',
     description: 'an extractor matched a line whose status code is not 100-699',
+  },
+  SYSLOG_BAD_STRUCTURED_DATA: {
+    label: 'syslog_bad_structured_data',
+    description:
+      'an RFC 5424 message whose STRUCTURED-DATA breaks the RFC grammar (unterminated element or value, bad SD-NAME, no space before MSG)',
+  },
+  SYSLOG_UNPARSEABLE: {
+    label: 'syslog_unparseable',
+    description:
+      'a syslog message whose handling failed unexpectedly; counted and dropped, the listener goes on (a bug: please report the line)',
+  },
+  HEP_INTERNAL: {
+    label: 'hep_internal',
+    description:
+      'a HEP packet whose handling failed unexpectedly; counted and dropped, the listener goes on (a bug: please report the packet)',
   },
 } as const satisfies Record<string, Omit<ParseErrorInfo, 'code'>>;
 

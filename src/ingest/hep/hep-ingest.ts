@@ -42,9 +42,21 @@ export class HepIngest {
 
   /**
    * Handles the packet in buf[start, end). `sender` names the node when the packet names none
-   * (HEPv1, or HEPv3 without capture ID or name). Returns OK or the ParseError id.
+   * (HEPv1, or HEPv3 without capture ID or name). Returns OK or the ParseError id; never throws:
+   * a packet whose handling fails unexpectedly is counted as HEP_INTERNAL and dropped, so one
+   * packet cannot take the process down or close the TCP stream it came on.
    */
   handle(buf: Buffer, start: number, end: number, sender: string, now: number): number {
+    try {
+      return this.count(buf, start, end, sender, now);
+    } catch {
+      this.stats.parseErrors[ParseError.HEP_INTERNAL].value++;
+      return ParseError.HEP_INTERNAL;
+    }
+  }
+
+  /** The per-packet work, kept out of handle() so the try/catch stays off the optimised body. */
+  private count(buf: Buffer, start: number, end: number, sender: string, now: number): number {
     const packet = this.packet;
     const stats = this.stats;
     let error = decodeHep(buf, start, end, packet);

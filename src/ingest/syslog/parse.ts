@@ -1,4 +1,4 @@
-import glossy from 'glossy';
+import { ParseError } from '../../errors.js';
 
 /** What the extractors need from one syslog message. */
 export interface SyslogMessage {
@@ -41,16 +41,137 @@ function splitTag(text: string): { app: string | null; text: string } {
   return { app: match[1], text: text.slice(match[0].length) };
 }
 
+const SP = 0x20;
+const QUOTE = 0x22;
+const DASH = 0x2d;
+const EQUALS = 0x3d;
+const LBRACKET = 0x5b;
+const BACKSLASH = 0x5c;
+const RBRACKET = 0x5d;
+
 /**
- * Parses an RFC 5424 or RFC 3164 message. glossy reads the headers; where it falls short this
- * finishes the job: it splits the 3164 TAG and PID off the text (glossy leaves them in), reads
- * the RFC 3339 timestamps rsyslog puts in 3164 lines (glossy takes the time for the host), sees a
- * missing 3164 HOSTNAME, rejects a PRI over 191, drops the BOM of 5424 text and undoes rsyslog's
- * #012-style escapes. Returns null for a message that is not syslog.
+ * RFC 5424 TIMESTAMP (section 6.2.3) followed by its SP. Up to 9 fraction digits where the RFC
+ * says 6: some senders write nanoseconds, and the time is not used. Upper-case T and Z only.
  */
-export function parseSyslog(raw: string): SyslogMessage | null {
+const TIMESTAMP_5424 = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) /y;
+
+/**
+ * The end of an RFC 5424 header field at `p`: 1 to `max` PRINTUSASCII, which must be followed by
+ * SP (every header field is, STRUCTURED-DATA comes after the last). Returns the index of that SP,
+ * or -1.
+ */
+function headerFieldEnd(raw: string, p: number, max: number): number {
+  let i = p;
+  const limit = Math.min(raw.length, p + max + 1);
+  while (i < limit) {
+    const c = raw.charCodeAt(i);
+    if (c === SP) return i > p ? i : -1;
+    if (c < 33 || c > 126) return -1;
+    i++;
+  }
+  return -1;
+}
+
+/** The end of an SD-NAME at `p`: 1*32 PRINTUSASCII except `=`, SP, `]` and `"`. Returns -1 if none. */
+function sdNameEnd(raw: string, p: number): number {
+  let i = p;
+  while (i < raw.length) {
+    const c = raw.charCodeAt(i);
+    if (c < 33 || c > 126 || c === EQUALS || c === RBRACKET || c === QUOTE) break;
+    i++;
+  }
+  return i === p || i - p > 32 ? -1 : i;
+}
+
+/**
+ * Skips STRUCTURED-DATA at `p` per RFC 5424 section 6.3: NILVALUE, or SD-ELEMENTs back to back,
+ * each `[` SD-ID *(SP PARAM-NAME `="` PARAM-VALUE `"`) `]`. Inside a value a backslash escapes the
+ * next character (`\"`, `\\`, `\]`; any other pair stands for itself, which skips the same way),
+ * so only an unescaped quote ends it and a `]` there ends nothing. Returns the index after the
+ * structured data, or -1 when it breaks the grammar. Nothing is kept: no extractor reads it.
+ */
+function structuredDataEnd(raw: string, p: number): number {
+  if (raw.charCodeAt(p) === DASH) return p + 1;
+  if (raw.charCodeAt(p) !== LBRACKET) return -1;
+  while (raw.charCodeAt(p) === LBRACKET) {
+    p = sdNameEnd(raw, p + 1);
+    if (p < 0) return -1;
+    while (raw.charCodeAt(p) === SP) {
+      p = sdNameEnd(raw, p + 1);
+      if (p < 0 || raw.charCodeAt(p) !== EQUALS || raw.charCodeAt(p + 1) !== QUOTE) return -1;
+      p += 2;
+      for (;;) {
+        if (p >= raw.length) return -1;
+        const c = raw.charCodeAt(p);
+        if (c === QUOTE) break;
+        p += c === BACKSLASH ? 2 : 1;
+      }
+      p++;
+    }
+    if (raw.charCodeAt(p) !== RBRACKET) return -1;
+    p++;
+  }
+  return p;
+}
+
+/**
+ * Parses RFC 5424 from `p`, just past `<PRI>VERSION SP`, field by field per section 6. Only the
+ * fields the extractors need are kept; the others are checked against the grammar and skipped.
+ */
+function parse5424(raw: string, p: number): SyslogMessage | number {
+  if (raw.charCodeAt(p) === DASH && raw.charCodeAt(p + 1) === SP) p += 2;
+  else {
+    TIMESTAMP_5424.lastIndex = p;
+    if (!TIMESTAMP_5424.test(raw)) return ParseError.SYSLOG_MALFORMED;
+    p = TIMESTAMP_5424.lastIndex;
+  }
+  const hostEnd = headerFieldEnd(raw, p, 255);
+  if (hostEnd < 0) return ParseError.SYSLOG_MALFORMED;
+  const host = raw.slice(p, hostEnd);
+  const appEnd = headerFieldEnd(raw, hostEnd + 1, 48);
+  if (appEnd < 0) return ParseError.SYSLOG_MALFORMED;
+  const app = raw.slice(hostEnd + 1, appEnd);
+  const procIdEnd = headerFieldEnd(raw, appEnd + 1, 128);
+  if (procIdEnd < 0) return ParseError.SYSLOG_MALFORMED;
+  const msgIdEnd = headerFieldEnd(raw, procIdEnd + 1, 32);
+  if (msgIdEnd < 0) return ParseError.SYSLOG_MALFORMED;
+  const sdEnd = structuredDataEnd(raw, msgIdEnd + 1);
+  if (sdEnd < 0) return ParseError.SYSLOG_BAD_STRUCTURED_DATA;
+  let text = '';
+  if (sdEnd < raw.length) {
+    // MSG is whatever follows one SP, `[` and `]` included; anything else glued to the SD is not SD.
+    if (raw.charCodeAt(sdEnd) !== SP) return ParseError.SYSLOG_BAD_STRUCTURED_DATA;
+    text = raw.slice(raw.charCodeAt(sdEnd + 1) === 0xfeff ? sdEnd + 2 : sdEnd + 1);
+  }
+  return { host: nil(host), app: nil(app), text: unescapeRsyslog(text) };
+}
+
+/** `<PRI>` then NONZERO-DIGIT 0*2DIGIT SP: RFC 5424. Returns the index after that SP, or -1. */
+function versionEnd(raw: string, p: number): number {
+  const first = raw.charCodeAt(p);
+  if (first < 0x31 || first > 0x39) return -1;
+  for (let i = p + 1; i < p + 4; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === SP) return i + 1;
+    if (c < 0x30 || c > 0x39) return -1;
+  }
+  return -1;
+}
+
+/**
+ * Parses an RFC 5424 or RFC 3164 message. RFC 5424 is read per the RFC's grammar, so structured
+ * data ends where the grammar says (not at the last word ending in `]`). RFC 3164 is read as
+ * senders write it: the TAG and PID split off the text, the RFC 3339 timestamps rsyslog puts in
+ * 3164 lines as well as BSD ones, and a missing HOSTNAME seen for what it is. Either way rsyslog's
+ * #012-style escapes are undone. No input makes it throw; it returns the message, or the
+ * ParseError id saying why it is not one.
+ */
+export function parseSyslog(raw: string): SyslogMessage | number {
   const pri = PRI.exec(raw);
-  if (pri === null || Number(pri[1]) > 191) return null;
+  if (pri === null || Number(pri[1]) > 191) return ParseError.SYSLOG_MALFORMED;
+
+  const version = versionEnd(raw, pri[0].length);
+  if (version >= 0) return parse5424(raw, version);
 
   const rfc3339 = RFC3339_AFTER_PRI.exec(raw);
   if (rfc3339 !== null) {
@@ -65,19 +186,48 @@ export function parseSyslog(raw: string): SyslogMessage | null {
     return { host: nil(first), app, text: unescapeRsyslog(text) };
   }
 
-  const parsed = glossy.Parse.parse(raw);
-  if (parsed.type === 'RFC5424') {
-    let text = parsed.message ?? '';
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    return { host: nil(parsed.host), app: nil(parsed.appName), text: unescapeRsyslog(text) };
-  }
-  if (parsed.type !== 'RFC3164' || parsed.host === undefined || parsed.host === null) return null;
-  const host = parsed.host;
-  const message = parsed.message ?? '';
+  return parse3164(raw, pri[0].length);
+}
+
+/** A word character, as in a regex `\w`. */
+function isWordChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
+}
+
+/**
+ * RFC 3164 with its BSD timestamp, from `p` just past `<PRI>`: three space-separated words of
+ * timestamp (a space-padded day may add one space), HOSTNAME, then TAG and text. The timestamp is
+ * not checked, only skipped: senders vary and the time is not used. This reads what the glossy
+ * library read (a test holds the two side by side) without splitting the whole message into words.
+ */
+function parse3164(raw: string, p: number): SyslogMessage | number {
+  const firstEnd = raw.indexOf(' ', p);
+  if (firstEnd < 0 || !isWordChar(raw.charCodeAt(p))) return ParseError.SYSLOG_MALFORMED;
+  // `<PRI>0 ` is an RFC 5424 VERSION nobody defined; `<PRI>123: ` a sequence number with no header.
+  if (firstEnd === p + 1 && raw.charCodeAt(p) === 0x30) return ParseError.SYSLOG_MALFORMED;
+  if (raw.charCodeAt(firstEnd - 1) === 0x3a && isDigits(raw, p, firstEnd - 1))
+    return ParseError.SYSLOG_MALFORMED;
+  let q = firstEnd + 1;
+  if (raw.charCodeAt(q) === SP) q++;
+  const dayEnd = raw.indexOf(' ', q);
+  if (dayEnd < 0) return ParseError.SYSLOG_MALFORMED;
+  const timeEnd = raw.indexOf(' ', dayEnd + 1);
+  if (timeEnd < 0) return ParseError.SYSLOG_MALFORMED;
+  const hostEnd = raw.indexOf(' ', timeEnd + 1);
+  const host = raw.slice(timeEnd + 1, hostEnd < 0 ? raw.length : hostEnd);
   if (looksLikeTag(host)) {
-    const { app, text } = splitTag(`${host} ${message}`);
+    const { app, text } = splitTag(raw.slice(timeEnd + 1));
     return { host: null, app, text: unescapeRsyslog(text) };
   }
-  const { app, text } = splitTag(message);
+  const { app, text } = splitTag(hostEnd < 0 ? '' : raw.slice(hostEnd + 1));
   return { host: nil(host), app, text: unescapeRsyslog(text) };
+}
+
+function isDigits(raw: string, start: number, end: number): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }

@@ -44,23 +44,35 @@ export class SyslogIngest {
     this.extractors = extractors;
   }
 
+  /**
+   * Handles one message; never throws. Whatever fails inside is one counted, dropped message, so a
+   * single line (or a bug it finds) can neither take the process down nor close the connection
+   * carrying it. Each message ends as exactly one of: a match, unmatched, or a parse error.
+   */
   handle(frame: Buffer, sender: string, now: number): void {
+    try {
+      this.count(frame, sender, now);
+    } catch {
+      this.stats.parseErrors[ParseError.SYSLOG_UNPARSEABLE].value++;
+    }
+  }
+
+  /** The per-message work, kept out of handle() so the try/catch stays off the optimised body. */
+  private count(frame: Buffer, sender: string, now: number): void {
     const message = parseSyslog(frame.toString('utf8'));
-    if (message === null) {
-      this.stats.parseErrors[ParseError.SYSLOG_MALFORMED].value++;
+    if (typeof message === 'number') {
+      this.stats.parseErrors[message].value++;
       return;
     }
     for (let i = 0; i < this.extractors.length; i++) {
       const found = this.extractors[i].extract(message.text);
       if (found === null) continue;
-      this.matches[i].value++;
       if (!isValidStatusCode(found.code)) {
         this.stats.parseErrors[ParseError.SYSLOG_BAD_STATUS_CODE].value++;
         return;
       }
       const node = this.counter.nodes.fromText(found.node ?? message.host ?? sender);
       this.counter.sources.seen(SOURCE_SYSLOG, node, sender);
-      this.stats.responses.value++;
       this.counter.countEvent(
         node,
         {
@@ -72,6 +84,9 @@ export class SyslogIngest {
         },
         now,
       );
+      // Counted last, so a message that fails on the way is the one parse error and nothing else.
+      this.matches[i].value++;
+      this.stats.responses.value++;
       return;
     }
     this.unmatched.value++;

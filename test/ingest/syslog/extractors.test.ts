@@ -13,7 +13,7 @@ const extractors = buildExtractors(DEFAULT_EXTRACTORS);
 /** Runs a whole syslog line through the header parser and the default extractor list. */
 function extract(line: string): (ExtractedResponse & { by: string }) | null {
   const message = parseSyslog(line);
-  if (message === null) throw new Error(`not syslog: ${line}`);
+  if (typeof message === 'number') throw new Error(`not syslog: ${line}`);
   for (const e of extractors) {
     const found = e.extract(message.text);
     if (found) return { ...found, by: e.name };

@@ -1,3 +1,4 @@
+import glossy from 'glossy';
 import { ParseError } from '../../errors.js';
 
 /** What the extractors need from one syslog message. */
@@ -159,12 +160,13 @@ function versionEnd(raw: string, p: number): number {
 }
 
 /**
- * Parses an RFC 5424 or RFC 3164 message. RFC 5424 is read per the RFC's grammar, so structured
- * data ends where the grammar says (not at the last word ending in `]`). RFC 3164 is read as
- * senders write it: the TAG and PID split off the text, the RFC 3339 timestamps rsyslog puts in
- * 3164 lines as well as BSD ones, and a missing HOSTNAME seen for what it is. Either way rsyslog's
- * #012-style escapes are undone. No input makes it throw; it returns the message, or the
- * ParseError id saying why it is not one.
+ * Parses an RFC 5424 or RFC 3164 message. RFC 5424 is read here, per the RFC's grammar, so that
+ * structured data ends where the grammar says (not at the last word ending in `]`) and no header
+ * can make a parser throw. For RFC 3164 glossy reads the header and this finishes the job: it
+ * splits the TAG and PID off the text (glossy leaves them in), reads the RFC 3339 timestamps
+ * rsyslog puts in 3164 lines (glossy takes the time for the host), sees a missing HOSTNAME and
+ * rejects a PRI over 191. The text of either loses rsyslog's #012-style escapes. Returns the
+ * message, or the ParseError id saying why it is not one.
  */
 export function parseSyslog(raw: string): SyslogMessage | number {
   const pri = PRI.exec(raw);
@@ -186,48 +188,15 @@ export function parseSyslog(raw: string): SyslogMessage | number {
     return { host: nil(first), app, text: unescapeRsyslog(text) };
   }
 
-  return parse3164(raw, pri[0].length);
-}
-
-/** A word character, as in a regex `\w`. */
-function isWordChar(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
-}
-
-/**
- * RFC 3164 with its BSD timestamp, from `p` just past `<PRI>`: three space-separated words of
- * timestamp (a space-padded day may add one space), HOSTNAME, then TAG and text. The timestamp is
- * not checked, only skipped: senders vary and the time is not used. This reads what the glossy
- * library read (a test holds the two side by side) without splitting the whole message into words.
- */
-function parse3164(raw: string, p: number): SyslogMessage | number {
-  const firstEnd = raw.indexOf(' ', p);
-  if (firstEnd < 0 || !isWordChar(raw.charCodeAt(p))) return ParseError.SYSLOG_MALFORMED;
-  // `<PRI>0 ` is an RFC 5424 VERSION nobody defined; `<PRI>123: ` a sequence number with no header.
-  if (firstEnd === p + 1 && raw.charCodeAt(p) === 0x30) return ParseError.SYSLOG_MALFORMED;
-  if (raw.charCodeAt(firstEnd - 1) === 0x3a && isDigits(raw, p, firstEnd - 1))
+  const parsed = glossy.Parse.parse(raw);
+  if (parsed.type !== 'RFC3164' || parsed.host === undefined || parsed.host === null)
     return ParseError.SYSLOG_MALFORMED;
-  let q = firstEnd + 1;
-  if (raw.charCodeAt(q) === SP) q++;
-  const dayEnd = raw.indexOf(' ', q);
-  if (dayEnd < 0) return ParseError.SYSLOG_MALFORMED;
-  const timeEnd = raw.indexOf(' ', dayEnd + 1);
-  if (timeEnd < 0) return ParseError.SYSLOG_MALFORMED;
-  const hostEnd = raw.indexOf(' ', timeEnd + 1);
-  const host = raw.slice(timeEnd + 1, hostEnd < 0 ? raw.length : hostEnd);
+  const host = parsed.host;
+  const message = parsed.message ?? '';
   if (looksLikeTag(host)) {
-    const { app, text } = splitTag(raw.slice(timeEnd + 1));
+    const { app, text } = splitTag(`${host} ${message}`);
     return { host: null, app, text: unescapeRsyslog(text) };
   }
-  const { app, text } = splitTag(hostEnd < 0 ? '' : raw.slice(hostEnd + 1));
+  const { app, text } = splitTag(message);
   return { host: nil(host), app, text: unescapeRsyslog(text) };
-}
-
-function isDigits(raw: string, start: number, end: number): boolean {
-  if (end <= start) return false;
-  for (let i = start; i < end; i++) {
-    const c = raw.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
 }

@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DATASOURCE_UID, dashboards } from '../../generate/dashboards.js';
 import { shippedExpressions } from '../../generate/expressions.js';
-import { generatedFiles, RULES_FILE } from '../../generate/files.js';
+import { generatedFiles, PROMETHEUS_RULE_FILE, RULES_FILE } from '../../generate/files.js';
 import { ruleGroups } from '../../generate/rules.js';
-import { THRESHOLDS } from '../../generate/thresholds.js';
+import { SETTINGS, THRESHOLDS } from '../../generate/thresholds.js';
 import { requirePeer } from '../helpers/peers.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -21,6 +21,29 @@ interface Panel {
   fieldConfig: { defaults: { unit?: string } };
   gridPos: { x: number; w: number };
   targets: Array<{ expr: string; datasource: { uid: string } }>;
+}
+
+/**
+ * The anchors GitHub gives the headings of a Markdown page: lower case, punctuation but hyphens
+ * and underscores dropped, spaces to hyphens, a repeated slug numbered from -1.
+ */
+function githubAnchors(markdown: string): string[] {
+  const seen = new Map<string, number>();
+  const out: string[] = [];
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    const m = fenced ? null : /^#{1,6} +(.+?) *#*$/.exec(line);
+    if (m === null) continue;
+    const slug = m[1]
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/ /g, '-');
+    const n = seen.get(slug) ?? 0;
+    seen.set(slug, n + 1);
+    out.push(n === 0 ? slug : `${slug}-${n}`);
+  }
+  return out;
 }
 
 /** Drops every rate(...)/irate(...)/increase(...) call; a counter left over is used raw. */
@@ -73,18 +96,39 @@ describe('generated rules and dashboards', () => {
   });
 
   it('give every alert a severity, summary, templated description and runbook link into docs/runbooks.md', () => {
-    const runbooks = read('docs/runbooks.md');
     for (const rule of ruleGroups().flatMap((g) => g.rules)) {
       if (!('alert' in rule)) continue;
       expect(['warning', 'critical']).toContain(rule.labels.severity);
-      // Per-node alerts name the node; the exporter's own alert names the instance.
-      const subject =
-        rule.alert === 'SIPExporterIngestErrors' ? '{{ $labels.instance }}' : '{{ $labels.node }}';
-      expect(rule.annotations.description).toContain(subject);
-      expect(rule.annotations.description).toContain('{{ $value');
-      expect(rule.annotations.runbook_url).toBe(`docs/runbooks.md#${rule.alert.toLowerCase()}`);
-      expect(runbooks).toContain(`## ${rule.alert}`);
+      // Per-node alerts name the node; the exporter's own alerts the instance; a missing job its job.
+      const subject = rule.alert.startsWith('SIPExporter')
+        ? rule.alert === 'SIPExporterMissing'
+          ? '{{ $labels.job }}'
+          : '{{ $labels.instance }}'
+        : '{{ $labels.node }}';
+      expect(rule.annotations.description, rule.alert).toContain(subject);
+      expect(rule.annotations.description, rule.alert).toContain('{{ $value');
+      expect(rule.annotations.runbook_url).toBe(`${SETTINGS.runbookUrl}#${rule.alert.toLowerCase()}`);
       expect(rule.for).toMatch(/^\d+m$/);
+    }
+  });
+
+  it('link every alert to an anchor that exists in docs/runbooks.md of this repository', () => {
+    const pkg = JSON.parse(read('package.json')) as { repository: { type: string; url: string } };
+    const repository = pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
+    expect(SETTINGS.runbookUrl).toBe(`${repository}/blob/main/docs/runbooks.md`);
+    const anchors = githubAnchors(read('docs/runbooks.md'));
+    const urls = ruleGroups()
+      .flatMap((g) => g.rules)
+      .flatMap((r) => ('alert' in r ? [r.annotations.runbook_url] : []));
+    expect(urls.length).toBeGreaterThan(0);
+    for (const url of urls) {
+      const [page, anchor] = url.split('#');
+      expect(page, url).toBe(SETTINGS.runbookUrl);
+      expect(anchors, url).toContain(anchor);
+    }
+    // The generated files carry the same links (the PrometheusRule too).
+    for (const file of [RULES_FILE, PROMETHEUS_RULE_FILE]) {
+      for (const m of read(file).matchAll(/runbook_url: (\S+)/g)) expect(urls, file).toContain(m[1]);
     }
   });
 
@@ -92,6 +136,10 @@ describe('generated rules and dashboards', () => {
     const runbooks = read('docs/runbooks.md');
     for (const [name, value] of Object.entries(THRESHOLDS)) {
       expect(runbooks).toContain(`| \`${name}\` | ${value} |`);
+    }
+    for (const [name, value] of Object.entries(SETTINGS)) {
+      const shown = Array.isArray(value) ? value.map((v) => `\`${v}\``).join(', ') : `\`${value}\``;
+      expect(runbooks).toContain(`| \`${name}\` | ${shown} |`);
     }
   });
 

@@ -18,9 +18,15 @@ interface Panel {
   title: string;
   description?: string;
   datasource?: { uid: string };
-  fieldConfig: { defaults: { unit?: string } };
   gridPos: { x: number; w: number };
-  targets: Array<{ expr: string; datasource: { uid: string } }>;
+  fieldConfig: {
+    defaults: { unit?: string };
+    overrides: Array<{
+      matcher: { id: string; options: string };
+      properties: Array<{ id: string; value: string }>;
+    }>;
+  };
+  targets: Array<{ expr: string; refId: string; datasource: { uid: string } }>;
 }
 
 /**
@@ -44,6 +50,23 @@ function githubAnchors(markdown: string): string[] {
     out.push(n === 0 ? slug : `${slug}-${n}`);
   }
   return out;
+}
+
+/**
+ * The units that fit what a query returns: a share is a ratio, a rate of seconds is a ratio too
+ * (seconds per second), a rate of bytes is bytes per second, any other rate is per second, an
+ * increase or a plain gauge is a count, unless the gauge is in bytes or seconds.
+ */
+function unitsFor(expr: string): string[] {
+  const code = expr.replace(/"[^"]*"/g, '""');
+  if (/\//.test(code)) return ['percentunit'];
+  if (/\b(rate|irate)\(\s*\w*_seconds_\w*total\b/.test(code)) return ['percentunit'];
+  if (/\b(rate|irate)\(\s*\w*_bytes_\w*total\b/.test(code)) return ['Bps', 'binBps'];
+  if (/\b(rate|irate)\(/.test(code)) return ['ops', 'reqps', 'pps', 'cps'];
+  if (/\bincrease\(/.test(code)) return ['short', 'none'];
+  if (/\b\w+_bytes\b/.test(code)) return ['bytes', 'decbytes'];
+  if (/\b\w+_seconds\b/.test(code)) return ['s', 'ms'];
+  return ['short', 'none', 'bool'];
 }
 
 /** Drops every rate(...)/irate(...)/increase(...) call; a counter left over is used raw. */
@@ -162,6 +185,13 @@ describe('generated rules and dashboards', () => {
         expect(p.gridPos.x + p.gridPos.w, where).toBeLessThanOrEqual(24);
         for (const t of p.targets) {
           expect(t.datasource.uid, where).toBe(DATASOURCE_UID);
+          // The unit Grafana shows this series in: the panel's, or the override for its query.
+          const override = p.fieldConfig.overrides.find(
+            (o) => o.matcher.id === 'byFrameRefID' && o.matcher.options === t.refId,
+          );
+          const unit =
+            override?.properties.find((q) => q.id === 'unit')?.value ?? p.fieldConfig.defaults.unit;
+          expect(unitsFor(t.expr), `${where} (${t.refId}): unit ${unit} for ${t.expr}`).toContain(unit);
           expect(withoutRateCalls(t.expr), `${where}: a counter outside rate()`).not.toMatch(/_total\b/);
           for (const window of t.expr.matchAll(/\[([^\]]+)\]/g)) {
             // Rates follow Grafana's interval; an increase covers the range; the 503 baseline is an hour.
@@ -177,7 +207,26 @@ describe('generated rules and dashboards', () => {
       const names = (d.json as { templating: { list: Array<{ name: string }> } }).templating.list.map(
         (v) => v.name,
       );
-      for (const v of ['node', 'method']) expect(names, d.file).toContain(v);
+      for (const v of ['source', 'node', 'method']) expect(names, d.file).toContain(v);
+      // The source choice narrows the node list and every panel, and keeps everything where the
+      // exporter has no sip_exporter_node_info (an "unless another source", not an "and").
+      const json = d.json as {
+        templating: { list: Array<{ name: string; definition?: string }> };
+        panels: Panel[];
+      };
+      expect(json.templating.list.find((v) => v.name === 'node')?.definition, d.file).toContain(
+        'source!~"$source"',
+      );
+      for (const p of json.panels) {
+        for (const t of p.targets) {
+          const selections = t.expr.match(/\(sip_responses_total\{/g)?.length ?? 0;
+          const filters =
+            t.expr.match(
+              /unless on \(job, instance, node\) sip_exporter_node_info\{[^}]*source!~"\$source"\}/g,
+            )?.length ?? 0;
+          expect(filters, `${d.file}: ${p.title}`).toBe(selections);
+        }
+      }
     }
   });
 

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { DATASOURCE_UID, dashboards } from '../../generate/dashboards.js';
 import { shippedExpressions } from '../../generate/expressions.js';
 import { generatedFiles, PROMETHEUS_RULE_FILE, RULES_FILE } from '../../generate/files.js';
@@ -227,6 +228,77 @@ describe('generated rules and dashboards', () => {
           expect(filters, `${d.file}: ${p.title}`).toBe(selections);
         }
       }
+    }
+  });
+
+  it('narrow nodes and panels by source where sip_exporter_node_info exists, and keep all where not', () => {
+    const promtool = requirePeer('promtool', 'prometheus');
+    const overview = dashboards().find((d) => d.file.includes('overview'))!.json as {
+      templating: { list: Array<{ name: string; definition?: string }> };
+      panels: Panel[];
+    };
+    const byNode = overview.panels.find((p) => p.title === 'Responses by node')!.targets[0].expr;
+    const nodeList = overview.templating.list
+      .find((v) => v.name === 'node')!
+      .definition!.replace(/^query_result\((.*)\)$/s, '$1');
+    // As Grafana sends it with one source chosen and everything else "All".
+    const sent = (expr: string, source: string) =>
+      expr
+        .replaceAll('$__rate_interval', '1m')
+        .replaceAll('$source', source)
+        .replace(/\$(job|instance|node|method|code|class)\b/g, '.*');
+    const responses = (instance: string, node: string) => ({
+      series: `sip_responses_total{job="sip-response-exporter",instance="${instance}",node="${node}",code="200",class="2xx",reason="OK",method="INVITE"}`,
+      values: '0+60x10',
+    });
+    const info = (node: string, source: string) => ({
+      series: `sip_exporter_node_info{job="sip-response-exporter",instance="new:9467",node="${node}",source="${source}",sender="192.0.2.1"}`,
+      values: '1x10',
+    });
+    // new:9467 reports its nodes' sources; old:9467, an exporter without the gauge, does not.
+    const input_series = [
+      responses('new:9467', 'edge'),
+      responses('new:9467', 'pbx-host'),
+      responses('old:9467', 'legacy'),
+      info('edge', 'hep'),
+      info('pbx-host', 'syslog'),
+    ];
+    const nodes = (...names: string[]) => names.map((n) => ({ labels: `{node="${n}"}`, value: 1 }));
+    const test = {
+      rule_files: [],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series,
+          promql_expr_test: [
+            { expr: sent(byNode, 'hep'), eval_time: '10m', exp_samples: nodes('edge', 'legacy') },
+            { expr: sent(byNode, 'syslog'), eval_time: '10m', exp_samples: nodes('pbx-host', 'legacy') },
+            {
+              expr: sent(byNode, '(hep|syslog)'),
+              eval_time: '10m',
+              exp_samples: nodes('edge', 'pbx-host', 'legacy'),
+            },
+            { expr: sent(byNode, '.*'), eval_time: '10m', exp_samples: nodes('edge', 'pbx-host', 'legacy') },
+            { expr: sent(nodeList, 'hep'), eval_time: '10m', exp_samples: nodes('edge', 'legacy') },
+            {
+              expr: sent(nodeList, '.*'),
+              eval_time: '10m',
+              exp_samples: nodes('edge', 'pbx-host', 'legacy'),
+            },
+          ],
+        },
+      ],
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'sre-source-'));
+    try {
+      writeFileSync(join(dir, 'source.test.yml'), stringifyYaml(test, { lineWidth: 0 }));
+      const out = execFileSync(promtool, ['test', 'rules', join(dir, 'source.test.yml')], {
+        encoding: 'utf8',
+      });
+      expect(out).toContain('SUCCESS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -180,17 +180,21 @@ sip_node:invite_final:rate5m > ${T.minFinalRate}`,
       // until its next response, so that would never fire. "Had traffic within the lookback"
       // reads the recorded rate's history, which outlives the restart (and is cheap over a long
       // lookback); "none for a while" is the absence of any increase, gap or reset included.
+      // Silence is judged per job and node, across exporters: a replaced pod (a new instance)
+      // or a node failing over to another exporter still hears it. A scraped exporter that is
+      // down is SIPExporterDown's; one that has gone entirely leaves its nodes to this alert.
       expr: `max_over_time(sip_node:responses_final:rate5m[${T.noResponsesLookback}]) > 0
-unless on (${BY})
-sum by (${BY}) (increase(sip_responses_total[${T.noResponsesFor}])) > 0
-${SCRAPED}`,
+unless on (job, node)
+sum by (job, node) (increase(sip_responses_total[${T.noResponsesFor}])) > 0
+unless on (job, instance)
+up == 0`,
       for: '5m',
       labels: { severity: 'critical' },
       annotations: {
         summary: '{{ $labels.node }} has stopped sending SIP responses',
         description:
           `{{ $labels.node }} ({{ $labels.instance }}) had up to {{ $value | printf "%.2f" }} final responses per second in the last ${T.noResponsesLookback} ` +
-          `but none in the last ${T.noResponsesFor}: the node, its tracing or logging, or the path to the exporter is down.`,
+          `but none in the last ${T.noResponsesFor} on any exporter: the node, its tracing or logging, or the path to the exporter is down.`,
         runbook_url: link('SIPNoResponses'),
       },
     },
@@ -238,7 +242,7 @@ ${UP}`,
         summary: 'Prometheus no longer has a scrape target for {{ $labels.job }}',
         description:
           `{{ $labels.job }} had {{ $value }} scrape targets in the last ${T.exporterMissingLookback} and has none now: ` +
-          'service discovery or the scrape configuration no longer finds the exporter, and no SIP alert can fire.',
+          'service discovery or the scrape configuration no longer finds the exporter, and what it counts is not collected.',
         runbook_url: link('SIPExporterMissing'),
       },
     },

@@ -8,6 +8,8 @@ import { THRESHOLDS as T } from './thresholds.js';
 
 export interface Target {
   expr: string;
+  /** this series' unit, where it differs from the panel's (a count beside a rate) */
+  unit?: string;
   legendFormat?: string;
   instant?: boolean;
   format?: 'time_series' | 'table';
@@ -61,7 +63,17 @@ function panel(spec: PanelSpec, id: number, x: number, y: number) {
             }
           : {}),
       },
-      overrides: [],
+      // Per series, so a count drawn beside a rate or a duration keeps its own unit and axis.
+      overrides: spec.targets.flatMap((t, i) =>
+        t.unit === undefined || t.unit === spec.unit
+          ? []
+          : [
+              {
+                matcher: { id: 'byFrameRefID', options: String.fromCharCode(65 + i) },
+                properties: [{ id: 'unit', value: t.unit }],
+              },
+            ],
+      ),
     },
     options:
       spec.type === 'table'
@@ -112,7 +124,12 @@ function layout(specs: PanelSpec[]) {
   return panels;
 }
 
-function queryVariable(name: string, label: string, query: string, options: { multi?: boolean } = {}) {
+function queryVariable(
+  name: string,
+  label: string,
+  query: string,
+  options: { multi?: boolean; regex?: string } = {},
+) {
   return {
     name,
     label,
@@ -120,6 +137,7 @@ function queryVariable(name: string, label: string, query: string, options: { mu
     datasource: DATASOURCE,
     query: { query, refId: `${name}-variable` },
     definition: query,
+    regex: options.regex ?? '',
     refresh: 2,
     sort: 1,
     multi: options.multi ?? true,
@@ -144,10 +162,28 @@ const instanceVariable = queryVariable(
   'Instance',
   'label_values(sip_exporter_build_info{job=~"$job"}, instance)',
 );
+/**
+ * How each node reaches the exporter (`hep` or `syslog`), from sip_exporter_node_info. An
+ * exporter without that gauge gives no values, and "All" then selects everything.
+ */
+const sourceVariable = queryVariable(
+  'source',
+  'Source',
+  'label_values(sip_exporter_node_info{job=~"$job",instance=~"$instance"}, source)',
+);
+/**
+ * Drops the series of nodes whose source is not selected. Written as "unless another source" so
+ * that it keeps everything where sip_exporter_node_info does not exist (an older exporter) and
+ * when every source is selected.
+ */
+const FROM_SOURCE =
+  'unless on (job, instance, node) sip_exporter_node_info{job=~"$job",instance=~"$instance",source!~"$source"}';
+/** Nodes with responses, of the chosen sources; the same tolerance as FROM_SOURCE. */
 const nodeVariable = queryVariable(
   'node',
   'Node',
-  'label_values(sip_responses_total{job=~"$job",instance=~"$instance"}, node)',
+  `query_result(group by (node) (sip_responses_total{job=~"$job",instance=~"$instance"} ${FROM_SOURCE}))`,
+  { regex: '/node="([^"]*)"/' },
 );
 const methodVariable = queryVariable(
   'method',
@@ -233,12 +269,12 @@ const SIP = 'job=~"$job",instance=~"$instance",node=~"$node",method=~"$method"';
 const RATE = '$__rate_interval';
 
 function overview() {
-  const finals = `sum(rate(sip_responses_total{${SIP},class!="1xx"}[${RATE}]))`;
+  const finals = `sum(rate(sip_responses_total{${SIP},class!="1xx"}[${RATE}]) ${FROM_SOURCE})`;
   return dashboard(
     'sip-responses-overview',
     'SIP responses',
     'SIP responses by class, code, method and node, from sip-response-exporter.',
-    [jobVariable, instanceVariable, nodeVariable, methodVariable],
+    [jobVariable, instanceVariable, sourceVariable, nodeVariable, methodVariable],
     [
       {
         title: 'Responses by class',
@@ -247,7 +283,10 @@ function overview() {
         unit: 'ops',
         stacked: true,
         targets: [
-          { expr: `sum by (class) (rate(sip_responses_total{${SIP}}[${RATE}]))`, legendFormat: '{{class}}' },
+          {
+            expr: `sum by (class) (rate(sip_responses_total{${SIP}}[${RATE}]) ${FROM_SOURCE})`,
+            legendFormat: '{{class}}',
+          },
         ],
       },
       {
@@ -258,7 +297,7 @@ function overview() {
         unit: 'short',
         targets: [
           {
-            expr: `topk(15, sum by (code, reason) (increase(sip_responses_total{${SIP}}[$__range])))`,
+            expr: `topk(15, sum by (code, reason) (increase(sip_responses_total{${SIP}}[$__range]) ${FROM_SOURCE}))`,
             instant: true,
             format: 'table',
           },
@@ -273,7 +312,7 @@ function overview() {
         min: 0,
         targets: [
           {
-            expr: `sum by (class) (rate(sip_responses_total{${SIP},class=~"4xx|5xx|6xx"}[${RATE}]))\n/ ignoring (class) group_left ()\n(${finals} > 0)`,
+            expr: `sum by (class) (rate(sip_responses_total{${SIP},class=~"4xx|5xx|6xx"}[${RATE}]) ${FROM_SOURCE})\n/ ignoring (class) group_left ()\n(${finals} > 0)`,
             legendFormat: '{{class}}',
           },
         ],
@@ -286,11 +325,11 @@ function overview() {
         threshold: T.serviceUnavailableSpikeMinRate,
         targets: [
           {
-            expr: `sum by (node) (rate(sip_responses_total{${SIP},code="503"}[${RATE}]))`,
+            expr: `sum by (node) (rate(sip_responses_total{${SIP},code="503"}[${RATE}]) ${FROM_SOURCE})`,
             legendFormat: '503 {{node}}',
           },
           {
-            expr: `${T.serviceUnavailableSpikeFactor} * sum by (node) (rate(sip_responses_total{${SIP},code="503"}[1h]))`,
+            expr: `${T.serviceUnavailableSpikeFactor} * sum by (node) (rate(sip_responses_total{${SIP},code="503"}[1h]) ${FROM_SOURCE})`,
             legendFormat: 'spike threshold {{node}}',
           },
         ],
@@ -302,7 +341,7 @@ function overview() {
         unit: 'ops',
         targets: [
           {
-            expr: `sum by (method) (rate(sip_responses_total{${SIP}}[${RATE}]))`,
+            expr: `sum by (method) (rate(sip_responses_total{${SIP}}[${RATE}]) ${FROM_SOURCE})`,
             legendFormat: '{{method}}',
           },
         ],
@@ -314,7 +353,10 @@ function overview() {
         type: 'timeseries',
         unit: 'ops',
         targets: [
-          { expr: `sum by (node) (rate(sip_responses_total{${SIP}}[${RATE}]))`, legendFormat: '{{node}}' },
+          {
+            expr: `sum by (node) (rate(sip_responses_total{${SIP}}[${RATE}]) ${FROM_SOURCE})`,
+            legendFormat: '{{node}}',
+          },
         ],
       },
       {
@@ -328,7 +370,7 @@ function overview() {
         width: 24,
         targets: [
           {
-            expr: `sum by (node) (rate(sip_responses_total{${SIP},method="INVITE",class="2xx"}[${RATE}]))\n/\n(sum by (node) (rate(sip_responses_total{${SIP},method="INVITE",class!="1xx",code!~"401|407"}[${RATE}])) > 0)`,
+            expr: `sum by (node) (rate(sip_responses_total{${SIP},method="INVITE",class="2xx"}[${RATE}]) ${FROM_SOURCE})\n/\n(sum by (node) (rate(sip_responses_total{${SIP},method="INVITE",class!="1xx",code!~"401|407"}[${RATE}]) ${FROM_SOURCE}) > 0)`,
             legendFormat: '{{node}}',
           },
         ],
@@ -358,7 +400,15 @@ function drillDown() {
     'sip-response-code',
     'SIP response code drill-down',
     'One SIP status code or class (for example 503, or 5xx) by node and method.',
-    [jobVariable, instanceVariable, nodeVariable, methodVariable, codeVariable, classVariable],
+    [
+      jobVariable,
+      instanceVariable,
+      sourceVariable,
+      nodeVariable,
+      methodVariable,
+      codeVariable,
+      classVariable,
+    ],
     [
       {
         title: 'Chosen responses by node',
@@ -366,7 +416,10 @@ function drillDown() {
         type: 'timeseries',
         unit: 'ops',
         targets: [
-          { expr: `sum by (node) (rate(sip_responses_total{${chosen}}[${RATE}]))`, legendFormat: '{{node}}' },
+          {
+            expr: `sum by (node) (rate(sip_responses_total{${chosen}}[${RATE}]) ${FROM_SOURCE})`,
+            legendFormat: '{{node}}',
+          },
         ],
       },
       {
@@ -376,7 +429,7 @@ function drillDown() {
         unit: 'ops',
         targets: [
           {
-            expr: `sum by (method) (rate(sip_responses_total{${chosen}}[${RATE}]))`,
+            expr: `sum by (method) (rate(sip_responses_total{${chosen}}[${RATE}]) ${FROM_SOURCE})`,
             legendFormat: '{{method}}',
           },
         ],
@@ -389,7 +442,7 @@ function drillDown() {
         min: 0,
         targets: [
           {
-            expr: `sum by (node) (rate(sip_responses_total{${chosen},class!="1xx"}[${RATE}]))\n/\n(sum by (node) (rate(sip_responses_total{${SIP},class!="1xx"}[${RATE}])) > 0)`,
+            expr: `sum by (node) (rate(sip_responses_total{${chosen},class!="1xx"}[${RATE}]) ${FROM_SOURCE})\n/\n(sum by (node) (rate(sip_responses_total{${SIP},class!="1xx"}[${RATE}]) ${FROM_SOURCE}) > 0)`,
             legendFormat: '{{node}}',
           },
         ],
@@ -402,7 +455,7 @@ function drillDown() {
         unit: 'short',
         targets: [
           {
-            expr: `sum by (code, reason, method, node) (increase(sip_responses_total{${chosen}}[$__range]))`,
+            expr: `sum by (code, reason, method, node) (increase(sip_responses_total{${chosen}}[$__range]) ${FROM_SOURCE})`,
             instant: true,
             format: 'table',
           },
@@ -502,6 +555,7 @@ function health() {
           {
             expr: `sum by (instance) (rate(sip_exporter_node_overflow_total{${E}}[${RATE}]))`,
             legendFormat: 'overflow/s {{instance}}',
+            unit: 'ops',
           },
         ],
       },
@@ -518,6 +572,7 @@ function health() {
           {
             expr: `sum by (listener) (rate(sip_exporter_tcp_connections_total{${E},result="rejected_limit"}[${RATE}]))`,
             legendFormat: 'rejected/s {{listener}}',
+            unit: 'ops',
           },
         ],
       },
@@ -559,15 +614,23 @@ function health() {
         ],
       },
       {
-        title: 'Scrape duration and listeners up',
-        description: 'How long Prometheus takes to scrape the exporter, and how many listeners are bound.',
+        title: 'Scrape duration',
+        description: 'How long Prometheus takes to scrape the exporter.',
         type: 'timeseries',
         unit: 's',
+        targets: [{ expr: `scrape_duration_seconds{${E}}`, legendFormat: '{{instance}}' }],
+      },
+      {
+        title: 'Listeners bound',
+        description:
+          'Listeners each exporter has bound, one per listener and transport. A drop means a listener failed to bind or was configured away.',
+        type: 'timeseries',
+        unit: 'short',
+        min: 0,
         targets: [
-          { expr: `scrape_duration_seconds{${E}}`, legendFormat: 'scrape {{instance}}' },
           {
             expr: `sum by (instance) (sip_exporter_listener_up{${E}})`,
-            legendFormat: 'listeners up {{instance}}',
+            legendFormat: '{{instance}}',
           },
         ],
       },

@@ -1,4 +1,4 @@
-import { RUNBOOK_URL, THRESHOLDS as T } from './thresholds.js';
+import { SETTINGS as S, THRESHOLDS as T } from './thresholds.js';
 
 export interface RecordingRule {
   record: string;
@@ -39,7 +39,14 @@ const sumOf = (names: string[]) =>
     .map((n) => `label_replace(rate(sip_exporter_${n}_total[5m]), "source", "${n}", "", "")`)
     .join('\n    or ')}\n  )`;
 
-const link = (alert: string) => `${RUNBOOK_URL}#${alert.toLowerCase()}`;
+const link = (alert: string) => `${S.runbookUrl}#${alert.toLowerCase()}`;
+/** The scrape targets of the exporters. */
+const UP = `up{job=~"${S.exporterJob}"}`;
+/**
+ * Silence alerts need the exporter scraped: while it is down its series are gone, which would
+ * read as silence on every node at once; SIPExporterDown and SIPExporterMissing say so instead.
+ */
+const SCRAPED = 'and on (job, instance)\nup == 1';
 const pct = (x: number) => `${x * 100}%`;
 
 export function ruleGroups(): RuleGroup[] {
@@ -162,23 +169,81 @@ sip_node:invite_final:rate5m > ${T.minFinalRate}`,
         summary: `Fewer than ${pct(T.answerSeizureRatioWarning)} of INVITEs on {{ $labels.node }} are answered`,
         description:
           'Only {{ $value | humanizePercentage }} of INVITE final responses on {{ $labels.node }} ({{ $labels.instance }}) ' +
-          'are 2xx (answer-seizure ratio; 401/407 challenges left out).',
+          'are 2xx (answer-seizure ratio; 401/407 challenges left out). Re-INVITEs within calls (session refreshes, ' +
+          'holds) count as answered INVITEs, so with long calls the ratio is above the share of calls answered.',
         runbook_url: link('SIPAnswerSeizureRatioLow'),
       },
     },
     {
       alert: 'SIPNoResponses',
-      expr: `sum by (${BY}) (increase(sip_responses_total[${T.noResponsesFor}])) == 0
-and on (${BY})
-sum by (${BY}) (increase(sip_responses_total[1h])) > 0`,
+      // Not `increase(...[10m]) == 0`: after an exporter restart a silent node has no series
+      // until its next response, so that would never fire. "Had traffic within the lookback"
+      // reads the recorded rate's history, which outlives the restart (and is cheap over a long
+      // lookback); "none for a while" is the absence of any increase, gap or reset included.
+      // Silence is judged per job and node, across exporters: a replaced pod (a new instance)
+      // or a node failing over to another exporter still hears it. A scraped exporter that is
+      // down is SIPExporterDown's; one that has gone entirely leaves its nodes to this alert.
+      expr: `max_over_time(sip_node:responses_final:rate5m[${T.noResponsesLookback}]) > 0
+unless on (job, node)
+sum by (job, node) (increase(sip_responses_total[${T.noResponsesFor}])) > 0
+unless on (job, instance)
+up == 0`,
       for: '5m',
       labels: { severity: 'critical' },
       annotations: {
         summary: '{{ $labels.node }} has stopped sending SIP responses',
         description:
-          '{{ $labels.node }} ({{ $labels.instance }}) had SIP traffic in the last hour but {{ $value }} responses ' +
-          `in the last ${T.noResponsesFor}: the node, its tracing or logging, or the path to the exporter is down.`,
+          `{{ $labels.node }} ({{ $labels.instance }}) had up to {{ $value | printf "%.2f" }} final responses per second in the last ${T.noResponsesLookback} ` +
+          `but none in the last ${T.noResponsesFor} on any exporter: the node, its tracing or logging, or the path to the exporter is down.`,
         runbook_url: link('SIPNoResponses'),
+      },
+    },
+    {
+      alert: 'SIPExporterNoResponses',
+      // The self-metric exists at zero from start, so it has samples after a restart too.
+      expr: `sum by (job, instance) (increase(sip_exporter_sip_messages_total{kind="response"}[${T.noResponsesLookback}])) > 0
+unless on (job, instance)
+sum by (job, instance) (increase(sip_exporter_sip_messages_total{kind="response"}[${T.noResponsesFor}])) > 0
+${SCRAPED}`,
+      for: '5m',
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'The exporter {{ $labels.instance }} receives no SIP responses at all',
+        description:
+          `{{ $labels.instance }} read {{ $value | humanize }} SIP responses in the last ${T.noResponsesLookback} but none in the last ${T.noResponsesFor} ` +
+          'from any node: its listeners, the network path to it, or every sender is down.',
+        runbook_url: link('SIPExporterNoResponses'),
+      },
+    },
+    {
+      alert: 'SIPExporterDown',
+      expr: `${UP} == 0`,
+      for: T.exporterDownFor,
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'Prometheus cannot scrape the exporter {{ $labels.instance }}',
+        description:
+          `Scrapes of {{ $labels.instance }} (job {{ $labels.job }}) have failed for ${T.exporterDownFor} (up is {{ $value }}): ` +
+          'no SIP alert can fire for the nodes it counts.',
+        runbook_url: link('SIPExporterDown'),
+      },
+    },
+    {
+      alert: 'SIPExporterMissing',
+      // A target dropped by service discovery has no `up` at all, so `up == 0` never sees it.
+      // Not absent(): it fires once for any number of jobs and carries no labels. Each target
+      // (or job, by default) seen within the lookback but not now is missing, until the lookback ends.
+      expr: `count by (${S.exporterMissingBy.join(', ')}) (max_over_time(${UP}[${T.exporterMissingLookback}]))
+unless on (${S.exporterMissingBy.join(', ')})
+${UP}`,
+      for: T.exporterDownFor,
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'Prometheus no longer has a scrape target for {{ $labels.job }}',
+        description:
+          `{{ $labels.job }} had {{ $value }} scrape targets in the last ${T.exporterMissingLookback} and has none now: ` +
+          'service discovery or the scrape configuration no longer finds the exporter, and what it counts is not collected.',
+        runbook_url: link('SIPExporterMissing'),
       },
     },
     {

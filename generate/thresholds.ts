@@ -19,11 +19,37 @@ export const THRESHOLDS = {
   answerSeizureRatioWarning: 0.3,
   /** ratios only count with at least this many final responses per second on the node */
   minFinalRate: 0.1,
-  /** a node that answered in the last hour but not for this long is silent */
+  /** a node (or a whole exporter) that answered within the lookback but not for this long is silent */
   noResponsesFor: '10m',
+  /** how far back a node must have had traffic for its silence to alert; the alert ends after this */
+  noResponsesLookback: '1h',
+  /** a scrape target that fails this long is down (the alert's `for`) */
+  exporterDownFor: '5m',
+  /** a job that had a scrape target within this long but has none now is missing */
+  exporterMissingLookback: '1h',
   /** parse errors, auth failures and kernel drops as a share of what arrives */
   ingestErrorRatioWarning: 0.01,
 } as const;
 
-/** Where the runbook anchors live; alerts link to `${RUNBOOK_URL}#<alert name in lower case>`. */
-export const RUNBOOK_URL = 'docs/runbooks.md';
+/**
+ * What differs between installations rather than between alert levels. Change a value here and
+ * run `npm run generate`; docs/runbooks.md describes each.
+ */
+export const SETTINGS = {
+  /**
+   * The Prometheus job (a regular expression, used as `job=~"..."`) that scrapes the exporters.
+   * The default is the job name of deploy/compose and the Service name the ServiceMonitor uses.
+   */
+  exporterJob: 'sip-response-exporter',
+  /**
+   * The labels of `up` that name one expected scrape target for SIPExporterMissing. The default,
+   * the job alone, fires only when every target of the job is gone, so a Kubernetes rollout (which
+   * changes instance) stays quiet; with static targets add 'instance' to miss each one.
+   */
+  exporterMissingBy: ['job'] as readonly string[],
+  /**
+   * The page every alert links to; the anchor is the alert name in lower case. An absolute URL,
+   * so the link works from Alertmanager, its receivers and Grafana alike.
+   */
+  runbookUrl: 'https://github.com/sip-response-exporter/sip-response-exporter/blob/main/docs/runbooks.md',
+};

@@ -160,7 +160,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'dedupe.max-entries',
     path: ['dedupe', 'max_entries'],
     valueName: 'n',
-    description: 'most messages remembered for dedupe (about 33 bytes each)',
+    description: 'most messages remembered for dedupe (16 bytes each, rounded up to a power of two)',
     defaultText: '1000000',
   },
   {

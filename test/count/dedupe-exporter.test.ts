@@ -85,8 +85,8 @@ describe('dedupe window on the monotonic clock', () => {
     };
     const counted = () => e.counter.countedResponses();
     const hits = () => handled - counted();
-    // Only Date moves: as NTP or an operator setting the clock would move it.
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    // Only Date is stepped, as NTP or an operator setting the clock would step it; it runs on between steps.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now(), shouldAdvanceTime: true });
     const start = performance.now();
     await send();
     expect([counted(), hits()]).toEqual([1, 0]);

@@ -67,7 +67,7 @@ describe('dedupe evictions through /metrics', () => {
 
 describe('dedupe window on the monotonic clock', () => {
   it('a wall-clock step either way neither replays a message nor stretches its window', async () => {
-    const windowMs = 1500;
+    const windowMs = 3000;
     exporter = await startExporter({ 'dedupe.window': `${windowMs}ms` });
     const e = exporter;
     const port = e.hep!.udpPort;
@@ -84,7 +84,7 @@ describe('dedupe window on the monotonic clock', () => {
       );
     };
     const counted = () => e.counter.countedResponses();
-    const hits = () => handled - counted();
+    const hits = () => e.self.dedupeHits.total();
     // Only Date is stepped, as NTP or an operator setting the clock would step it; it runs on between steps.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now(), shouldAdvanceTime: true });
     const start = performance.now();

@@ -124,13 +124,13 @@ function decodeHep3(buf: Uint8Array, start: number, end: number, out: HepPacket)
       case 0x0005:
         if (bodyLength !== (type === 0x0003 ? 4 : 16)) return ParseError.HEP_BAD_CHUNK;
         out.sourceAddressStart = body;
-        out.sourceAddressEnd = p;
+        out.sourceAddressEnd = body + bodyLength;
         break;
       case 0x0004:
       case 0x0006:
         if (bodyLength !== (type === 0x0004 ? 4 : 16)) return ParseError.HEP_BAD_CHUNK;
         out.destinationAddressStart = body;
-        out.destinationAddressEnd = p;
+        out.destinationAddressEnd = body + bodyLength;
         break;
       case 0x0007:
         if (bodyLength !== 2) return ParseError.HEP_BAD_CHUNK;

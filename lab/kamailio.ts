@@ -1,7 +1,14 @@
 /** What the lab's Kamailio sends the exporter. */
 export interface KamailioTrace {
   /** HEP over siptrace, or none */
-  hep?: { port: number; transport: 'udp' | 'tcp'; version: 1 | 2 | 3; captureId: number };
+  hep?: {
+    port: number;
+    transport: 'udp' | 'tcp';
+    version: 1 | 2 | 3;
+    captureId: number;
+    /** where the HEP collector listens; the proxy's own address when not given */
+    host?: string;
+  };
   /** acc lines for every accounted transaction */
   acc: boolean;
   /** the recommended xlog line in the reply and local-response routes */
@@ -18,15 +25,28 @@ export interface KamailioRoutes {
 /** The recommended reply line, as docs/sources/kamailio.md gives it. */
 const XLOG = 'xlog("L_NOTICE", "sip_response code=$rs method=$rm cseq=$cs callid=$ci totag=$tt\\n");';
 
+/** An address as a SIP URI or Kamailio's listen= writes it: IPv6 in brackets. */
+export function uriHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /**
- * A stateful proxy on 127.0.0.1:port. It relays by request-URI user (`answer`, `busy`,
- * `decline` to the sipp UAS of that name), refuses `overload` with a stateless 503 and anyone
- * else with a stateless 404, and challenges every REGISTER with a 401.
+ * A stateful proxy on host:port (127.0.0.1 unless given; the callees listen on the same host).
+ * It relays by request-URI user (`answer`, `busy`, `decline` to the sipp UAS of that name),
+ * refuses `overload` with a stateless 503 and anyone else with a stateless 404, and challenges
+ * every REGISTER with a 401.
  */
 // One UDP worker keeps replies in the order the callee sent them (two workers can relay a 200
 // before its 180), so that sipp's own counts are an exact reference.
-export function kamailioConfig(port: number, routes: KamailioRoutes, trace: KamailioTrace): string {
+export function kamailioConfig(
+  port: number,
+  routes: KamailioRoutes,
+  trace: KamailioTrace,
+  host = '127.0.0.1',
+): string {
   const hep = trace.hep;
+  const self = uriHost(host);
+  const collector = uriHost(hep?.host ?? host);
   return `#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -36,8 +56,8 @@ memlog=5
 children=1
 disable_tcp=${hep?.transport === 'tcp' ? 'no' : 'yes'}
 auto_aliases=no
-listen=udp:127.0.0.1:${port}
-${hep?.transport === 'tcp' ? `listen=tcp:127.0.0.1:${port}\n` : ''}
+listen=udp:${self}:${port}
+${hep?.transport === 'tcp' ? `listen=tcp:${self}:${port}\n` : ''}
 loadmodule "tm.so"
 loadmodule "tmx.so"
 loadmodule "sl.so"
@@ -56,7 +76,7 @@ modparam("acc", "log_level", 1)
 modparam("acc", "log_facility", "LOG_LOCAL0")
 ${
   hep
-    ? `modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:${hep.port}${hep.transport === 'tcp' ? ';transport=tcp' : ''}")
+    ? `modparam("siptrace", "duplicate_uri", "sip:${collector}:${hep.port}${hep.transport === 'tcp' ? ';transport=tcp' : ''}")
 modparam("siptrace", "hep_mode_on", 1)
 modparam("siptrace", "hep_version", ${hep.version})
 modparam("siptrace", "hep_capture_id", ${hep.captureId})
@@ -84,11 +104,11 @@ request_route {
     }
     ${trace.acc ? 'setflag(1);\n    setflag(3);' : ''}
     if ($rU == "answer") {
-        $du = "sip:127.0.0.1:${routes.answer}";
+        $du = "sip:${self}:${routes.answer}";
     } else if ($rU == "busy") {
-        $du = "sip:127.0.0.1:${routes.busy}";
+        $du = "sip:${self}:${routes.busy}";
     } else if ($rU == "decline") {
-        $du = "sip:127.0.0.1:${routes.decline}";
+        $du = "sip:${self}:${routes.decline}";
     } else if ($rU == "overload") {
         sl_send_reply("503", "Service Unavailable");
         exit;

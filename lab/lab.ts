@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type KamailioTrace, kamailioConfig } from './kamailio.js';
+import { type KamailioTrace, kamailioConfig, uriHost } from './kamailio.js';
 import {
   freePort,
   type LabProcess,
@@ -62,9 +62,17 @@ export interface ExporterHandle {
   metrics: () => Promise<string>;
 }
 
-/** The exporter itself, from this checkout, on free ports. */
-export async function startExporter(lab: Lab, name: string, flags: string[] = []): Promise<ExporterHandle> {
-  const hepPort = await freePort();
+/**
+ * The exporter itself, from this checkout, on free ports. With `hepHost`, HEP listens on that
+ * address at a port the kernel picks (`[::1]:0`), read back from the exporter's own log.
+ */
+export async function startExporter(
+  lab: Lab,
+  name: string,
+  flags: string[] = [],
+  options: { hepHost?: string } = {},
+): Promise<ExporterHandle> {
+  let hepPort = options.hepHost === undefined ? await freePort() : 0;
   const syslogPort = await freePort();
   const webPort = await freePort();
   const process_ = lab.start(
@@ -77,7 +85,7 @@ export async function startExporter(lab: Lab, name: string, flags: string[] = []
       '--web.listen-address',
       `127.0.0.1:${webPort}`,
       '--hep.listen-address',
-      `127.0.0.1:${hepPort}`,
+      `${uriHost(options.hepHost ?? '127.0.0.1')}:${hepPort}`,
       '--syslog.listen-address',
       `127.0.0.1:${syslogPort}`,
       ...flags,
@@ -97,6 +105,14 @@ export async function startExporter(lab: Lab, name: string, flags: string[] = []
     },
     30_000,
   );
+  if (hepPort === 0) {
+    const bound = new RegExp(
+      `"listener":"hep","address":"${uriHost(options.hepHost!).replace(/[[\]]/g, '\\$&')}:(\\d+)"`,
+    );
+    const match = bound.exec(process_.log());
+    if (match === null) throw new Error(`${name} did not log the HEP port it bound; see ${process_.logFile}`);
+    hepPort = Number(match[1]);
+  }
   return { web, hepPort, syslogPort, process: process_, metrics };
 }
 
@@ -106,16 +122,24 @@ export interface Callees {
   decline: number;
 }
 
-/** sipp callees: the built-in uas answers, two more scenarios answer 486 and 603. */
-export async function startCallees(lab: Lab): Promise<Callees> {
+/**
+ * sipp callees on `host`: the built-in uas answers, two more scenarios answer 486 and 603.
+ * Callees on another host than 127.0.0.1 get their host in their process names.
+ */
+export async function startCallees(lab: Lab, host = '127.0.0.1'): Promise<Callees> {
   const sipp = requireProgram('sipp', 'sip-tester');
-  const ports = { answer: await freePort(), busy: await freePort(), decline: await freePort() };
+  const ports = {
+    answer: await freePort(host),
+    busy: await freePort(host),
+    decline: await freePort(host),
+  };
   writeFileSync(join(lab.dir, 'uas-486.xml'), uasFinal(486));
   writeFileSync(join(lab.dir, 'uas-603.xml'), uasFinal(603));
-  const common = (port: number) => ['-i', '127.0.0.1', '-p', String(port), '-nostdin', '-trace_err'];
-  lab.start('sipp-uas-answer', sipp, ['-sn', 'uas', ...common(ports.answer)]);
-  lab.start('sipp-uas-busy', sipp, ['-sf', join(lab.dir, 'uas-486.xml'), ...common(ports.busy)]);
-  lab.start('sipp-uas-decline', sipp, ['-sf', join(lab.dir, 'uas-603.xml'), ...common(ports.decline)]);
+  const common = (port: number) => ['-i', host, '-p', String(port), '-nostdin', '-trace_err'];
+  const tag = host === '127.0.0.1' ? '' : `-${host.replace(/\W+/g, '')}`;
+  lab.start(`sipp-uas-answer${tag}`, sipp, ['-sn', 'uas', ...common(ports.answer)]);
+  lab.start(`sipp-uas-busy${tag}`, sipp, ['-sf', join(lab.dir, 'uas-486.xml'), ...common(ports.busy)]);
+  lab.start(`sipp-uas-decline${tag}`, sipp, ['-sf', join(lab.dir, 'uas-603.xml'), ...common(ports.decline)]);
   return ports;
 }
 
@@ -127,9 +151,9 @@ export interface KamailioHandle {
 }
 
 /**
- * Kamailio 5 as a stateful proxy that traces or logs as `trace` says. With `syslogSocket`, its
- * log lines (-E, one per line) also go through util-linux logger into that syslog socket, as
- * Kamailio's syslog() would hand them to the host's rsyslog.
+ * Kamailio 5 as a stateful proxy on `host` that traces or logs as `trace` says. With
+ * `syslogSocket`, its log lines (-E, one per line) also go through util-linux logger into that
+ * syslog socket, as Kamailio's syslog() would hand them to the host's rsyslog.
  */
 export async function startKamailio(
   lab: Lab,
@@ -137,11 +161,12 @@ export async function startKamailio(
   callees: Callees,
   trace: KamailioTrace,
   syslogSocket?: string,
+  host = '127.0.0.1',
 ): Promise<KamailioHandle> {
   const kamailio = requireProgram('kamailio', 'kamailio');
-  const port = await freePort();
+  const port = await freePort(host);
   const cfg = join(lab.dir, `${name}.cfg`);
-  writeFileSync(cfg, kamailioConfig(port, callees, trace));
+  writeFileSync(cfg, kamailioConfig(port, callees, trace, host));
   const check = await runProcess(lab.dir, `${name}-check`, kamailio, ['-c', '-f', cfg], 20_000);
   if (check !== 0) throw new Error(`kamailio rejected ${cfg}; see ${join(lab.dir, `${name}-check.log`)}`);
   const args = ['-f', cfg, '-DD', '-E', '-P', join(lab.dir, `${name}.pid`)];
@@ -162,7 +187,7 @@ export async function startKamailio(
   return { port, process: process_, output };
 }
 
-/** One sipp caller run; resolves with sipp's exit code (0: every call succeeded). */
+/** One sipp caller run from and to `host`; resolves with sipp's exit code (0: every call succeeded). */
 export async function call(
   lab: Lab,
   name: string,
@@ -170,9 +195,10 @@ export async function call(
   scenario: { builtIn: 'uac' } | { xml: string },
   user: string,
   calls: number,
+  host = '127.0.0.1',
 ): Promise<number | null> {
   const sipp = requireProgram('sipp', 'sip-tester');
-  const port = await freePort();
+  const port = await freePort(host);
   let scenarioArgs: string[];
   if ('builtIn' in scenario) scenarioArgs = ['-sn', scenario.builtIn];
   else {
@@ -188,9 +214,9 @@ export async function call(
       ...scenarioArgs,
       '-s',
       user,
-      `127.0.0.1:${proxyPort}`,
+      `${uriHost(host)}:${proxyPort}`,
       '-i',
-      '127.0.0.1',
+      host,
       '-p',
       String(port),
       '-m',
@@ -220,19 +246,21 @@ export const CALL_MIX = [
 export const RELAYED = new Set(['INVITE 180', 'INVITE 200', 'BYE 200', 'INVITE 486', 'INVITE 603']);
 
 /**
- * Runs the call mix through the proxy, `calls` calls per outcome, one caller after another, and
- * returns what the callers received by "METHOD CODE", as sipp reports it. Every call must succeed.
+ * Runs the call mix through the proxy on `host`, `calls` calls per outcome, one caller after
+ * another, and returns what the callers received by "METHOD CODE", as sipp reports it. Every call
+ * must succeed.
  */
 export async function runCallMix(
   lab: Lab,
   proxyPort: number,
   calls: number,
   tag: string,
+  host = '127.0.0.1',
 ): Promise<Map<string, number>> {
   const received = new Map<string, number>();
   for (const c of CALL_MIX) {
     const name = `${tag}-uac-${c.name}`;
-    const code = await call(lab, name, proxyPort, c.scenario, c.user, calls);
+    const code = await call(lab, name, proxyPort, c.scenario, c.user, calls, host);
     const report = parseSippScreen(readText(join(lab.dir, `${name}.log`)));
     if (code !== 0 || report.successful !== calls) {
       throw new Error(

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, isIP } from 'node:net';
 import { join } from 'node:path';
 
 /** A file's text, or '' while it does not exist yet (a log not yet written). */
@@ -38,23 +38,24 @@ export function requireProgram(program: string, debianPackage: string): string {
 }
 
 /**
- * A port free for both UDP and TCP on 127.0.0.1, from the kernel. Another process could take it
- * before we bind again; the callers bind at once, and the lab starts its processes in sequence.
+ * A port free for both UDP and TCP on `host` (127.0.0.1 or ::1), from the kernel. Another process
+ * could take it before we bind again; the callers bind at once, and the lab starts its processes
+ * in sequence.
  */
-export async function freePort(): Promise<number> {
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer();
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
+      server.listen(0, host, () => {
         const address = server.address();
         server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
       });
     });
     const udpFree = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4');
+      const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
       socket.once('error', () => resolve(false));
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+      socket.bind(port, host, () => socket.close(() => resolve(true)));
     });
     if (udpFree) return port;
   }

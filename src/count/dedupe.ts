@@ -1,3 +1,5 @@
+import type { CounterCell } from '../metrics/hot-counter.js';
+
 const WAYS = 4;
 /** Uint32 words per entry: key high half, key low half, time, spare (keeps entries 16 bytes). */
 const WORDS = 4;
@@ -17,6 +19,11 @@ const WORDS = 4;
 export class DedupeWindow {
   hits = 0;
   evictions = 0;
+  /**
+   * The exported eviction counter, bumped with `evictions` itself: a copy made when some other
+   * metric is collected would show each eviction one scrape late.
+   */
+  private evictionCell: CounterCell = { value: 0 };
   /** entries ever filled; an expired entry stays filled until reused */
   filled = 0;
 
@@ -41,6 +48,12 @@ export class DedupeWindow {
     this.bucketMask = buckets - 1;
     this.table = new Uint32Array(buckets * WAYS * WORDS);
     this.origin = now;
+  }
+
+  /** Counts every eviction, past and future, into `cell` as well (the exported counter). */
+  countEvictionsInto(cell: CounterCell): void {
+    cell.value += this.evictions;
+    this.evictionCell = cell;
   }
 
   /** Entries the table can hold (maxEntries rounded up to a power of two). */
@@ -83,7 +96,10 @@ export class DedupeWindow {
       }
     }
     if (table[victim + 1] === 0) this.filled++;
-    else if (victimAge < window) this.evictions++;
+    else if (victimAge < window) {
+      this.evictions++;
+      this.evictionCell.value++;
+    }
     table[victim] = hi;
     table[victim + 1] = lo;
     table[victim + 2] = time;

@@ -98,15 +98,8 @@ export class SipCounter {
     this.responseHits = self.dedupeHits.cell({ kind: 'response' });
     this.requestHits = self.dedupeHits.cell({ kind: 'request' });
     const evictions = self.dedupeEvictions.cell({});
-    let lastEvictions = 0;
-    self.dedupeEntries = () => {
-      // The window counts evictions itself; mirror them into the counter when scraped.
-      if (dedupe !== null) {
-        evictions.value += dedupe.evictions - lastEvictions;
-        lastEvictions = dedupe.evictions;
-      }
-      return dedupe?.filled ?? 0;
-    };
+    dedupe?.countEvictionsInto(evictions);
+    self.dedupeEntries = () => dedupe?.filled ?? 0;
     self.nodeCount = () => nodes.size;
   }
 

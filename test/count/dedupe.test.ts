@@ -76,4 +76,89 @@ describe('dedupe window', () => {
       { numRuns: 300 },
     );
   });
+
+  it('agrees exactly with a set-associative model when the table is small and full', () => {
+    // The key pool is larger than any table here, so buckets fill and evict; a few hi/lo pairs
+    // differ only in bit 0 of lo, which is not part of the key.
+    const key = fc.record({ hi: fc.integer({ min: 0, max: 3 }), lo: fc.integer({ min: 0, max: 11 }) });
+    // Steps and windows on a 10 ms grid, so that entries often sit exactly at the window's edge.
+    const op = fc.record({ key, advance: fc.integer({ min: 0, max: 4 }).map((n) => n * 10) });
+    const exercised = { hits: 0, evictions: 0 };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 30 }).map((n) => n * 10),
+        fc.array(op, { minLength: 1, maxLength: 300, size: 'max' }),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        (maxEntries, windowMs, ops, origin) => {
+          const window = new DedupeWindow(windowMs, maxEntries, origin);
+          const model = new SetAssociativeModel(windowMs, maxEntries);
+          expect(window.capacity).toBe(model.buckets.length * 4);
+          let now = origin;
+          for (const { key, advance } of ops) {
+            now += advance;
+            const hi = Math.imul(key.hi, 0x2545f491) >>> 0;
+            const lo = Math.imul(key.lo, 0x9e3779b9) >>> 0;
+            expect(window.seen(hi, lo, now)).toBe(model.seen(hi, lo, now - origin));
+          }
+          expect([window.hits, window.evictions, window.filled]).toEqual([
+            model.hits,
+            model.evictions,
+            model.filled,
+          ]);
+          exercised.hits += window.hits;
+          exercised.evictions += window.evictions;
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // The runs must have reached both branches the model is here to check.
+    expect(exercised.hits).toBeGreaterThan(1000);
+    expect(exercised.evictions).toBeGreaterThan(1000);
+  });
 });
+
+interface Entry {
+  hi: number;
+  lo: number;
+  time: number;
+}
+
+/**
+ * The eviction rule written out plainly: a key lives in the four ways of the bucket its hash
+ * picks; a live copy is a hit; otherwise it takes the first empty or expired way, or else
+ * evicts the live way seen longest ago (the first of equals).
+ */
+class SetAssociativeModel {
+  readonly buckets: Array<Array<Entry | null>> = [];
+  hits = 0;
+  evictions = 0;
+  filled = 0;
+
+  constructor(
+    private readonly windowMs: number,
+    maxEntries: number,
+  ) {
+    let count = 1;
+    while (count * 4 < maxEntries) count *= 2;
+    for (let i = 0; i < count; i++) this.buckets.push([null, null, null, null]);
+  }
+
+  seen(hi: number, rawLo: number, time: number): boolean {
+    const lo = (rawLo | 1) >>> 0;
+    const bucket = this.buckets[((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) % this.buckets.length];
+    const live = (e: Entry | null): e is Entry => e !== null && time - e.time < this.windowMs;
+    if (bucket.some((e) => live(e) && e.hi === hi && e.lo === lo)) {
+      this.hits++;
+      return true;
+    }
+    let way = bucket.findIndex((e) => !live(e));
+    if (way < 0) {
+      const oldest = Math.min(...bucket.map((e) => e!.time));
+      way = bucket.findIndex((e) => e!.time === oldest);
+      this.evictions++;
+    } else if (bucket[way] === null) this.filled++;
+    bucket[way] = { hi, lo, time };
+    return false;
+  }
+}

@@ -1,9 +1,11 @@
+import { createSocket } from 'node:dgram';
 import { hostname } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { asGrafanaSends, shippedExpressions } from '../../generate/expressions.js';
 import { ruleGroups } from '../../generate/rules.js';
 import {
   type Callees,
+  call,
   type ExporterHandle,
   Lab,
   RELAYED,
@@ -15,6 +17,9 @@ import {
 import { waitFor } from '../../lab/processes.js';
 import { ruleFiles, startPrometheus } from '../../lab/prometheus.js';
 import { startRsyslogd } from '../../lab/rsyslog.js';
+import { OK } from '../../src/errors.js';
+import { decodeHep, HepPacket } from '../../src/ingest/hep/decode.js';
+import { SipMessageScan, scanSipMessage } from '../../src/sip/scan.js';
 import { reasonPhrase, statusClass } from '../../src/sip/status-codes.js';
 import { samples, sampleValue } from '../helpers/exporter.js';
 
@@ -55,6 +60,18 @@ function series(
   return out;
 }
 
+/** Responses the proxy relayed: each was traced twice, in and out. */
+function relayedCount(received: Map<string, number>): number {
+  return [...received].filter(([k]) => RELAYED.has(k)).reduce((sum, [, n]) => sum + n, 0);
+}
+
+/** HEP parse errors of every reason. */
+function parseErrors(text: string): number {
+  return Object.entries(samples(text, 'sip_exporter_parse_errors_total'))
+    .filter(([labels]) => labels.includes('listener="hep"'))
+    .reduce((sum, [, n]) => sum + n, 0);
+}
+
 /** Waits until the exporter has read everything: the packet count stops moving. */
 async function settled(exporter: ExporterHandle, listener: 'hep' | 'syslog'): Promise<string> {
   let last = -1;
@@ -82,26 +99,36 @@ async function settled(exporter: ExporterHandle, listener: 'hep' | 'syslog'): Pr
   return text;
 }
 
+/** Where a run's proxy, callees, callers and HEP collector live, when not on 127.0.0.1. */
+interface RunHost {
+  host: string;
+  callees: Callees;
+}
+
 async function hepRun(
   name: string,
-  hep: { transport: 'udp' | 'tcp'; version: 2 | 3; captureId: number },
+  hep: { transport: 'udp' | 'tcp'; version: 1 | 2 | 3; captureId: number },
   flags: string[] = [],
   beforeCalls: (exporter: ExporterHandle) => Promise<void> = async () => undefined,
   passes = 1,
+  on?: RunHost,
 ) {
-  const exporter = await startExporter(lab, `${name}-exporter`, flags);
+  const exporter = await startExporter(lab, `${name}-exporter`, flags, { hepHost: on?.host });
   await beforeCalls(exporter);
-  const kamailio = await startKamailio(lab, `${name}-kamailio`, callees, {
-    hep: { port: exporter.hepPort, ...hep },
-    acc: false,
-    xlog: false,
-  });
+  const kamailio = await startKamailio(
+    lab,
+    `${name}-kamailio`,
+    on?.callees ?? callees,
+    { hep: { port: exporter.hepPort, ...hep }, acc: false, xlog: false },
+    undefined,
+    on?.host,
+  );
   const received = new Map<string, number>();
   for (let pass = 1; pass <= passes; pass++) {
     // A series is born at its first count; Prometheus sees a rate only from its second sample on,
     // so a later pass gives every series an increase between scrapes.
     if (pass > 1) await new Promise((r) => setTimeout(r, 2500));
-    for (const [key, n] of await runCallMix(lab, kamailio.port, CALLS, `${name}-${pass}`)) {
+    for (const [key, n] of await runCallMix(lab, kamailio.port, CALLS, `${name}-${pass}`, on?.host)) {
       received.set(key, (received.get(key) ?? 0) + n);
     }
   }
@@ -263,6 +290,116 @@ describe('lab: Kamailio traces over HEP, sipp makes the calls', () => {
       });
       expect(samples(text, 'sip_responses_total')).toEqual(series(received, '2003'));
       await exporter.process.stop();
+    },
+    LAB_TIMEOUT,
+  );
+
+  it(
+    'HEPv1 over UDP: no capture ID, so the node is the address Kamailio sent from',
+    async () => {
+      const { exporter, received, text } = await hepRun('hep1-udp', {
+        transport: 'udp',
+        version: 1,
+        captureId: 2007,
+      });
+      expect(samples(text, 'sip_responses_total')).toEqual(series(received, '127.0.0.1'));
+      expect(sampleValue(text, 'sip_exporter_dedupe_hits_total{kind="response"}')).toBe(
+        relayedCount(received),
+      );
+      expect(parseErrors(text)).toBe(0);
+      await exporter.process.stop();
+    },
+    LAB_TIMEOUT,
+  );
+
+  it(
+    'HEPv3 over IPv6 loopback: proxy, callees, callers and exporter on ::1',
+    async () => {
+      const on = { host: '::1', callees: await startCallees(lab, '::1') };
+      const { exporter, received, text } = await hepRun(
+        'hep3-ipv6',
+        { transport: 'udp', version: 3, captureId: 2005 },
+        [],
+        async () => undefined,
+        1,
+        on,
+      );
+      expect(Object.fromEntries(received)).toEqual({
+        'INVITE 100': 3 * CALLS,
+        'INVITE 180': CALLS,
+        'INVITE 200': CALLS,
+        'BYE 200': CALLS,
+        'INVITE 486': CALLS,
+        'INVITE 603': CALLS,
+        'INVITE 404': CALLS,
+        'INVITE 503': CALLS,
+        'REGISTER 401': CALLS,
+      });
+      expect(samples(text, 'sip_responses_total')).toEqual(series(received, '2005'));
+      expect(sampleValue(text, 'sip_exporter_dedupe_hits_total{kind="response"}')).toBe(
+        relayedCount(received),
+      );
+      expect(parseErrors(text)).toBe(0);
+      await exporter.process.stop();
+
+      // The counters show no addresses: read Kamailio's packets directly, in every HEP version,
+      // and decode them as the exporter does.
+      for (const version of [1, 2, 3] as const) {
+        const tap = createSocket('udp6');
+        const packets: Buffer[] = [];
+        tap.on('message', (m) => packets.push(m));
+        await new Promise<void>((resolve) => tap.bind(0, '::1', () => resolve()));
+        const kamailio = await startKamailio(
+          lab,
+          `hep${version}-ipv6-tap-kamailio`,
+          on.callees,
+          {
+            hep: { port: tap.address().port, transport: 'udp', version, captureId: 2006 },
+            acc: false,
+            xlog: false,
+          },
+          undefined,
+          on.host,
+        );
+        expect(
+          await call(
+            lab,
+            `hep${version}-ipv6-tap-uac`,
+            kamailio.port,
+            { builtIn: 'uac' },
+            'answer',
+            1,
+            on.host,
+          ),
+        ).toBe(0);
+        // INVITE, 100, 180, 200, ACK and BYE, 200 on both legs, each traced once.
+        await waitFor(`HEPv${version} packets on the tap`, () => packets.length >= 13, 10_000);
+        await kamailio.process.stop();
+        await new Promise<void>((resolve) => tap.close(() => resolve()));
+        const packet = new HepPacket();
+        const scan = new SipMessageScan();
+        const loopback = Buffer.from([...Buffer.alloc(15), 1]);
+        for (const buf of packets) {
+          expect(decodeHep(buf, 0, buf.length, packet)).toBe(OK);
+          expect({
+            version: packet.version,
+            ipFamily: packet.ipFamily,
+            source: buf.subarray(packet.sourceAddressStart, packet.sourceAddressEnd),
+            destination: buf.subarray(packet.destinationAddressStart, packet.destinationAddressEnd),
+            viaProxy: packet.sourcePort === kamailio.port || packet.destinationPort === kamailio.port,
+            captureId: packet.captureId,
+            sip: scanSipMessage(buf, packet.payloadStart, packet.payloadEnd, scan),
+          }).toEqual({
+            version,
+            ipFamily: 10,
+            source: loopback,
+            destination: loopback,
+            viaProxy: true,
+            captureId: version === 1 ? -1 : 2006,
+            sip: OK,
+          });
+        }
+      }
     },
     LAB_TIMEOUT,
   );

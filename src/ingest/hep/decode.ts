@@ -11,6 +11,11 @@ export class HepPacket {
   version = 0;
   ipFamily = 0;
   ipProtocol = 0;
+  /** address bytes (4 for IPv4, 16 for IPv6); -1 when the packet carries none */
+  sourceAddressStart = -1;
+  sourceAddressEnd = -1;
+  destinationAddressStart = -1;
+  destinationAddressEnd = -1;
   sourcePort = 0;
   destinationPort = 0;
   timeSeconds = 0;
@@ -31,6 +36,10 @@ export class HepPacket {
     this.version = 0;
     this.ipFamily = 0;
     this.ipProtocol = 0;
+    this.sourceAddressStart = -1;
+    this.sourceAddressEnd = -1;
+    this.destinationAddressStart = -1;
+    this.destinationAddressEnd = -1;
     this.sourcePort = 0;
     this.destinationPort = 0;
     this.timeSeconds = 0;
@@ -112,12 +121,16 @@ function decodeHep3(buf: Uint8Array, start: number, end: number, out: HepPacket)
         out.ipProtocol = buf[body];
         break;
       case 0x0003:
-      case 0x0004:
-        if (bodyLength !== 4) return ParseError.HEP_BAD_CHUNK;
-        break;
       case 0x0005:
+        if (bodyLength !== (type === 0x0003 ? 4 : 16)) return ParseError.HEP_BAD_CHUNK;
+        out.sourceAddressStart = body;
+        out.sourceAddressEnd = body + bodyLength;
+        break;
+      case 0x0004:
       case 0x0006:
-        if (bodyLength !== 16) return ParseError.HEP_BAD_CHUNK;
+        if (bodyLength !== (type === 0x0004 ? 4 : 16)) return ParseError.HEP_BAD_CHUNK;
+        out.destinationAddressStart = body;
+        out.destinationAddressEnd = body + bodyLength;
         break;
       case 0x0007:
         if (bodyLength !== 2) return ParseError.HEP_BAD_CHUNK;
@@ -187,6 +200,11 @@ function decodeHep12(buf: Uint8Array, start: number, end: number, out: HepPacket
   out.ipProtocol = buf[start + 3];
   out.sourcePort = u16(buf, start + 4);
   out.destinationPort = u16(buf, start + 6);
+  const addressLength = family === 2 ? 4 : 16;
+  out.sourceAddressStart = start + 8;
+  out.sourceAddressEnd = start + 8 + addressLength;
+  out.destinationAddressStart = out.sourceAddressEnd;
+  out.destinationAddressEnd = out.sourceAddressEnd + addressLength;
   if (version === 2) {
     // Kamailio writes the v2 time header in host order, which is little-endian on every platform it ships for.
     const time = start + headerLength;

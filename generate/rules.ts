@@ -259,6 +259,34 @@ ${UP}`,
         runbook_url: link('SIPExporterIngestErrors'),
       },
     },
+    {
+      alert: 'SIPExporterInternalError',
+      // Every other parse error reason points at a sender; these two say a message failed where
+      // nothing should, so one is enough to look at.
+      expr: 'sum by (job, instance, listener, reason) (increase(sip_exporter_parse_errors_total{reason=~"hep_internal|syslog_unparseable"}[15m])) > 0',
+      for: '1m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'The exporter {{ $labels.instance }} failed on a message it should have read',
+        description:
+          '{{ $labels.instance }} dropped about {{ $value | humanize }} {{ $labels.listener }} messages in 15 minutes with reason ' +
+          '{{ $labels.reason }}: a bug in the exporter, not in the sender. Each was counted and dropped; the rest is counted.',
+        runbook_url: link('SIPExporterInternalError'),
+      },
+    },
+    {
+      alert: 'SIPExporterSenderOnBothSources',
+      expr: 'sip_exporter_senders_multiple_sources > 0',
+      for: '15m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'A proxy reports to {{ $labels.instance }} through both HEP and syslog',
+        description:
+          '{{ $value }} sender addresses report to {{ $labels.instance }} through both HEP and syslog: their responses ' +
+          'are counted twice, under two node labels. See sip_exporter_node_info and the exporter log (SRE_WARN_NODE_TWO_SOURCES).',
+        runbook_url: link('SIPExporterSenderOnBothSources'),
+      },
+    },
   ];
   return [
     { name: 'sip-response-exporter.recording', rules: recording },

@@ -6,8 +6,11 @@ import { readUdpDrops } from './proc-net-udp.js';
 
 export type ListenerName = 'hep' | 'syslog';
 export type Transport = 'udp' | 'tcp' | 'tls';
-/** Why a TCP or TLS connection ended: the peer closed it, it sat idle, it sent a bad frame, it failed, or we stopped. */
-export type CloseReason = 'peer' | 'idle' | 'parse_error' | 'socket_error' | 'shutdown';
+/**
+ * Why a TCP or TLS connection ended: the peer closed it, it sat idle, it sent a bad frame, it failed,
+ * we stopped, or a frame (or TLS handshake) was not complete within the frame deadline.
+ */
+export type CloseReason = 'peer' | 'idle' | 'parse_error' | 'socket_error' | 'shutdown' | 'frame_timeout';
 
 /** The cells one listener bumps, resolved once so the hot path only does `cell.value++`. */
 export class ListenerStats {
@@ -54,6 +57,7 @@ export class ListenerStats {
       parse_error: closed('parse_error'),
       socket_error: closed('socket_error'),
       shutdown: closed('shutdown'),
+      frame_timeout: closed('frame_timeout'),
     };
     metrics.openConnectionsByListener.set(listener, this);
   }

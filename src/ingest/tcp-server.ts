@@ -155,9 +155,18 @@ export class StreamServer {
       }
       const sweep = setInterval(() => {
         const now = performance.now();
+        const quiet: Connection[] = [];
         for (const connection of this.connections.values()) {
-          if (now - connection.lastRead >= DRAIN_QUIET_MS || now - started >= DRAIN_MAX_MS)
-            connection.close('shutdown');
+          if (now - started >= DRAIN_MAX_MS) connection.close('shutdown');
+          else if (now - connection.lastRead >= DRAIN_QUIET_MS) quiet.push(connection);
+        }
+        // Timers run before the poll phase: after a stall (a busy or starved process) data can
+        // be waiting in the kernel unread. Decide after this iteration's poll has read it.
+        if (quiet.length > 0) {
+          setImmediate(() => {
+            for (const connection of quiet) if (connection.lastRead <= now) connection.close('shutdown');
+            if (this.connections.size === 0) clearInterval(sweep);
+          });
         }
         if (this.connections.size === 0) clearInterval(sweep);
       }, DRAIN_QUIET_MS / 4);

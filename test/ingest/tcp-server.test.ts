@@ -217,3 +217,48 @@ describe('readers tell the server where frames begin', () => {
     expect(s.frames).toBe(2);
   });
 });
+
+describe('stopping with connections open', () => {
+  it('reads and counts what the peers sent before the stop, and counts each close as shutdown', async () => {
+    exporter = await startExporter();
+    const e = exporter;
+    const hep = await tcpConnect(e.hep!.tcpPort);
+    const syslog = await tcpConnect(e.syslog!.plain!.tcpPort);
+    sockets.push(hep, syslog);
+    const n = 10_000;
+    await Promise.all([
+      write(hep, Buffer.concat(Array.from({ length: n }, () => HEP))),
+      write(syslog, Buffer.concat(Array.from({ length: n }, () => SYSLOG_LINE))),
+    ]);
+    await e.stop();
+    exporter = null;
+    const text = await e.registry.metrics();
+    expect(received(text, 'hep', 'tcp')).toBe(n);
+    expect(received(text, 'syslog', 'tcp')).toBe(n);
+    for (const listener of ['hep', 'syslog']) {
+      expect(closedBy(text, listener, 'shutdown')).toBe(1);
+      expect(closedBy(text, listener, 'peer')).toBe(0);
+      expect(sampleValue(text, `sip_exporter_tcp_connections_open{listener="${listener}"}`)).toBe(0);
+    }
+    await Promise.all([closed(hep), closed(syslog)]);
+  });
+
+  it('does not wait for a TLS handshake that never comes', async () => {
+    const pki = await makeCertificates();
+    exporter = await startExporter({
+      'syslog.tls.listen-address': '127.0.0.1:0',
+      'syslog.tls.cert-file': pki.cert,
+      'syslog.tls.key-file': pki.key,
+    });
+    const e = exporter;
+    const silent = await tcpConnect(e.syslog!.tlsPort);
+    sockets.push(silent);
+    silent.on('error', () => undefined);
+    await sleep(100);
+    const started = Date.now();
+    await e.stop();
+    exporter = null;
+    expect(Date.now() - started).toBeLessThan(2000);
+    await closed(silent);
+  });
+});

@@ -118,21 +118,21 @@ describe('frame deadline against a peer that trickles bytes', () => {
   });
 
   it('keeps connections that send whole frames slowly, each frame promptly, and counts every frame', async () => {
-    exporter = await startExporter({ 'hep.frame-timeout': '400ms', 'syslog.frame-timeout': '400ms' });
+    exporter = await startExporter({ 'hep.frame-timeout': '600ms', 'syslog.frame-timeout': '600ms' });
     const hep = await tcpConnect(exporter.hep!.tcpPort);
     const syslog = await tcpConnect(exporter.syslog!.plain!.tcpPort);
     sockets.push(hep, syslog);
     const half = (b: Buffer) => [b.subarray(0, b.length >> 1), b.subarray(b.length >> 1)];
     const rounds = 8;
-    // 2.4 s in all, six deadlines: frames arrive 300 ms apart, each in two writes 100 ms apart,
-    // so each frame spans reads and a deadline can only be met if it is timed per frame.
+    // 3.2 s in all, five deadlines: a frame every 400 ms, each in two writes 100 ms apart, so
+    // each frame spans reads and the connection outlives a deadline only if it is timed per frame.
     for (let i = 0; i < rounds; i++) {
       const [h1, h2] = half(HEP);
       const [s1, s2] = half(i % 2 === 0 ? SYSLOG_LINE : octets(SYSLOG_LINE));
       await Promise.all([write(hep, h1), write(syslog, s1)]);
       await sleep(100);
       await Promise.all([write(hep, h2), write(syslog, s2)]);
-      await sleep(200);
+      await sleep(300);
     }
     const text = await eventually(
       metrics,

@@ -35,6 +35,16 @@ function buildProgram(): Command {
   return program;
 }
 
+/** Packets received per listener and transport since start, as sip_exporter_packets_received_total has them. */
+function receivedPackets(exporter: Exporter): Record<string, Record<string, number>> {
+  const hep = exporter.hepIngest.stats.packets;
+  const syslog = exporter.syslogIngest.stats.packets;
+  return {
+    hep: { udp: hep.udp.value, tcp: hep.tcp.value },
+    syslog: { udp: syslog.udp.value, tcp: syslog.tcp.value, tls: syslog.tls.value },
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   program.parse(argv);
@@ -64,18 +74,22 @@ async function main(argv: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
+      // A second signal while stopping changes nothing: the grace timer already bounds the stop.
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping');
+      // Not unref'd: should the stop hang on nothing that keeps the process alive, this timer
+      // still ends it with the error instead of a silent exit 0.
       const timer = setTimeout(() => {
         logger.error({ code: 'SRE_ERR_SHUTDOWN_TIMEOUT' }, 'stop took too long; exiting');
         resolve(1);
       }, SHUTDOWN_GRACE_MS);
-      timer.unref();
       exporter.stop().then(
         () => {
           clearTimeout(timer);
-          logger.info('stopped');
+          // The last counts, after the TCP drain: what arrived since the last scrape is not lost
+          // to the operator even though /metrics is gone.
+          logger.info({ packets: receivedPackets(exporter) }, 'stopped');
           resolve(0);
         },
         (err: unknown) => {
@@ -85,8 +99,8 @@ async function main(argv: string[]): Promise<number> {
         },
       );
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
     process.on('SIGHUP', () => {
       try {
         const next = loadConfig({ file: configFile, flags, env: process.env });

@@ -66,6 +66,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultText: '5m',
   },
   {
+    flag: 'hep.frame-timeout',
+    path: ['hep', 'frame_timeout'],
+    valueName: 'duration',
+    description:
+      'close a HEP TCP connection whose packet is not complete this long after its first byte (0 never)',
+    defaultText: '30s',
+  },
+  {
     flag: 'hep.max-packet-size',
     path: ['hep', 'max_packet_size'],
     valueName: 'bytes',
@@ -106,6 +114,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     valueName: 'duration',
     description: 'close a syslog TCP or TLS connection idle this long (0 never)',
     defaultText: '5m',
+  },
+  {
+    flag: 'syslog.frame-timeout',
+    path: ['syslog', 'frame_timeout'],
+    valueName: 'duration',
+    description:
+      'close a syslog TCP or TLS connection whose message (or TLS handshake) is not complete this long after its first byte (0 never)',
+    defaultText: '30s',
   },
   {
     flag: 'syslog.max-frame-size',

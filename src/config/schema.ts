@@ -75,6 +75,7 @@ export const configSchema = z.strictObject({
       auth_key: z.string().default(''),
       max_connections: integer(1, 65535).default(1024),
       idle_timeout: duration().default(300_000),
+      frame_timeout: duration().default(30_000),
       max_packet_size: integer(64, 65535).default(65535),
       max_inflated_size: integer(1024, 16 * 1024 * 1024).default(262_144),
       udp_receive_buffer: integer(0, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
@@ -85,6 +86,7 @@ export const configSchema = z.strictObject({
       listen_address: listenAddress.default(':5514'),
       max_connections: integer(1, 65535).default(1024),
       idle_timeout: duration().default(300_000),
+      frame_timeout: duration().default(30_000),
       max_frame_size: integer(480, 16 * 1024 * 1024).default(65_536),
       udp_receive_buffer: integer(0, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
       extractors: z

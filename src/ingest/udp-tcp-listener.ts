@@ -13,6 +13,8 @@ export interface UdpTcpListenerOptions {
   stats: ListenerStats;
   maxConnections: number;
   idleTimeoutMs: number;
+  /** a frame must be complete this long after its first byte (0: no deadline) */
+  frameTimeoutMs: number;
   /** SO_RCVBUF to ask for on the UDP socket; 0 keeps the system default */
   udpReceiveBufferSize: number;
   /** one datagram; `sender` is the source address */
@@ -49,6 +51,7 @@ export class UdpTcpListener {
         transport: 'tcp',
         maxConnections: this.options.maxConnections,
         idleTimeoutMs: this.options.idleTimeoutMs,
+        frameTimeoutMs: this.options.frameTimeoutMs,
         stats,
       },
       this.options.newStreamReader,

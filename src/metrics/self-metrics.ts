@@ -1,13 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PARSE_ERROR_INFO } from '../errors.js';
 import { REVISION, VERSION } from '../version.js';
 import { type CounterCell, HotCounter } from './hot-counter.js';
+import { readUdpDrops } from './proc-net-udp.js';
 
 export type ListenerName = 'hep' | 'syslog';
 export type Transport = 'udp' | 'tcp' | 'tls';
-/** Why a TCP or TLS connection ended: the peer closed it, it sat idle, it sent a bad frame, it failed, or we stopped. */
-export type CloseReason = 'peer' | 'idle' | 'parse_error' | 'socket_error' | 'shutdown';
+/**
+ * Why a TCP or TLS connection ended: the peer closed it, it sat idle, it sent a bad frame, it failed,
+ * we stopped, or a frame (or TLS handshake) was not complete within the frame deadline.
+ */
+export type CloseReason = 'peer' | 'idle' | 'parse_error' | 'socket_error' | 'shutdown' | 'frame_timeout';
 
 /** The cells one listener bumps, resolved once so the hot path only does `cell.value++`. */
 export class ListenerStats {
@@ -54,6 +57,7 @@ export class ListenerStats {
       parse_error: closed('parse_error'),
       socket_error: closed('socket_error'),
       shutdown: closed('shutdown'),
+      frame_timeout: closed('frame_timeout'),
     };
     metrics.openConnectionsByListener.set(listener, this);
   }
@@ -236,7 +240,8 @@ export class SelfMetrics {
       registers: [r],
       collect() {
         this.reset();
-        const drops = readUdpDrops(self.udpWatches);
+        if (self.udpWatches.length === 0) return;
+        const drops = readUdpDrops();
         for (const watch of self.udpWatches)
           this.inc({ listener: watch.listener }, drops.get(watch.port) ?? 0);
       },
@@ -337,33 +342,4 @@ export class SelfMetrics {
   watchUdpSocket(listener: ListenerName, port: number): void {
     this.udpWatches.push({ listener, port });
   }
-}
-
-/**
- * Reads the per-socket `drops` column of /proc/net/udp and /proc/net/udp6 for our local ports.
- * Missing files (not Linux) read as no drops.
- */
-function readUdpDrops(watches: readonly UdpSocketWatch[]): Map<number, number> {
-  const drops = new Map<number, number>();
-  if (watches.length === 0) return drops;
-  const ports = new Set(watches.map((w) => w.port));
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    const lines = text.split('\n');
-    for (let i = 1; i < lines.length; i++) {
-      const fields = lines[i].trim().split(/\s+/);
-      if (fields.length < 13) continue;
-      const local = fields[1];
-      const port = Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
-      if (!ports.has(port)) continue;
-      const dropped = Number(fields[fields.length - 1]);
-      if (Number.isFinite(dropped)) drops.set(port, (drops.get(port) ?? 0) + dropped);
-    }
-  }
-  return drops;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { OK } from '../../errors.js';
 import type { SelfMetrics } from '../../metrics/self-metrics.js';
 import type { ListenAddress } from '../listen-address.js';
+import { frameReader } from '../tcp-server.js';
 import { UdpTcpListener } from '../udp-tcp-listener.js';
 import type { HepIngest } from './hep-ingest.js';
 import { HepStreamSplitter } from './stream-splitter.js';
@@ -10,6 +10,8 @@ export interface HepListenerOptions {
   address: ListenAddress;
   maxConnections: number;
   idleTimeoutMs: number;
+  /** a packet must be complete this long after its first byte (0: no deadline) */
+  frameTimeoutMs: number;
   /** largest HEP packet accepted over TCP; HEPv3's length field caps it at 65535 anyway */
   maxPacketSize: number;
   udpReceiveBufferSize: number;
@@ -30,6 +32,7 @@ export function createHepListener(
       stats,
       maxConnections: options.maxConnections,
       idleTimeoutMs: options.idleTimeoutMs,
+      frameTimeoutMs: options.frameTimeoutMs,
       udpReceiveBufferSize: options.udpReceiveBufferSize,
       onDatagram: (msg, sender) => ingest.handle(msg, 0, msg.length, sender, performance.now()),
       newStreamReader: (socket) => {
@@ -39,12 +42,9 @@ export function createHepListener(
           packets.value++;
           ingest.handle(buf, start, end, sender, performance.now());
         });
-        return (chunk) => {
-          const error = splitter.push(chunk);
-          if (error === OK) return true;
+        return frameReader(splitter, (error) => {
           stats.parseErrors[error].value++;
-          return false;
-        };
+        });
       },
     },
     self,

@@ -14,6 +14,7 @@ export class HepStreamSplitter {
   private pending: Buffer | null = null;
   private pendingLength = 0;
   private failed = 0;
+  private completed = 0;
 
   constructor(
     private readonly maxPacketSize: number,
@@ -46,10 +47,21 @@ export class HepStreamSplitter {
         this.keep(data, p);
         return OK;
       }
+      this.completed++;
       this.sink(data, p, p + total);
       p += total;
     }
     return OK;
+  }
+
+  /** true from the first byte of a packet until its last */
+  get inFrame(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Packets completed so far. */
+  get frames(): number {
+    return this.completed;
   }
 
   /** Bytes held for a packet not yet complete. */
@@ -118,6 +130,7 @@ export class HepStreamSplitter {
     if (this.pendingLength === total) {
       this.pending = null;
       this.pendingLength = 0;
+      this.completed++;
       this.sink(pending, 0, total);
     }
     return used;

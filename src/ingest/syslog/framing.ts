@@ -8,6 +8,12 @@ const NUL = 0;
 const SP = 32;
 /** An octet count has at most this many digits; 10 digits already exceed any frame bound. */
 const MAX_COUNT_DIGITS = 10;
+/**
+ * Blank bytes (LF, CR, NUL) in a row between frames that are still a trailer (CRLF, LF NUL, an
+ * uncounted LF after an octet-counted frame, a few blank lines). A longer run counts as the start
+ * of a frame for the frame deadline, so a peer cannot hold its connection by trickling blanks.
+ */
+const MAX_BLANK_RUN = 8;
 
 /**
  * Splits a syslog TCP (or TLS) stream into messages per RFC 6587, deciding the framing for each
@@ -22,6 +28,9 @@ export class SyslogStreamSplitter {
   /** > 0 while inside an octet-counted frame: the bytes it still needs */
   private counted = -1;
   private failed = OK;
+  private completed = 0;
+  /** blank bytes skipped since the last frame ended */
+  private blanks = 0;
 
   constructor(
     private readonly maxFrameSize: number,
@@ -30,6 +39,16 @@ export class SyslogStreamSplitter {
 
   get bufferedBytes(): number {
     return this.pendingLength;
+  }
+
+  /** true from the first byte of a frame until its last (a long run of blanks counts as a first byte) */
+  get inFrame(): boolean {
+    return this.counted > 0 || this.pendingLength > 0 || this.blanks > MAX_BLANK_RUN;
+  }
+
+  /** Frames completed so far, empty ones included. */
+  get frames(): number {
+    return this.completed;
   }
 
   /** Feeds one read. Returns OK, or the ParseError id that makes the stream unusable. */
@@ -57,8 +76,11 @@ export class SyslogStreamSplitter {
       }
       if (this.pendingLength === 0) {
         // Skip the blank separators some senders put between frames.
+        const from = p;
         while (p < chunk.length && (chunk[p] === LF || chunk[p] === CR || chunk[p] === NUL)) p++;
+        this.blanks += p - from;
         if (p === chunk.length) break;
+        this.blanks = 0;
       }
       const head = this.pendingLength > 0 ? this.pendingHead() : chunk[p];
       if (head >= 48 && head <= 57) {
@@ -134,6 +156,7 @@ export class SyslogStreamSplitter {
   }
 
   private emit(frame: Buffer): void {
+    this.completed++;
     // rsyslog counts the trailing LF inside the octet count; CR and NUL trailers are framing too.
     let end = frame.length;
     while (end > 0 && (frame[end - 1] === LF || frame[end - 1] === CR || frame[end - 1] === NUL)) end--;

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ConfigError, ListenError, OK } from '../../errors.js';
+import { ConfigError, ListenError } from '../../errors.js';
 import type { SelfMetrics } from '../../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from '../listen-address.js';
-import { type StreamReader, StreamServer } from '../tcp-server.js';
+import { frameReader, type StreamReader, StreamServer } from '../tcp-server.js';
 import { UdpTcpListener } from '../udp-tcp-listener.js';
 import { SyslogStreamSplitter } from './framing.js';
 import type { SyslogIngest } from './syslog-ingest.js';
@@ -23,6 +23,8 @@ export interface SyslogListenerOptions {
   tls: SyslogTlsOptions | null;
   maxConnections: number;
   idleTimeoutMs: number;
+  /** a frame must be complete this long after its first byte (0: no deadline) */
+  frameTimeoutMs: number;
   maxFrameSize: number;
   udpReceiveBufferSize: number;
 }
@@ -60,6 +62,7 @@ export class SyslogListener {
               stats,
               maxConnections: options.maxConnections,
               idleTimeoutMs: options.idleTimeoutMs,
+              frameTimeoutMs: options.frameTimeoutMs,
               udpReceiveBufferSize: options.udpReceiveBufferSize,
               onDatagram: (msg, sender) => ingest.handle(msg, sender, performance.now()),
               newStreamReader: (socket) => this.reader(socket, 'tcp'),
@@ -84,12 +87,9 @@ export class SyslogListener {
       packets.value++;
       this.ingest.handle(frame, sender, performance.now());
     });
-    return (chunk) => {
-      const error = splitter.push(chunk);
-      if (error === OK) return true;
+    return frameReader(splitter, (error) => {
       stats.parseErrors[error].value++;
-      return false;
-    };
+    });
   }
 
   async start(): Promise<void> {
@@ -102,6 +102,7 @@ export class SyslogListener {
         transport: 'tls',
         maxConnections: this.options.maxConnections,
         idleTimeoutMs: this.options.idleTimeoutMs,
+        frameTimeoutMs: this.options.frameTimeoutMs,
         stats: this.ingest.stats,
         tls: {
           cert: readPem(tls.certFile, 'cert_file'),

@@ -5,6 +5,7 @@ import bcrypt from 'bcryptjs';
 import type { RequestHandler } from 'express';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { readPem as readTlsPem } from '../config/tls-material.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -53,13 +54,8 @@ export interface WebConfig {
 }
 
 function readPem(path: string, key: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`web config ${key}: cannot read ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  const kind = key.endsWith('key_file') ? 'private key' : key.endsWith('ca_file') ? 'CA' : 'certificate';
+  return readTlsPem(path, `web config ${key}`, kind);
 }
 
 /** Reads and validates the web config file; a ConfigError names any bad key. */

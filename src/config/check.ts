@@ -1,0 +1,52 @@
+import { loadWebConfig, type WebConfig } from '../http/web-config.js';
+import type { Config } from './schema.js';
+import { checkTlsMaterial } from './tls-material.js';
+
+/**
+ * Reads the web config file as the HTTP listener will use it, and checks that its key belongs
+ * to its certificate: loadWebConfig parses each PEM file alone, and a mismatched pair would
+ * otherwise surface only as an OpenSSL error from createServer.
+ */
+export function checkWebConfig(path: string): WebConfig {
+  const web = loadWebConfig(path);
+  const tls = web.tls;
+  if (tls !== null) {
+    checkTlsMaterial(
+      { cert: tls.cert as Buffer, key: tls.key as Buffer, ca: tls.ca as Buffer | undefined },
+      {
+        // The key's name leads the message, so it alone carries the file's path.
+        cert: 'tls_server_config.cert_file',
+        key: `web config ${path}: tls_server_config.key_file`,
+        ca: 'tls_server_config.client_ca_file',
+      },
+    );
+  }
+  return web;
+}
+
+export interface ConfigWarning {
+  code: string;
+  message: string;
+}
+
+/** Settings that are valid but almost certainly not what was meant. */
+export function configWarnings(config: Config): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  const off = (address: string) => address.trim() === '';
+  const tls = config.syslog.tls;
+  if (off(config.hep.listen_address) && off(config.syslog.listen_address) && off(tls.listen_address)) {
+    warnings.push({
+      code: 'SRE_WARN_NO_LISTENERS',
+      message:
+        'hep.listen_address, syslog.listen_address and syslog.tls.listen_address are all empty: nothing will be counted',
+    });
+  }
+  const given = (['cert_file', 'key_file', 'client_ca_file'] as const).filter((key) => tls[key] !== '');
+  if (off(tls.listen_address) && given.length > 0) {
+    warnings.push({
+      code: 'SRE_WARN_TLS_UNUSED',
+      message: `${given.map((key) => `syslog.tls.${key}`).join(', ')} ${given.length > 1 ? 'are' : 'is'} set but syslog.tls.listen_address is empty, so no TLS listener uses ${given.length > 1 ? 'them' : 'it'}; set --syslog.tls.listen-address (for example ":6514")`,
+    });
+  }
+  return warnings;
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { checkWebConfig, configWarnings } from './config/check.js';
+import { checkWebConfig, configWarnings, environmentWarnings } from './config/check.js';
 import { loadConfig } from './config/load.js';
 import { envName, OPTIONS } from './config/options.js';
 import { SreError } from './errors.js';
@@ -52,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
   // The web config file is read at start too; check it here so --config.check covers it.
   if (config.web.config_file !== '') checkWebConfig(config.web.config_file);
   if (opts['config.check']) {
-    for (const warning of configWarnings(config)) {
+    for (const warning of [...environmentWarnings(process.env), ...configWarnings(config)]) {
       process.stderr.write(`sip-response-exporter: warning: ${warning.code}: ${warning.message}\n`);
     }
     process.stdout.write(`configuration OK${configFile ? `: ${configFile}` : ''}\n`);
@@ -60,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.log.level);
+  for (const warning of environmentWarnings(process.env))
+    logger.warn({ code: warning.code }, warning.message);
   const exporter = new Exporter(config, logger);
   await exporter.start();
   logger.info({ version: VERSION, node: process.version }, 'sip-response-exporter started');

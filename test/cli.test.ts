@@ -333,6 +333,11 @@ describe('command line', () => {
       /^sip-response-exporter: warning: SRE_WARN_TLS_UNUSED: syslog\.tls\.cert_file is set but syslog\.tls\.listen_address is empty/m,
     );
     expect(run(['--config.check', '--hep.listen-address', '']).stderr).toBe('');
+    const typo = run(['--config.check'], { SIP_EXPORTER_HEP_LISTEN_ADRESS: '' });
+    expect(typo.status).toBe(0);
+    expect(typo.stderr).toBe(
+      'sip-response-exporter: warning: SRE_WARN_UNKNOWN_ENV: SIP_EXPORTER_HEP_LISTEN_ADRESS is not an option and is ignored; did you mean SIP_EXPORTER_HEP_LISTEN_ADDRESS?\n',
+    );
 
     const { child, lines, waitFor } = start([...FREE_PORTS, ...args]);
     try {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { loadWebConfig, type WebConfig } from '../http/web-config.js';
+import { closestKey } from './load.js';
+import { ENV_PREFIX, envName, OPTIONS } from './options.js';
 import type { Config } from './schema.js';
 import { checkTlsMaterial } from './tls-material.js';
 
@@ -52,6 +54,31 @@ export function configWarnings(config: Config): ConfigWarning[] {
     warnings.push({
       code: 'SRE_WARN_TLS_UNUSED',
       message: `${given.map((key) => `syslog.tls.${key}`).join(', ')} ${given.length > 1 ? 'are' : 'is'} set but syslog.tls.listen_address is empty, so no TLS listener uses ${given.length > 1 ? 'them' : 'it'}; set --syslog.tls.listen-address (for example ":6514")`,
+    });
+  }
+  return warnings;
+}
+
+/** Variables under the prefix that are not options: the systemd unit's extra flags, the image's commit. */
+const OTHER_ENV = new Set([`${ENV_PREFIX}ARGS`, `${ENV_PREFIX}REVISION`]);
+
+/**
+ * An environment variable under the prefix that sets nothing is silently ignored by loading, so
+ * a misspelt one would leave its option at the default; name it, with the variable meant.
+ */
+export function environmentWarnings(env: Readonly<Record<string, string | undefined>>): ConfigWarning[] {
+  const known = OPTIONS.map(envName);
+  const warnings: ConfigWarning[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(ENV_PREFIX) || OTHER_ENV.has(name) || known.includes(name)) continue;
+    // Matched without the prefix, so that the shared prefix does not make everything look close.
+    const meant = closestKey(
+      name.slice(ENV_PREFIX.length),
+      known.map((k) => k.slice(ENV_PREFIX.length)),
+    );
+    warnings.push({
+      code: 'SRE_WARN_UNKNOWN_ENV',
+      message: `${name} is not an option and is ignored${meant === undefined ? '' : `; did you mean ${ENV_PREFIX}${meant}?`}`,
     });
   }
   return warnings;

@@ -52,17 +52,23 @@ export function suggestKey(key: string, known: readonly string[]): string {
   if (underscored !== key && known.includes(underscored)) {
     return `; did you mean ${underscored}? (file keys use underscores where flags use dashes)`;
   }
+  const best = closestKey(underscored, known);
+  return best === undefined ? '' : `; did you mean ${best}?`;
+}
+
+/** The known key within a third of its length in edits (at least one), ignoring case. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
   const limit = Math.max(1, Math.floor(key.length / 3));
-  let best = '';
+  let best: string | undefined;
   let bestDistance = limit + 1;
   for (const candidate of known) {
-    const distance = editDistance(underscored.toLowerCase(), candidate);
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
-  return best === '' ? '' : `; did you mean ${best}?`;
+  return best;
 }
 
 /** Where each key's value came from, when not from the file: `--hep.listen-address`, an env name. */

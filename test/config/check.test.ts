@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkWebConfig, configWarnings } from '../../src/config/check.js';
+import { checkWebConfig, configWarnings, environmentWarnings } from '../../src/config/check.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/tls.js';
@@ -35,6 +35,34 @@ describe('configuration warnings', () => {
           /^syslog\.tls\.cert_file, syslog\.tls\.key_file are set but .* --syslog\.tls\.listen-address/,
         ),
       },
+    ]);
+  });
+});
+
+describe('environment warnings', () => {
+  it('names a variable under the prefix that sets nothing, with the one meant', () => {
+    expect(
+      environmentWarnings({
+        SIP_EXPORTER_SYSLOG_LISTEN_ADRESS: ':1',
+        SIP_EXPORTER_LOGLEVEL: 'debug',
+        SIP_EXPORTER_WHATEVER: 'x',
+        SIP_EXPORTER_HEP_LISTEN_ADDRESS: ':1',
+        SIP_EXPORTER_ARGS: '--nodes.limit 5',
+        SIP_EXPORTER_REVISION: 'abc1234',
+        HOME: '/root',
+      }),
+    ).toEqual([
+      {
+        code: 'SRE_WARN_UNKNOWN_ENV',
+        message:
+          'SIP_EXPORTER_LOGLEVEL is not an option and is ignored; did you mean SIP_EXPORTER_LOG_LEVEL?',
+      },
+      {
+        code: 'SRE_WARN_UNKNOWN_ENV',
+        message:
+          'SIP_EXPORTER_SYSLOG_LISTEN_ADRESS is not an option and is ignored; did you mean SIP_EXPORTER_SYSLOG_LISTEN_ADDRESS?',
+      },
+      { code: 'SRE_WARN_UNKNOWN_ENV', message: 'SIP_EXPORTER_WHATEVER is not an option and is ignored' },
     ]);
   });
 });

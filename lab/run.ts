@@ -12,8 +12,40 @@ import { startPrometheus } from './prometheus.js';
 import { startRsyslogd } from './rsyslog.js';
 import { UAC_REGISTER, uacFinal } from './sipp.js';
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '5' } } });
-const rate = Number(values.rate);
+const USAGE = `usage: npm run lab [-- --rate <calls per second>]
+
+Starts the exporter, Kamailio, rsyslogd, sipp callers and Prometheus on loopback ports
+and prints their URLs; Ctrl-C stops them all.
+
+  --rate <n>   answered calls per second, other outcomes in proportion (default 5)
+  -h, --help   show this help
+`;
+
+function parseCommandLine(): number {
+  let values: { rate?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { rate: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (err) {
+    process.stderr.write(`lab: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const rate = Number(values.rate);
+  if (!Number.isFinite(rate) || rate <= 0) {
+    process.stderr.write(
+      `lab: --rate must be a positive number, got ${JSON.stringify(values.rate)}\n\n${USAGE}`,
+    );
+    process.exit(2);
+  }
+  return rate;
+}
+
+const rate = parseCommandLine();
 
 const lab = new Lab();
 let stopping = false;

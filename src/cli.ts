@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { checkWebConfig, configWarnings, environmentWarnings } from './config/check.js';
 import { loadConfig } from './config/load.js';
 import { envName, OPTIONS } from './config/options.js';
 import { SreError } from './errors.js';
 import { Exporter } from './exporter.js';
-import { loadWebConfig } from './http/web-config.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -60,13 +60,18 @@ async function main(argv: string[]): Promise<number> {
   const configFile = opts['config.file'] as string | undefined;
   const config = loadConfig({ file: configFile, flags, env: process.env });
   // The web config file is read at start too; check it here so --config.check covers it.
-  if (config.web.config_file !== '') loadWebConfig(config.web.config_file);
+  if (config.web.config_file !== '') checkWebConfig(config.web.config_file);
   if (opts['config.check']) {
+    for (const warning of [...environmentWarnings(process.env), ...configWarnings(config)]) {
+      process.stderr.write(`sip-response-exporter: warning: ${warning.code}: ${warning.message}\n`);
+    }
     process.stdout.write(`configuration OK${configFile ? `: ${configFile}` : ''}\n`);
     return 0;
   }
 
   const logger = createLogger(config.log.level);
+  for (const warning of environmentWarnings(process.env))
+    logger.warn({ code: warning.code }, warning.message);
   const exporter = new Exporter(config, logger);
   await exporter.start();
   logger.info({ version: VERSION, node: process.version }, 'sip-response-exporter started');
@@ -133,7 +138,14 @@ main(process.argv).then(
   },
   (err: unknown) => {
     if (err instanceof SreError) process.stderr.write(`sip-response-exporter: ${err.code}: ${err.message}\n`);
-    else process.stderr.write(`sip-response-exporter: ${(err as Error)?.stack ?? String(err)}\n`);
+    else {
+      // An operator gets one coded line even for the unforeseen; where it came from stays in it.
+      const where = /\n\s+at (.*)/.exec((err as Error)?.stack ?? '')?.[1];
+      const message = (err as Error)?.message ?? String(err);
+      process.stderr.write(
+        `sip-response-exporter: SRE_ERR_START: ${message.replace(/\s*\n\s*/g, '; ')}${where ? ` (at ${where})` : ''}\n`,
+      );
+    }
     process.exit(2);
   },
 );

@@ -3,22 +3,84 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { checkWebConfig, configWarnings } from './config/check.js';
+import { OPTIONS } from './config/options.js';
 import type { Config } from './config/schema.js';
 import { DedupeWindow } from './count/dedupe.js';
 import { NodeLabels } from './count/nodes.js';
 import { SipCounter } from './count/sip-counter.js';
-import { ListenError } from './errors.js';
+import { ListenError, SreError } from './errors.js';
 import { applyTls, createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
-import { loadWebConfig, type WebConfig } from './http/web-config.js';
+import type { WebConfig } from './http/web-config.js';
 import { HepIngest } from './ingest/hep/hep-ingest.js';
 import { createHepListener } from './ingest/hep/listener.js';
-import { formatListenAddress, parseListenAddress } from './ingest/listen-address.js';
+import { formatListenAddress, type ListenAddress, parseListenAddress } from './ingest/listen-address.js';
 import { buildExtractors } from './ingest/syslog/extractors.js';
 import { SyslogListener } from './ingest/syslog/listener.js';
 import { SyslogIngest } from './ingest/syslog/syslog-ingest.js';
 import type { UdpTcpListener } from './ingest/udp-tcp-listener.js';
 import { ArrivalClock } from './metrics/arrivals.js';
 import { type ListenerName, SelfMetrics, type Transport } from './metrics/self-metrics.js';
+
+/**
+ * Listeners log "listening" as each binds. Holding those lines until every listener is bound
+ * keeps a start that then fails from claiming a listener it has already closed again.
+ */
+function holdInfo(target: Logger): { logger: Logger; release: () => void } {
+  let held: Array<() => void> | null = [];
+  const logger = Object.create(target) as Logger;
+  logger.info = ((...args: Parameters<Logger['info']>) => {
+    if (held === null) target.info(...args);
+    else held.push(() => target.info(...args));
+  }) as Logger['info'];
+  return {
+    logger,
+    release: () => {
+      const lines = held ?? [];
+      held = null;
+      for (const line of lines) line();
+    },
+  };
+}
+
+const BIND_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'is in use',
+  EACCES: 'needs privileges this process lacks (ports below 1024 do)',
+  EADDRNOTAVAIL: 'is not an address of this machine',
+};
+
+/**
+ * A bind failure as the operator can act on it: which listener, which address, and the flag
+ * and file key that move or disable it.
+ */
+function explainListenError(listener: string, key: string, address: ListenAddress, err: unknown): SreError {
+  const cause = err instanceof ListenError && err.cause !== undefined ? err.cause : err;
+  if (err instanceof SreError && !(err instanceof ListenError)) return err;
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const what =
+    errno !== undefined && errno in BIND_FAILURES
+      ? `${BIND_FAILURES[errno]} (${errno})`
+      : `cannot be bound: ${(cause as Error)?.message ?? String(cause)}`;
+  const flag = OPTIONS.find((spec) => spec.path.join('.') === key)?.flag ?? key;
+  const fix = key === 'web.listen_address' ? 'to another address' : 'to another address or to "" to disable';
+  return new ListenError(
+    `${listener}: ${formatListenAddress(address)} ${what}; set --${flag} (${key}) ${fix}`,
+    { cause },
+  );
+}
+
+async function bindOrExplain<T>(
+  listener: string,
+  key: string,
+  address: ListenAddress,
+  bind: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await bind();
+  } catch (err) {
+    throw explainListenError(listener, key, address, err);
+  }
+}
 
 /**
  * The whole exporter: one registry, one counter, the listeners that feed it and the HTTP
@@ -123,8 +185,21 @@ export class Exporter {
   }
 
   async start(): Promise<void> {
-    const hepAddress = parseListenAddress(this.config.hep.listen_address, 'hep.listen_address');
+    for (const warning of configWarnings(this.config)) {
+      this.logger.warn({ code: warning.code }, warning.message);
+    }
+    const { logger, release } = holdInfo(this.logger);
     try {
+      // Everything that reads files comes first, so that a bad certificate fails before any bind.
+      const webAddress = parseListenAddress(this.config.web.listen_address, 'web.listen_address');
+      if (webAddress === null) throw new ListenError('web.listen_address cannot be empty');
+      const web =
+        this.config.web.config_file === '' ? undefined : checkWebConfig(this.config.web.config_file);
+      this.web = web;
+      const hepAddress = parseListenAddress(this.config.hep.listen_address, 'hep.listen_address');
+      const syslogConfig = this.config.syslog;
+      const syslogAddress = parseListenAddress(syslogConfig.listen_address, 'syslog.listen_address');
+      const tlsAddress = parseListenAddress(syslogConfig.tls.listen_address, 'syslog.tls.listen_address');
       if (hepAddress !== null) {
         this.hep = createHepListener(
           this.hepIngest,
@@ -137,13 +212,9 @@ export class Exporter {
             maxPacketSize: this.config.hep.max_packet_size,
             udpReceiveBufferSize: this.config.hep.udp_receive_buffer,
           },
-          this.logger,
+          logger,
         );
-        await this.hep.start();
       }
-      const syslogConfig = this.config.syslog;
-      const syslogAddress = parseListenAddress(syslogConfig.listen_address, 'syslog.listen_address');
-      const tlsAddress = parseListenAddress(syslogConfig.tls.listen_address, 'syslog.tls.listen_address');
       if (syslogAddress !== null || tlsAddress !== null) {
         this.syslog = new SyslogListener(
           this.syslogIngest,
@@ -165,14 +236,24 @@ export class Exporter {
             maxFrameSize: syslogConfig.max_frame_size,
             udpReceiveBufferSize: syslogConfig.udp_receive_buffer,
           },
-          this.logger,
+          logger,
         );
-        await this.syslog.start();
       }
-      const webAddress = parseListenAddress(this.config.web.listen_address, 'web.listen_address');
-      if (webAddress === null) throw new ListenError('web.listen_address cannot be empty');
-      const web = this.config.web.config_file === '' ? undefined : loadWebConfig(this.config.web.config_file);
-      this.web = web;
+      if (this.hep !== null && hepAddress !== null) {
+        const hep = this.hep;
+        await bindOrExplain('hep', 'hep.listen_address', hepAddress, () => hep.start());
+      }
+      const syslog = this.syslog;
+      if (syslog !== null) {
+        try {
+          await syslog.start();
+        } catch (err) {
+          // The plain listener starts first: if it is bound, the TLS one failed.
+          if (syslog.plain !== null && !syslog.plain.ready)
+            throw explainListenError('syslog', 'syslog.listen_address', syslogAddress!, err);
+          throw explainListenError('syslog TLS', 'syslog.tls.listen_address', tlsAddress!, err);
+        }
+      }
       const app = createHttpApp({
         registry: this.registry,
         telemetryPath: this.config.web.telemetry_path,
@@ -181,14 +262,10 @@ export class Exporter {
         nodes: (max) => this.counter.sources.list(max),
         web: () => this.web,
       });
-      try {
-        this.http = await listenHttp(app, webAddress.host, webAddress.port, web);
-      } catch (err) {
-        throw new ListenError(
-          `web: cannot listen on ${formatListenAddress(webAddress)}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
+      this.http = await bindOrExplain('web', 'web.listen_address', webAddress, () =>
+        listenHttp(app, webAddress.host, webAddress.port, web),
+      );
+      release();
       this.logger.info(
         {
           listener: 'web',
@@ -216,7 +293,7 @@ export class Exporter {
    * invalid.
    */
   reload(next: Config): string[] {
-    const web = next.web.config_file === '' ? undefined : loadWebConfig(next.web.config_file);
+    const web = next.web.config_file === '' ? undefined : checkWebConfig(next.web.config_file);
     const restart: string[] = [];
     const live = new Set([
       'web.config_file',

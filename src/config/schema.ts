@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseListenAddress } from '../ingest/listen-address.js';
 import { buildExtractors, DEFAULT_EXTRACTORS } from '../ingest/syslog/extractors.js';
 import { parseDuration } from './duration.js';
+import { loadTlsMaterial, TlsMaterialError } from './tls-material.js';
 
 function isReadableFile(path: string): boolean {
   try {
@@ -44,13 +45,19 @@ function duration() {
 }
 
 /** `host:port`, `[v6]:port`, `:port`, or empty to disable. */
-const listenAddress = z.string().superRefine((value, ctx) => {
-  try {
-    parseListenAddress(value, 'address');
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^address: /, '') });
-  }
-});
+const listenAddress = z
+  .string({
+    // YAML reads `listen_address: 9060` as a number; say how to write it rather than "expected string".
+    error: (issue) =>
+      `expected an address in quotes such as ":9060" or "127.0.0.1:9060", got ${JSON.stringify(issue.input) ?? 'nothing'}`,
+  })
+  .superRefine((value, ctx) => {
+    try {
+      parseListenAddress(value, 'address');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^address: /, '') });
+    }
+  });
 
 /**
  * The whole configuration. Every object is strict: an unknown key is an error that names it,
@@ -118,10 +125,12 @@ export const configSchema = z.strictObject({
         .prefault({})
         .superRefine((tls, ctx) => {
           if (tls.listen_address.trim() === '') return;
+          let missing = false;
           for (const key of ['cert_file', 'key_file', 'client_ca_file'] as const) {
             const path = tls[key];
             if (path === '') {
               if (key !== 'client_ca_file') {
+                missing = true;
                 ctx.addIssue({
                   code: 'custom',
                   path: [key],
@@ -129,8 +138,19 @@ export const configSchema = z.strictObject({
                 });
               }
             } else if (!isReadableFile(path)) {
+              missing = true;
               ctx.addIssue({ code: 'custom', path: [key], message: `cannot read ${path}` });
             }
+          }
+          if (missing) return;
+          try {
+            loadTlsMaterial(
+              { cert: tls.cert_file, key: tls.key_file, ca: tls.client_ca_file },
+              { cert: 'syslog.tls.cert_file', key: 'syslog.tls.key_file', ca: 'syslog.tls.client_ca_file' },
+            );
+          } catch (err) {
+            if (!(err instanceof TlsMaterialError)) throw err;
+            ctx.addIssue({ code: 'custom', path: [err.key.replace('syslog.tls.', '')], message: err.detail });
           }
         }),
     })

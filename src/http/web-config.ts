@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { readPem as readTlsPem } from '../config/tls-material.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -50,13 +51,8 @@ export interface WebConfig {
 }
 
 function readPem(path: string, key: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`web config ${key}: cannot read ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  const kind = key.endsWith('key_file') ? 'private key' : key.endsWith('ca_file') ? 'CA' : 'certificate';
+  return readTlsPem(path, `web config ${key}`, kind);
 }
 
 /** Reads and validates the web config file; a ConfigError names any bad key. */

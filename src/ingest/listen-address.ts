@@ -24,7 +24,10 @@ export function parseListenAddress(text: string, key: string): ListenAddress | n
     if (isIP(host) !== 6) throw new ConfigError(`${key}: "${host}" is not an IPv6 address`);
   } else {
     const colon = value.lastIndexOf(':');
-    if (colon < 0) throw new ConfigError(`${key}: "${text}" has no port (write host:port or :port)`);
+    if (colon < 0) {
+      const hint = /^\d+$/.test(value) ? `; for every interface write ":${value}"` : '';
+      throw new ConfigError(`${key}: "${text}" has no port (write host:port or :port)${hint}`);
+    }
     host = value.slice(0, colon);
     portText = value.slice(colon + 1);
     if (host.includes(':'))

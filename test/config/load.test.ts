@@ -1,8 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, suggestKey } from '../../src/config/load.js';
 import { envName, OPTIONS } from '../../src/config/options.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -61,6 +62,76 @@ describe('configuration', () => {
     expect(err.code).toBe('SRE_ERR_CONFIG');
     expect(err.message).toContain('"hep.listen_adress"');
     expect(err.message).toContain('"extra"');
+  });
+
+  it('suggests the key meant, and underscores for a key written as its flag', () => {
+    const err = errorOf(() =>
+      loadConfig({
+        file: configFile(
+          'hep:\n  listen-address: ":1"\ndedupe:\n  windw: 5s\nsyslog:\n  tls:\n    cert-file: /x\n  extractors:\n    - name: x\n      regexp: "(?<code>\\\\d+)"\nlgo:\n  level: info\nextra: 1\n',
+        ),
+      }),
+    );
+    expect(err.message).toContain(
+      'unknown key "hep.listen-address"; did you mean listen_address? (file keys use underscores',
+    );
+    expect(err.message).toContain('unknown key "dedupe.windw"; did you mean window?');
+    expect(err.message).toContain('unknown key "syslog.tls.cert-file"; did you mean cert_file?');
+    expect(err.message).toContain('unknown key "syslog.extractors.0.regexp"; did you mean regex?');
+    expect(err.message).toContain('unknown key "lgo"; did you mean log?');
+    expect(err.message).toMatch(/unknown key "extra"$/m);
+  });
+
+  it('suggests a known key for any one-letter slip in a key of four letters or more', () => {
+    const leaves = [...new Set(OPTIONS.map((spec) => spec.path[spec.path.length - 1]))];
+    for (const spec of OPTIONS) {
+      const leaf = spec.path[spec.path.length - 1];
+      if (leaf.includes('_'))
+        expect(suggestKey(leaf.replace(/_/g, '-'), leaves)).toContain(`did you mean ${leaf}?`);
+    }
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...leaves.filter((k) => k.length >= 4)),
+        fc.nat(),
+        fc.constantFrom('delete', 'insert', 'replace', 'swap'),
+        fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz_'),
+        (key, at, edit, letter) => {
+          const i = at % (key.length - 1);
+          const typo =
+            edit === 'delete'
+              ? key.slice(0, i) + key.slice(i + 1)
+              : edit === 'insert'
+                ? key.slice(0, i) + letter + key.slice(i)
+                : edit === 'replace'
+                  ? key.slice(0, i) + letter + key.slice(i + 1)
+                  : key.slice(0, i) + key[i + 1] + key[i] + key.slice(i + 2);
+          fc.pre(!leaves.includes(typo));
+          const hint = suggestKey(typo, leaves);
+          expect(hint).toMatch(/^; did you mean [a-z_]+\?/);
+          expect(leaves).toContain(/did you mean ([a-z_]+)\?/.exec(hint)![1]);
+        },
+      ),
+    );
+    fc.assert(fc.property(fc.string(), (key) => typeof suggestKey(key, leaves) === 'string'));
+  });
+
+  it('names only where a bad value came from, on one line when it is the only one', () => {
+    const err = errorOf(() =>
+      loadConfig({
+        file: configFile('nodes:\n  limit: 5\n'),
+        env: { SIP_EXPORTER_DEDUPE_WINDOW: '1m', SIP_EXPORTER_SYSLOG_LISTEN_ADDRESS: '5514' },
+        flags: { 'hep.listen-address': '127.0.0.1:0', 'web.listen-address': '127.0.0.1:0' },
+      }),
+    );
+    expect(err.message).not.toContain('\n');
+    expect(err.message).toMatch(
+      /^invalid configuration \(file .*config\.yml\): syslog\.listen_address: "5514" has no port .*write ":5514".* \(from SIP_EXPORTER_SYSLOG_LISTEN_ADDRESS\)$/,
+    );
+    for (const other of ['DEDUPE', '--hep', '--web']) expect(err.message).not.toContain(other);
+    const fromFile = errorOf(() => loadConfig({ file: configFile('hep:\n  listen_address: 9060\n') }));
+    expect(fromFile.message).toMatch(
+      /hep\.listen_address: expected an address in quotes such as ":9060".*got 9060$/,
+    );
   });
 
   it('rejects bad values, naming the key and what it expects', () => {

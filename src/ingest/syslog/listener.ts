@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ConfigError, ListenError } from '../../errors.js';
+import { loadTlsMaterial, type TlsMaterial } from '../../config/tls-material.js';
+import { ListenError, OK } from '../../errors.js';
 import type { SelfMetrics } from '../../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from '../listen-address.js';
 import { frameReader, type StreamReader, StreamServer } from '../tcp-server.js';
@@ -29,20 +29,12 @@ export interface SyslogListenerOptions {
   udpReceiveBufferSize: number;
 }
 
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`syslog.tls.${what}: cannot read ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
-
 /** Syslog over UDP and TCP on one port, and over TLS (RFC 5425) on another. */
 export class SyslogListener {
   readonly plain: UdpTcpListener | null;
   private tlsServer: StreamServer | null = null;
+  /** read and checked when constructed, so that bad PEM files fail before any port is bound */
+  private readonly tlsMaterial: TlsMaterial | null;
   tlsPort = 0;
 
   constructor(
@@ -52,6 +44,17 @@ export class SyslogListener {
     private readonly logger: Logger,
   ) {
     const stats = ingest.stats;
+    this.tlsMaterial =
+      options.tls === null
+        ? null
+        : loadTlsMaterial(
+            { cert: options.tls.certFile, key: options.tls.keyFile, ca: options.tls.clientCaFile },
+            {
+              cert: 'syslog.tls.cert_file',
+              key: 'syslog.tls.key_file',
+              ca: 'syslog.tls.client_ca_file',
+            },
+          );
     this.plain =
       options.address === null
         ? null
@@ -95,8 +98,9 @@ export class SyslogListener {
   async start(): Promise<void> {
     if (this.plain !== null) await this.plain.start();
     const tls = this.options.tls;
-    if (tls === null) return;
-    const ca = tls.clientCaFile === '' ? undefined : readPem(tls.clientCaFile, 'client_ca_file');
+    const material = this.tlsMaterial;
+    if (tls === null || material === null) return;
+    const ca = material.ca;
     const server = new StreamServer(
       {
         transport: 'tls',
@@ -105,8 +109,8 @@ export class SyslogListener {
         frameTimeoutMs: this.options.frameTimeoutMs,
         stats: this.ingest.stats,
         tls: {
-          cert: readPem(tls.certFile, 'cert_file'),
-          key: readPem(tls.keyFile, 'key_file'),
+          cert: material.cert,
+          key: material.key,
           ca,
           requestCert: ca !== undefined,
           rejectUnauthorized: ca !== undefined,

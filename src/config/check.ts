@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { loadWebConfig, type WebConfig } from '../http/web-config.js';
+import { closestKey } from './load.js';
+import { ENV_PREFIX, envName, OPTIONS } from './options.js';
+import type { Config } from './schema.js';
+import { checkTlsMaterial } from './tls-material.js';
+
+/**
+ * Reads the web config file as the HTTP listener will use it, and checks that its key belongs
+ * to its certificate: loadWebConfig parses each PEM file alone, and a mismatched pair would
+ * otherwise surface only as an OpenSSL error from createServer.
+ */
+export function checkWebConfig(path: string): WebConfig {
+  const web = loadWebConfig(path);
+  const tls = web.tls;
+  if (tls !== null) {
+    // loadWebConfig has validated the file, so these keys are there; read again only to name them.
+    const files = (parseYaml(readFileSync(path, 'utf8')) as { tls_server_config: Record<string, string> })
+      .tls_server_config;
+    checkTlsMaterial(
+      { cert: tls.cert as Buffer, key: tls.key as Buffer, ca: tls.ca as Buffer | undefined },
+      {
+        // The key's name leads the message, so it alone carries the web config file's path.
+        cert: 'tls_server_config.cert_file',
+        key: `web config ${path}: tls_server_config.key_file`,
+        ca: 'tls_server_config.client_ca_file',
+      },
+      { cert: files.cert_file, key: files.key_file, ca: files.client_ca_file ?? '' },
+    );
+  }
+  return web;
+}
+
+export interface ConfigWarning {
+  code: string;
+  message: string;
+}
+
+/** Settings that are valid but almost certainly not what was meant. */
+export function configWarnings(config: Config): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  const off = (address: string) => address.trim() === '';
+  const tls = config.syslog.tls;
+  if (off(config.hep.listen_address) && off(config.syslog.listen_address) && off(tls.listen_address)) {
+    warnings.push({
+      code: 'SRE_WARN_NO_LISTENERS',
+      message:
+        'hep.listen_address, syslog.listen_address and syslog.tls.listen_address are all empty: nothing will be counted',
+    });
+  }
+  const given = (['cert_file', 'key_file', 'client_ca_file'] as const).filter((key) => tls[key] !== '');
+  if (off(tls.listen_address) && given.length > 0) {
+    warnings.push({
+      code: 'SRE_WARN_TLS_UNUSED',
+      message: `${given.map((key) => `syslog.tls.${key}`).join(', ')} ${given.length > 1 ? 'are' : 'is'} set but syslog.tls.listen_address is empty, so no TLS listener uses ${given.length > 1 ? 'them' : 'it'}; set --syslog.tls.listen-address (for example ":6514")`,
+    });
+  }
+  return warnings;
+}
+
+/** Variables under the prefix that are not options: the systemd unit's extra flags, the image's commit. */
+const OTHER_ENV = new Set([`${ENV_PREFIX}ARGS`, `${ENV_PREFIX}REVISION`]);
+
+/**
+ * An environment variable under the prefix that sets nothing is silently ignored by loading, so
+ * a misspelt one would leave its option at the default; name it, with the variable meant.
+ */
+export function environmentWarnings(env: Readonly<Record<string, string | undefined>>): ConfigWarning[] {
+  const known = OPTIONS.map(envName);
+  const warnings: ConfigWarning[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(ENV_PREFIX) || OTHER_ENV.has(name) || known.includes(name)) continue;
+    // Matched without the prefix, so that the shared prefix does not make everything look close.
+    const meant = closestKey(
+      name.slice(ENV_PREFIX.length),
+      known.map((k) => k.slice(ENV_PREFIX.length)),
+    );
+    warnings.push({
+      code: 'SRE_WARN_UNKNOWN_ENV',
+      message: `${name} is not an option and is ignored${meant === undefined ? '' : `; did you mean ${ENV_PREFIX}${meant}?`}`,
+    });
+  }
+  return warnings;
+}

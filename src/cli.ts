@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { checkWebConfig, configWarnings, environmentWarnings } from './config/check.js';
+import { configWarnings, environmentWarnings } from './config/check.js';
 import { loadConfig } from './config/load.js';
 import { envName, OPTIONS } from './config/options.js';
 import { SreError } from './errors.js';
 import { Exporter } from './exporter.js';
+import { loadWebConfig } from './http/web-config.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -60,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
   const configFile = opts['config.file'] as string | undefined;
   const config = loadConfig({ file: configFile, flags, env: process.env });
   // The web config file is read at start too; check it here so --config.check covers it.
-  if (config.web.config_file !== '') checkWebConfig(config.web.config_file);
+  if (config.web.config_file !== '') loadWebConfig(config.web.config_file);
   if (opts['config.check']) {
     for (const warning of [...environmentWarnings(process.env), ...configWarnings(config)]) {
       process.stderr.write(`sip-response-exporter: warning: ${warning.code}: ${warning.message}\n`);

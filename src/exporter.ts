@@ -3,7 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { checkWebConfig, configWarnings } from './config/check.js';
+import { configWarnings } from './config/check.js';
 import { OPTIONS } from './config/options.js';
 import type { Config } from './config/schema.js';
 import { DedupeWindow } from './count/dedupe.js';
@@ -11,7 +11,7 @@ import { NodeLabels } from './count/nodes.js';
 import { SipCounter } from './count/sip-counter.js';
 import { ListenError, SreError } from './errors.js';
 import { applyTls, createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
-import type { WebConfig } from './http/web-config.js';
+import { loadWebConfig, type WebConfig } from './http/web-config.js';
 import { HepIngest } from './ingest/hep/hep-ingest.js';
 import { createHepListener } from './ingest/hep/listener.js';
 import { formatListenAddress, type ListenAddress, parseListenAddress } from './ingest/listen-address.js';
@@ -193,8 +193,7 @@ export class Exporter {
       // Everything that reads files comes first, so that a bad certificate fails before any bind.
       const webAddress = parseListenAddress(this.config.web.listen_address, 'web.listen_address');
       if (webAddress === null) throw new ListenError('web.listen_address cannot be empty');
-      const web =
-        this.config.web.config_file === '' ? undefined : checkWebConfig(this.config.web.config_file);
+      const web = this.config.web.config_file === '' ? undefined : loadWebConfig(this.config.web.config_file);
       this.web = web;
       const hepAddress = parseListenAddress(this.config.hep.listen_address, 'hep.listen_address');
       const syslogConfig = this.config.syslog;
@@ -293,7 +292,7 @@ export class Exporter {
    * invalid.
    */
   reload(next: Config): string[] {
-    const web = next.web.config_file === '' ? undefined : checkWebConfig(next.web.config_file);
+    const web = next.web.config_file === '' ? undefined : loadWebConfig(next.web.config_file);
     const restart: string[] = [];
     const live = new Set([
       'web.config_file',

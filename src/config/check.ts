@@ -1,36 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { loadWebConfig, type WebConfig } from '../http/web-config.js';
 import { closestKey } from './load.js';
 import { ENV_PREFIX, envName, OPTIONS } from './options.js';
 import type { Config } from './schema.js';
-import { checkTlsMaterial } from './tls-material.js';
-
-/**
- * Reads the web config file as the HTTP listener will use it, and checks that its key belongs
- * to its certificate: loadWebConfig parses each PEM file alone, and a mismatched pair would
- * otherwise surface only as an OpenSSL error from createServer.
- */
-export function checkWebConfig(path: string): WebConfig {
-  const web = loadWebConfig(path);
-  const tls = web.tls;
-  if (tls !== null) {
-    // loadWebConfig has validated the file, so these keys are there; read again only to name them.
-    const files = (parseYaml(readFileSync(path, 'utf8')) as { tls_server_config: Record<string, string> })
-      .tls_server_config;
-    checkTlsMaterial(
-      { cert: tls.cert as Buffer, key: tls.key as Buffer, ca: tls.ca as Buffer | undefined },
-      {
-        // The key's name leads the message, so it alone carries the web config file's path.
-        cert: 'tls_server_config.cert_file',
-        key: `web config ${path}: tls_server_config.key_file`,
-        ca: 'tls_server_config.client_ca_file',
-      },
-      { cert: files.cert_file, key: files.key_file, ca: files.client_ca_file ?? '' },
-    );
-  }
-  return web;
-}
 
 export interface ConfigWarning {
   code: string;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { readPem as readTlsPem } from '../config/tls-material.js';
+import { loadTlsMaterial } from '../config/tls-material.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -50,11 +50,6 @@ export interface WebConfig {
   users: ReadonlyMap<string, string>;
 }
 
-function readPem(path: string, key: string): Buffer {
-  const kind = key.endsWith('key_file') ? 'private key' : key.endsWith('ca_file') ? 'CA' : 'certificate';
-  return readTlsPem(path, `web config ${key}`, kind);
-}
-
 /** Reads and validates the web config file; a ConfigError names any bad key. */
 export function loadWebConfig(path: string): WebConfig {
   let raw: unknown;
@@ -85,23 +80,26 @@ export function loadWebConfig(path: string): WebConfig {
         `web config: client_auth_type ${t.client_auth_type} needs tls_server_config.client_ca_file`,
       );
     }
+    // Every PEM file parses, the key fits the certificate and OpenSSL takes the set: found here,
+    // by --config.check and by a reload, never when the server starts or a client connects.
+    const material = loadTlsMaterial(
+      { cert: t.cert_file, key: t.key_file, ca: t.client_ca_file },
+      {
+        cert: 'web config tls_server_config.cert_file',
+        key: `web config ${path}: tls_server_config.key_file`,
+        ca: 'web config tls_server_config.client_ca_file',
+      },
+    );
     const options: SecureContextOptions & TlsOptions = {
-      cert: readPem(t.cert_file, 'tls_server_config.cert_file'),
-      key: readPem(t.key_file, 'tls_server_config.key_file'),
+      cert: material.cert,
+      key: material.key,
       minVersion: t.min_version === 'TLS13' ? 'TLSv1.3' : 'TLSv1.2',
       requestCert: t.client_auth_type !== 'NoClientCert',
       // Node can only refuse unverified certificates outright; the "any" and "if given" modes
       // are enforced per request (server.ts).
       rejectUnauthorized: t.client_auth_type === 'RequireAndVerifyClientCert',
     };
-    if (t.client_ca_file !== '') options.ca = readPem(t.client_ca_file, 'tls_server_config.client_ca_file');
-    try {
-      // A key that does not fit its certificate, or a file that is not PEM, is found here, by
-      // --config.check and by a reload, not when the server starts or a client connects.
-      createSecureContext(options);
-    } catch (err) {
-      throw new ConfigError(`web config tls_server_config: ${(err as Error).message}`, { cause: err });
-    }
+    if (material.ca !== undefined) options.ca = material.ca;
     tls = options;
   }
   return {

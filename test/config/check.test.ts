@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkWebConfig, configWarnings, environmentWarnings } from '../../src/config/check.js';
+import { configWarnings, environmentWarnings } from '../../src/config/check.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
+import { loadWebConfig } from '../../src/http/web-config.js';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/tls.js';
 
 function webConfig(text: string): string {
@@ -75,15 +76,15 @@ describe('web config check', () => {
 
   it('accepts a certificate with its own key, and refuses another key naming the file', () => {
     const good = webConfig(`tls_server_config:\n  cert_file: ${f.cert}\n  key_file: ${f.key}\n`);
-    expect(checkWebConfig(good).tls).not.toBeNull();
+    expect(loadWebConfig(good).tls).not.toBeNull();
     const bad = webConfig(`tls_server_config:\n  cert_file: ${f.cert}\n  key_file: ${f.otherKey}\n`);
-    expect(() => checkWebConfig(bad)).toThrow(ConfigError);
-    expect(() => checkWebConfig(bad)).toThrow(
+    expect(() => loadWebConfig(bad)).toThrow(ConfigError);
+    expect(() => loadWebConfig(bad)).toThrow(
       `web config ${bad}: tls_server_config.key_file: the private key in ${f.otherKey} does not match`,
     );
   });
 
   it('checks the basic auth users too, as start does', () => {
-    expect(() => checkWebConfig(webConfig('basic_auth_users:\n  a: plaintext\n'))).toThrow(/bcrypt/);
+    expect(() => loadWebConfig(webConfig('basic_auth_users:\n  a: plaintext\n'))).toThrow(/bcrypt/);
   });
 });

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { loadTlsMaterial, type TlsMaterial } from '../../config/tls-material.js';
-import { ListenError, OK } from '../../errors.js';
+import { ListenError } from '../../errors.js';
 import type { SelfMetrics } from '../../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from '../listen-address.js';
 import { frameReader, type StreamReader, StreamServer } from '../tcp-server.js';

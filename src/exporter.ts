@@ -135,6 +135,7 @@ export class Exporter {
             idleTimeoutMs: this.config.hep.idle_timeout,
             maxPacketSize: this.config.hep.max_packet_size,
             udpReceiveBufferSize: this.config.hep.udp_receive_buffer,
+            udpBatch: this.config.ingest.udp_batch,
           },
           this.logger,
         );
@@ -162,6 +163,7 @@ export class Exporter {
             idleTimeoutMs: syslogConfig.idle_timeout,
             maxFrameSize: syslogConfig.max_frame_size,
             udpReceiveBufferSize: syslogConfig.udp_receive_buffer,
+            udpBatch: this.config.ingest.udp_batch,
           },
           this.logger,
         );

@@ -25,6 +25,8 @@ export interface SyslogListenerOptions {
   idleTimeoutMs: number;
   maxFrameSize: number;
   udpReceiveBufferSize: number;
+  /** read UDP in recvmmsg batches when the native addon loaded */
+  udpBatch: boolean;
 }
 
 function readPem(path: string, what: string): Buffer {
@@ -61,7 +63,14 @@ export class SyslogListener {
               maxConnections: options.maxConnections,
               idleTimeoutMs: options.idleTimeoutMs,
               udpReceiveBufferSize: options.udpReceiveBufferSize,
-              onDatagram: (msg, sender) => ingest.handle(msg, sender, performance.now()),
+              udpBatch: options.udpBatch,
+              // A batch shares one buffer; the view costs an object, not a copy.
+              onDatagram: (buf, start, end, sender, now) =>
+                ingest.handle(
+                  start === 0 && end === buf.length ? buf : buf.subarray(start, end),
+                  sender,
+                  now,
+                ),
               newStreamReader: (socket) => this.reader(socket, 'tcp'),
             },
             self,

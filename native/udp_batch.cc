@@ -122,11 +122,24 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
           .ThrowAsJavaScriptException();
       return;
     }
-    std::string host = opts.Get("host").As<Napi::String>().Utf8Value();
-    int port = opts.Get("port").As<Napi::Number>().Int32Value();
+    Napi::Value hostValue = opts.Get("host");
+    Napi::Value portValue = opts.Get("port");
+    Napi::Value rcvbufValue = opts.Get("receiveBufferSize");
+    Napi::Value reuseValue = opts.Get("reusePort");
+    if (!hostValue.IsString() || !portValue.IsNumber() || !rcvbufValue.IsNumber() || !reuseValue.IsNumber()) {
+      Napi::TypeError::New(env, "expected { host: string, port, receiveBufferSize, reusePort: number }")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    std::string host = hostValue.As<Napi::String>().Utf8Value();
+    int port = portValue.As<Napi::Number>().Int32Value();
     bool ipv6 = opts.Get("ipv6").ToBoolean();
-    int rcvbuf = opts.Get("receiveBufferSize").As<Napi::Number>().Int32Value();
-    int reuse = opts.Get("reusePort").As<Napi::Number>().Int32Value();
+    int rcvbuf = rcvbufValue.As<Napi::Number>().Int32Value();
+    int reuse = reuseValue.As<Napi::Number>().Int32Value();
+    if (reuse < kReuseNone || reuse > kReuseJoin) {
+      Napi::RangeError::New(env, "reusePort must be 0, 1 or 2").ThrowAsJavaScriptException();
+      return;
+    }
 
     sockaddr_storage ss;
     socklen_t len = 0;
@@ -216,7 +229,16 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
     poll_->data = this;
     callback_ = Napi::Persistent(info[0].As<Napi::Function>());
     context_ = new Napi::AsyncContext(env, "UdpBatch");
-    uv_poll_start(poll_, UV_READABLE, &UdpBatch::OnReadable);
+    err = uv_poll_start(poll_, UV_READABLE, &UdpBatch::OnReadable);
+    if (err != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+      callback_.Reset();
+      delete context_;
+      context_ = nullptr;
+      ErrnoError(env, -err, "uv_poll_start").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     polling_ = true;
     // Keeps this object (and the buffers it writes into) alive while the socket is open.
     Ref();
@@ -232,6 +254,10 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
   // gives it. JavaScript caches the result, so this runs once per new sender, not per datagram.
   Napi::Value Sender(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "expected an index").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     uint32_t i = info[0].As<Napi::Number>().Uint32Value();
     if (i >= slots_) {
       Napi::RangeError::New(env, "index out of range").ThrowAsJavaScriptException();

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
@@ -56,6 +57,10 @@ function sender(type: 'udp4' | 'udp6' = 'udp4'): Socket {
 function send(s: Socket, data: Buffer, port: number, host = '127.0.0.1'): Promise<void> {
   return new Promise((resolve, reject) => s.send(data, port, host, (err) => (err ? reject(err) : resolve())));
 }
+
+/** The build under test: the AddressSanitizer one when the tests run under it. */
+const addonPath = () =>
+  process.env.UDP_BATCH_ADDON || join(import.meta.dirname, '../../build/Release/udp_batch.node');
 
 function bindError(fn: () => unknown): string {
   try {
@@ -231,6 +236,31 @@ describe('native batched UDP receive', () => {
         () => new UdpBatchSocket({ host: '127.0.0.1', port: 70_000, ipv6: false, receiveBufferSize: 0 }),
       ),
     ).toMatch(/port out of range/);
+  });
+
+  it('checks every argument and length it is given before touching memory', () => {
+    const { UdpBatch, SLOT, RECORD } = createRequire(import.meta.url)(addonPath()) as {
+      UdpBatch: new (...args: unknown[]) => { sender(i: unknown): string; close(): void };
+      SLOT: number;
+      RECORD: number;
+    };
+    const options = { host: '127.0.0.1', port: 0, ipv6: false, receiveBufferSize: 0, reusePort: 0 };
+    const make = (...args: unknown[]) => bindError(() => new UdpBatch(...args).close());
+    expect(make(options, Buffer.alloc(SLOT - 1), new Int32Array(RECORD))).toMatch(/64 KiB slot/);
+    expect(make(options, Buffer.alloc(2 * SLOT), new Int32Array(2 * RECORD - 1))).toMatch(/8 ints per slot/);
+    expect(make(options, Buffer.alloc(SLOT), new Uint32Array(RECORD))).toMatch(/Int32Array/);
+    expect(make({ ...options, host: 1 }, Buffer.alloc(SLOT), new Int32Array(RECORD))).toMatch(
+      /expected \{ host/,
+    );
+    expect(make({ ...options, reusePort: 3 }, Buffer.alloc(SLOT), new Int32Array(RECORD))).toMatch(
+      /reusePort/,
+    );
+    expect(make(options, Buffer.alloc(SLOT))).toMatch(/expected \(options/);
+    const s = new UdpBatch(options, Buffer.alloc(SLOT), new Int32Array(RECORD));
+    expect(bindError(() => s.sender(1))).toMatch(/index out of range/);
+    expect(bindError(() => s.sender('0'))).toMatch(/expected an index/);
+    expect(s.sender(0)).toBe('');
+    s.close();
   });
 
   it('loads in a worker thread and closes its socket when the worker ends', async () => {

@@ -10,6 +10,7 @@ function printUdp(title: string, r: UdpResult): void {
     `${title} (${fmt(r.rate)}/s offered for ${r.seconds}s, every datagram a distinct response, dedupe on)`,
   );
   console.log(`  do-nothing Node receiver    : ${fmt(r.nullReceived)} of ${fmt(r.sent)} sent`);
+  console.log(`  do-nothing batch receiver   : ${fmt(r.nullBatchReceived)} of ${fmt(r.nullBatchSent)} sent`);
   for (const run of [r.batch, r.dgram]) {
     console.log(
       `  exporter, ${run.path.padEnd(5)} path      : ${fmt(run.counted)} counted of ${fmt(run.sent)} sent (${fmt(run.packets)} datagrams read, ${fmt(run.drops)} kernel drops)`,

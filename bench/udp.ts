@@ -32,9 +32,12 @@ export interface ExporterRun {
 export interface UdpResult {
   rate: number;
   seconds: number;
-  /** sent to the do-nothing receiver */
+  /** sent to the do-nothing Node dgram receiver */
   sent: number;
   nullReceived: number;
+  /** the same for a do-nothing receiver on the native batched socket */
+  nullBatchSent: number;
+  nullBatchReceived: number;
   batch: ExporterRun;
   dgram: ExporterRun;
 }
@@ -99,18 +102,22 @@ export async function compareUdp(c: UdpComparison): Promise<UdpResult> {
         .trim(),
     );
 
-  const receiver = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(here, 'null-receiver.ts'), String(RECEIVE_BUFFER)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const receiverLines = lines(receiver);
-  const receiverPort = Number((await receiverLines.next()).value);
-  const nullSent = blastAt(receiverPort);
-  await new Promise((r) => setTimeout(r, 1000));
-  const nullReceived = Number(await stopAndRead(receiver, receiverLines));
+  const nullRun = async (script: string) => {
+    const receiver = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(here, script), String(RECEIVE_BUFFER)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const receiverLines = lines(receiver);
+    const receiverPort = Number((await receiverLines.next()).value);
+    const sent = blastAt(receiverPort);
+    await new Promise((r) => setTimeout(r, 1000));
+    return { sent, received: Number(await stopAndRead(receiver, receiverLines)) };
+  };
+  const { sent: nullSent, received: nullReceived } = await nullRun('null-receiver.ts');
+  const { sent: nullBatchSent, received: nullBatchReceived } = await nullRun('null-batch-receiver.ts');
 
   const other = c.listener === 'hep' ? 'syslog' : 'hep';
   const runExporter = async (batch: boolean): Promise<ExporterRun> => {
@@ -166,7 +173,16 @@ export async function compareUdp(c: UdpComparison): Promise<UdpResult> {
   };
   const batch = await runExporter(true);
   const dgram = await runExporter(false);
-  return { rate: c.rate, seconds: c.seconds, sent: nullSent, nullReceived, batch, dgram };
+  return {
+    rate: c.rate,
+    seconds: c.seconds,
+    sent: nullSent,
+    nullReceived,
+    nullBatchSent,
+    nullBatchReceived,
+    batch,
+    dgram,
+  };
 }
 
 /**

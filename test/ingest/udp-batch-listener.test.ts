@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ListenError } from '../../src/errors.js';
@@ -7,6 +10,12 @@ import { samples, sampleValue, startExporter } from '../helpers/exporter.js';
 import { hep3 } from '../helpers/hep.js';
 import { closeUdp, eventually, sendUdp, udpSender } from '../helpers/net.js';
 import { sipResponse } from '../helpers/sip.js';
+
+interface LogLine {
+  msg: string;
+  code?: string;
+  udp_receive_path?: string;
+}
 
 const running: Exporter[] = [];
 afterEach(async () => {
@@ -107,5 +116,58 @@ describe('UDP listeners on the batched receive path', () => {
     running.splice(running.indexOf(first), 1);
     const again = await start({ 'hep.listen-address': `127.0.0.1:${port}` });
     expect(again.hep!.udpPort).toBe(port);
+  });
+});
+
+describe('the receive path in the log', () => {
+  /** Runs the exporter until both UDP listeners are up and returns its JSON log lines. */
+  async function startupLog(args: string[], env: NodeJS.ProcessEnv = {}): Promise<LogLine[]> {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli.ts',
+        '--web.listen-address=127.0.0.1:0',
+        '--hep.listen-address=127.0.0.1:0',
+        '--syslog.listen-address=127.0.0.1:0',
+        ...args,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+    );
+    const lines: LogLine[] = [];
+    try {
+      for await (const text of createInterface({ input: child.stdout! })) {
+        lines.push(JSON.parse(text) as LogLine);
+        if (lines.some((l) => l.msg === 'web: listening')) break;
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+    return lines;
+  }
+
+  const paths = (lines: LogLine[]) =>
+    lines.filter((l) => l.msg.endsWith(': listening') && l.udp_receive_path).map((l) => l.udp_receive_path);
+
+  it('names the batch path on each listener and logs nothing about a fallback', async () => {
+    const lines = await startupLog([]);
+    expect(paths(lines)).toEqual(['batch', 'batch']);
+    expect(lines.filter((l) => l.code?.startsWith('SRE_') && l.code.includes('UDP'))).toEqual([]);
+  });
+
+  it('says once why it reads with dgram when told to', async () => {
+    const lines = await startupLog(['--ingest.udp-batch=false']);
+    expect(paths(lines)).toEqual(['dgram', 'dgram']);
+    expect(lines.filter((l) => l.code === 'SRE_INFO_UDP_DGRAM')).toHaveLength(1);
+  });
+
+  it('says once why it reads with dgram when the addon is missing', async () => {
+    const lines = await startupLog([], { UDP_BATCH_ADDON: '/nonexistent/udp_batch.node' });
+    expect(paths(lines)).toEqual(['dgram', 'dgram']);
+    const warnings = lines.filter((l) => l.code === 'SRE_WARN_UDP_BATCH_UNAVAILABLE');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].msg).toContain('not built');
   });
 });

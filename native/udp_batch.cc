@@ -330,11 +330,19 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
       }
     }
     Napi::HandleScope scope(env_);
-    // MakeCallback runs microtasks and reports a throw as an uncaught exception, as Node does
-    // for its own I/O callbacks.
     inCallback_ = true;
-    callback_.MakeCallback(Value(), {Napi::Number::New(env_, n)}, *context_);
+    // The raw call, not node-addon-api's wrapper: that one aborts the process when the call fails,
+    // which it does when a worker thread is being terminated mid-batch.
+    napi_value argv[1] = {Napi::Number::New(env_, n)};
+    napi_value result;
+    napi_status status = napi_make_callback(env_, *context_, Value(), callback_.Value(), 1, argv, &result);
     inCallback_ = false;
+    // A throw from the callback goes to process 'uncaughtException', as Node does for a throw
+    // from its own I/O callbacks; left pending, it would surface at some later unrelated call.
+    if (status == napi_pending_exception) {
+      napi_value error;
+      if (napi_get_and_clear_last_exception(env_, &error) == napi_ok) napi_fatal_exception(env_, error);
+    }
     if (releasePending_) Release();
   }
 

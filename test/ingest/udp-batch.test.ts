@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
@@ -284,6 +285,37 @@ describe('native batched UDP receive', () => {
     await worker.terminate();
     const again = receiver({ port });
     expect(again.socket.port).toBe(port);
+  });
+
+  it('reports a throw from the batch callback as an uncaught exception, as dgram does', () => {
+    const script = `
+      const { UdpBatch, SLOT, RECORD } = require(process.argv[1]);
+      const dgram = require('node:dgram');
+      const data = Buffer.allocUnsafeSlow(SLOT);
+      const records = new Int32Array(RECORD);
+      const s = new UdpBatch({ host: '127.0.0.1', port: 0, ipv6: false, receiveBufferSize: 0, reusePort: 0 }, data, records);
+      let batches = 0;
+      s.start(() => {
+        batches++;
+        if (batches === 1) throw new Error('thrown in batch ' + batches);
+        console.log('batch ' + batches + ' ' + data.toString('latin1', 0, records[0]));
+        s.close();
+        out.close();
+      });
+      process.on('uncaughtException', (err) => {
+        console.log('uncaught: ' + err.message);
+        out.send('second', s.port, '127.0.0.1');
+      });
+      const out = dgram.createSocket('udp4');
+      out.send('first', s.port, '127.0.0.1');
+    `;
+    const run = spawnSync(process.execPath, ['-e', script, addonPath()], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim().split('\n')).toEqual(['uncaught: thrown in batch 1', 'batch 2 second']);
+    expect(run.status).toBe(0);
   });
 
   it('delivers random datagrams exactly as sent (property)', async () => {

@@ -87,6 +87,8 @@ async function bindBatch(
 ): Promise<UdpReceiver> {
   const ipv6 = type === 'udp6';
   let address = host ?? (ipv6 ? '::' : '0.0.0.0');
+  // The addon takes no IPv6 zone index (fe80::1%eth0); dgram does.
+  if (address.includes('%')) return bindDgram(type, host, port, receiveBufferSize);
   // dgram resolves a host name before binding; the addon takes only addresses.
   if (isIP(address) === 0) address = (await lookup(address, { family: ipv6 ? 6 : 4 })).address;
   return new BatchReceiver(new UdpBatchSocket({ host: address, port, ipv6, receiveBufferSize }));

@@ -32,25 +32,44 @@ function isSipVersion(buf: Uint8Array, at: number): boolean {
   );
 }
 
+export const START_LINE_SIP = 1;
+export const START_LINE_NOT_SIP = 0;
+/** The bytes so far could begin a SIP start line but end before it does (a stream cut early). */
+export const START_LINE_UNDECIDED = -1;
+
+const SIP_VERSION_SPACE = [S, I, P, SLASH, TWO, DOT, ZERO, SPACE];
+
 /**
- * True when buf[start, end) begins with a SIP status line ("SIP/2.0 ") or a request line
- * ("METHOD uri SIP/2.0" then CRLF).
+ * Whether buf[start, end) begins with a SIP status line ("SIP/2.0 ") or a request line
+ * ("METHOD uri SIP/2.0" then CRLF), or cannot tell yet because it stops inside the line.
  */
-export function looksLikeSip(buf: Uint8Array, start: number, end: number): boolean {
-  if (end - start < 12) return false;
-  if (isSipVersion(buf, start)) return buf[start + 7] === SPACE;
+export function startLine(buf: Uint8Array, start: number, end: number): number {
+  const n = Math.min(end - start, 8);
+  let k = 0;
+  while (k < n && buf[start + k] === SIP_VERSION_SPACE[k]) k++;
+  if (k === 8) return START_LINE_SIP;
+  if (k === n) return START_LINE_UNDECIDED;
   const limit = Math.min(end, start + START_LINE_LIMIT);
   // A request method is an uppercase token (extension methods included) followed by a space.
   let i = start;
   while (i < limit && buf[i] >= 0x41 && buf[i] <= 0x5a) i++;
-  if (i === start || buf[i] !== SPACE) return false;
+  if (i === limit)
+    return limit === end && end - start < START_LINE_LIMIT ? START_LINE_UNDECIDED : START_LINE_NOT_SIP;
+  if (i === start || buf[i] !== SPACE) return START_LINE_NOT_SIP;
   for (; i < limit; i++) {
     if (buf[i] === LF) {
       const lineEnd = buf[i - 1] === CR ? i - 1 : i;
-      return lineEnd - 8 > start && buf[lineEnd - 8] === SPACE && isSipVersion(buf, lineEnd - 7);
+      return lineEnd - 8 > start && buf[lineEnd - 8] === SPACE && isSipVersion(buf, lineEnd - 7)
+        ? START_LINE_SIP
+        : START_LINE_NOT_SIP;
     }
   }
-  return false;
+  return limit === end && end - start < START_LINE_LIMIT ? START_LINE_UNDECIDED : START_LINE_NOT_SIP;
+}
+
+/** True when buf[start, end) begins with a whole SIP start line. */
+export function looksLikeSip(buf: Uint8Array, start: number, end: number): boolean {
+  return startLine(buf, start, end) === START_LINE_SIP;
 }
 
 /** Index just after the CRLFCRLF ending the headers of the message at `start`, or -1 if not there yet. */

@@ -1,5 +1,12 @@
 import { CaptureDrop } from './errors.js';
-import { BAD_CONTENT_LENGTH, contentLength, findHeaderEnd, looksLikeSip } from './sip-framing.js';
+import {
+  BAD_CONTENT_LENGTH,
+  contentLength,
+  findHeaderEnd,
+  START_LINE_NOT_SIP,
+  START_LINE_SIP,
+  startLine,
+} from './sip-framing.js';
 
 /** Called for each whole SIP message found on a stream: buf[start, end), valid during the call. */
 export type MessageEmitter = (buf: Uint8Array, start: number, end: number) => void;
@@ -21,8 +28,11 @@ interface Segment {
 interface Stream {
   /** Sequence number of the next byte expected. */
   next: number;
-  /** False until the stream is seen to start a SIP message, and after it lost its framing. */
-  synced: boolean;
+  /**
+   * True after the stream lost its framing (a gap, an oversized message, bytes that are not SIP):
+   * segments are skipped, already counted, until one starts a SIP message.
+   */
+  lost: boolean;
   buf: Uint8Array | null;
   len: number;
   ooo: Segment[];
@@ -73,7 +83,7 @@ export class TcpReassembler {
         if (end > start) this.drops[CaptureDrop.CAPTURE_TCP_STREAM_LIMIT]++;
         return;
       }
-      st = { next: seq, synced: false, buf: null, len: 0, ooo: [], oooBytes: 0, lastSec: nowSec };
+      st = { next: seq, lost: false, buf: null, len: 0, ooo: [], oooBytes: 0, lastSec: nowSec };
       this.streams.set(key, st);
     }
     st.lastSec = nowSec;
@@ -108,6 +118,7 @@ export class TcpReassembler {
       // The missing bytes are not coming (or would not fit): give up on them and restart here.
       this.drops[CaptureDrop.CAPTURE_TCP_GAP]++;
       this.resync(st);
+      st.next = seq;
     }
     st.next = (st.next + (end - start)) >>> 0;
     this.consume(st, buf, start, end, emit);
@@ -133,32 +144,28 @@ export class TcpReassembler {
 
   private resync(st: Stream): void {
     st.len = 0;
-    st.synced = false;
+    st.lost = true;
     st.ooo = [];
     st.oooBytes = 0;
   }
 
   /** Appends in-order bytes and emits every whole message. */
   private consume(st: Stream, buf: Uint8Array, start: number, end: number, emit: MessageEmitter): void {
-    if (!st.synced) {
+    if (st.lost) {
       while (start < end && (buf[start] === 0x0d || buf[start] === 0x0a)) start++;
-      if (start === end) return;
-      if (!looksLikeSip(buf, start, end)) {
-        this.drops[CaptureDrop.CAPTURE_NOT_SIP]++;
-        return;
-      }
-      st.synced = true;
+      if (start === end || startLine(buf, start, end) !== START_LINE_SIP) return;
+      st.lost = false;
       st.len = 0;
     }
     if (st.len === 0) {
       const used = this.frame(st, buf, start, end, emit);
-      if (st.synced && used < end) this.keep(st, buf, used, end);
+      if (!st.lost && used < end) this.keep(st, buf, used, end);
       return;
     }
     if (!this.keep(st, buf, start, end)) return;
     const stored = st.buf as Uint8Array;
     const used = this.frame(st, stored, 0, st.len, emit);
-    if (!st.synced) return;
+    if (st.lost) return;
     if (used > 0) stored.copyWithin(0, used, st.len);
     st.len -= used;
   }
@@ -191,15 +198,16 @@ export class TcpReassembler {
       // CRLF keep-alives (RFC 5626) sit between messages.
       while (p < end && (buf[p] === 0x0d || buf[p] === 0x0a)) p++;
       if (p >= end) return end;
-      const headerEnd = findHeaderEnd(buf, p, end);
-      if (headerEnd < 0) {
-        if (end - p > max) return this.lost(st, end);
-        return p;
-      }
-      if (!looksLikeSip(buf, p, headerEnd)) {
+      const line = startLine(buf, p, end);
+      if (line === START_LINE_NOT_SIP) {
         this.drops[CaptureDrop.CAPTURE_NOT_SIP]++;
         this.resync(st);
         return end;
+      }
+      const headerEnd = line === START_LINE_SIP ? findHeaderEnd(buf, p, end) : -1;
+      if (headerEnd < 0) {
+        if (end - p > max) return this.lost(st, end);
+        return p;
       }
       let body = contentLength(buf, p, headerEnd);
       if (body === BAD_CONTENT_LENGTH) return this.lost(st, end);

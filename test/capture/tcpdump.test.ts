@@ -51,6 +51,22 @@ function stopTcpdump(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function waitForFrames(file: string, filter: string, count: number): Promise<void> {
+  const { tshark } = captureTools();
+  let seen = 0;
+  for (let attempt = 0; attempt < 40; attempt++) {
+    try {
+      const out = run(tshark, ['-r', file, '-Y', filter, '-T', 'fields', '-e', 'frame.number']);
+      seen = out.split('\n').filter((l) => l.trim() !== '').length;
+      if (seen >= count) return;
+    } catch {
+      // The file may still be empty or end mid-record while tcpdump writes it.
+    }
+    await sleep(250);
+  }
+  throw new Error(`tcpdump wrote ${seen} of ${count} frames matching ${filter} to ${file}`);
+}
+
 async function writeInPieces(socket: Socket, pieces: string[]): Promise<void> {
   for (const piece of pieces) {
     await new Promise<void>((r) => socket.write(piece, () => r()));
@@ -128,7 +144,10 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
   sender.close();
   receiver.close();
-  await sleep(200);
+  // A loaded machine may leave packets in tcpdump's buffer; stop it only once tshark sees them all
+  // (the six SIP datagrams and the keep-alive, and both FINs on lo).
+  await waitForFrames(files.lo, `udp.port==${udpPort} or tcp.flags.fin==1`, expectedUdp + 1 + 2);
+  await waitForFrames(files.anyNano, `udp.port==${udpPort}`, expectedUdp + 1);
   await Promise.all([stopTcpdump(lo), stopTcpdump(any)]);
 }, 30_000);
 

@@ -51,17 +51,23 @@ function stopTcpdump(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitForFrames(file: string, filter: string, count: number): Promise<void> {
+/** Frames tshark finds in a file tcpdump is still writing (0 while it has no packet yet). */
+async function framesIn(file: string, filter: string): Promise<number> {
   const { tshark } = captureTools();
+  try {
+    const out = run(tshark, ['-r', file, ...decode, '-Y', filter, '-T', 'fields', '-e', 'frame.number']);
+    return out.split('\n').filter((l) => l.trim() !== '').length;
+  } catch {
+    // The file may still be empty or end mid-record while tcpdump writes it.
+    return 0;
+  }
+}
+
+async function waitForFrames(file: string, filter: string, count: number): Promise<void> {
   let seen = 0;
   for (let attempt = 0; attempt < 40; attempt++) {
-    try {
-      const out = run(tshark, ['-r', file, '-Y', filter, '-T', 'fields', '-e', 'frame.number']);
-      seen = out.split('\n').filter((l) => l.trim() !== '').length;
-      if (seen >= count) return;
-    } catch {
-      // The file may still be empty or end mid-record while tcpdump writes it.
-    }
+    seen = await framesIn(file, filter);
+    if (seen >= count) return;
     await sleep(250);
   }
   throw new Error(`tcpdump wrote ${seen} of ${count} frames matching ${filter} to ${file}`);
@@ -101,6 +107,19 @@ beforeAll(async () => {
   const receiver = createSocket('udp4');
   await new Promise<void>((r) => receiver.bind(udpPort, '127.0.0.1', () => r()));
   const sender = createSocket('udp4');
+  // "listening on" can come before the any device sees packets: send probes (not SIP, so only
+  // counted as such) until both captures hold one.
+  for (let attempt = 0; ; attempt++) {
+    await new Promise<void>((r) => sender.send('probe', udpPort, '127.0.0.1', () => r()));
+    if (
+      (await framesIn(files.lo, `udp.port==${udpPort}`)) > 0 &&
+      (await framesIn(files.anyNano, `udp.port==${udpPort}`)) > 0
+    ) {
+      break;
+    }
+    if (attempt === 40) throw new Error('tcpdump never recorded a probe');
+    await sleep(100);
+  }
   const udpMessages = [
     sipMessage('INVITE sip:bob@example.com SIP/2.0', 'udp-1', 300),
     sipMessage('SIP/2.0 100 Trying', 'udp-2'),
@@ -146,8 +165,12 @@ beforeAll(async () => {
   receiver.close();
   // A loaded machine may leave packets in tcpdump's buffer; stop it only once tshark sees them all
   // (the six SIP datagrams and the keep-alive, and both FINs on lo).
-  await waitForFrames(files.lo, `udp.port==${udpPort} or tcp.flags.fin==1`, expectedUdp + 1 + 2);
-  await waitForFrames(files.anyNano, `udp.port==${udpPort}`, expectedUdp + 1);
+  await waitForFrames(files.lo, `sip.Call-ID matches "^udp-" or tcp.flags.fin==1`, expectedUdp + 2);
+  await waitForFrames(
+    files.anyNano,
+    `sip.Call-ID matches "^udp-" or udp.payload == 0d:0a:0d:0a`,
+    expectedUdp + 1,
+  );
   await Promise.all([stopTcpdump(lo), stopTcpdump(any)]);
 }, 30_000);
 
@@ -159,7 +182,7 @@ async function agree(path: string, expected: number): Promise<void> {
   expect(ours.lines).toHaveLength(expected);
   expect(ours.lines).toEqual(tsharkMessages(tshark, path, decode));
   expect(ours.stat).toEqual(tsharkSipStat(tshark, path, decode));
-  // The CRLF keep-alive datagram is the only thing dropped.
+  // The probes and the CRLF keep-alive are the only things dropped.
   const drops = dropsByLabel(ours.drops);
   expect(Object.keys(drops)).toEqual(['not_sip']);
 }

@@ -81,7 +81,8 @@ const CAPTURE_DROPS = {
   },
   CAPTURE_NOT_SIP: {
     label: 'not_sip',
-    description: 'a UDP payload (off the HEP ports) or a TCP stream start that is not a SIP message',
+    description:
+      'a UDP payload (off the HEP ports) or a TCP stream that is not SIP; a stream is counted once, then skipped until a segment starts a SIP message',
   },
   CAPTURE_TCP_STREAM_LIMIT: {
     label: 'tcp_stream_limit',

@@ -38,6 +38,13 @@ interface Stream {
   ooo: Segment[];
   oooBytes: number;
   lastSec: number;
+  /**
+   * For the message waiting at the front of `buf`: how many of its bytes are known to hold no
+   * header end (0: not searched), and its whole length once known (-1 before). They keep a
+   * message that arrives a byte at a time from being rescanned from its start on every byte.
+   */
+  scanned: number;
+  known: number;
 }
 
 const TCP_FIN = 0x01;
@@ -83,7 +90,17 @@ export class TcpReassembler {
         if (end > start) this.drops[CaptureDrop.CAPTURE_TCP_STREAM_LIMIT]++;
         return;
       }
-      st = { next: seq, lost: false, buf: null, len: 0, ooo: [], oooBytes: 0, lastSec: nowSec };
+      st = {
+        next: seq,
+        lost: false,
+        buf: null,
+        len: 0,
+        ooo: [],
+        oooBytes: 0,
+        lastSec: nowSec,
+        scanned: 0,
+        known: -1,
+      };
       this.streams.set(key, st);
     }
     st.lastSec = nowSec;
@@ -145,6 +162,8 @@ export class TcpReassembler {
   private resync(st: Stream): void {
     st.len = 0;
     st.lost = true;
+    st.scanned = 0;
+    st.known = -1;
     st.ooo = [];
     st.oooBytes = 0;
   }
@@ -194,27 +213,45 @@ export class TcpReassembler {
   private frame(st: Stream, buf: Uint8Array, start: number, end: number, emit: MessageEmitter): number {
     const max = this.options.maxStreamBytes;
     let p = start;
+    let scanned = st.scanned;
+    let known = st.known;
+    st.scanned = 0;
+    st.known = -1;
     while (p < end) {
-      // CRLF keep-alives (RFC 5626) sit between messages.
-      while (p < end && (buf[p] === 0x0d || buf[p] === 0x0a)) p++;
-      if (p >= end) return end;
-      const line = startLine(buf, p, end);
-      if (line === START_LINE_NOT_SIP) {
-        this.drops[CaptureDrop.CAPTURE_NOT_SIP]++;
-        this.resync(st);
-        return end;
+      let messageEnd: number;
+      if (known >= 0) {
+        messageEnd = p + known;
+        known = -1;
+      } else {
+        if (scanned === 0) {
+          // CRLF keep-alives (RFC 5626) sit between messages.
+          while (p < end && (buf[p] === 0x0d || buf[p] === 0x0a)) p++;
+          if (p >= end) return end;
+          const line = startLine(buf, p, end);
+          if (line === START_LINE_NOT_SIP) {
+            this.drops[CaptureDrop.CAPTURE_NOT_SIP]++;
+            this.resync(st);
+            return end;
+          }
+          if (line !== START_LINE_SIP) return end - p > max ? this.lost(st, end) : p;
+        }
+        const headerEnd = findHeaderEnd(buf, Math.max(p, p + scanned - 3), end);
+        scanned = 0;
+        if (headerEnd < 0) {
+          if (end - p > max) return this.lost(st, end);
+          st.scanned = end - p;
+          return p;
+        }
+        let body = contentLength(buf, p, headerEnd);
+        if (body === BAD_CONTENT_LENGTH) return this.lost(st, end);
+        if (body < 0) body = 0;
+        messageEnd = headerEnd + body;
+        if (messageEnd - p > max) return this.lost(st, end);
       }
-      const headerEnd = line === START_LINE_SIP ? findHeaderEnd(buf, p, end) : -1;
-      if (headerEnd < 0) {
-        if (end - p > max) return this.lost(st, end);
+      if (messageEnd > end) {
+        st.known = messageEnd - p;
         return p;
       }
-      let body = contentLength(buf, p, headerEnd);
-      if (body === BAD_CONTENT_LENGTH) return this.lost(st, end);
-      if (body < 0) body = 0;
-      const messageEnd = headerEnd + body;
-      if (messageEnd - p > max) return this.lost(st, end);
-      if (messageEnd > end) return p;
       emit(buf, p, messageEnd);
       p = messageEnd;
     }

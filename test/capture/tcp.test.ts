@@ -150,4 +150,22 @@ describe('SIP over TCP', () => {
     expect(packets).toHaveLength(0);
     expect(drops).toEqual({ tcp_message_too_large: 1 });
   });
+
+  it('reads a message that arrives a byte at a time without rescanning it from the start', () => {
+    const headers = Array.from({ length: 1500 }, (_, i) => `X-Filler-${i}: ${'f'.repeat(40)}`).join('\r\n');
+    const big = sipMessage('SIP/2.0 200 OK', 'bytes@example.com', 40_000).replace(
+      'CSeq:',
+      `${headers}\r\nCSeq:`,
+    );
+    const segs: Seg[] = [];
+    for (let i = 0; i < big.length; i++) segs.push({ seq: 1 + i, data: big[i] });
+    const capture = file(segs);
+    const began = performance.now();
+    const { packets, drops } = collect(capture, { maxTcpStreamBytes: 1 << 20 });
+    const elapsed = performance.now() - began;
+    expect(drops).toEqual({});
+    expect(packets.map((p) => p.payload)).toEqual([big]);
+    // Rescanning ~110,000 bytes from the start on every byte is billions of steps (seconds).
+    expect(elapsed).toBeLessThan(1_500);
+  });
 });

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../lab/processes.js';
 import { dropsByLabel, LinkType, readCaptureFile } from '../../src/capture/index.js';
+import { requirePeer } from '../helpers/peers.js';
 import { sipMessage } from './build.js';
 import { captureTools, decodeAs, ourMessages, run, tsharkMessages, tsharkSipStat } from './peers.js';
 
@@ -193,6 +194,15 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+async function agreeOn(path: string, expected: number): Promise<void> {
+  const { tshark } = captureTools();
+  const ours = await ourMessages(path);
+  expect(ours.lines.length).toBeGreaterThan(0);
+  expect(ours.lines).toHaveLength(expected);
+  expect(ours.lines).toEqual(tsharkMessages(tshark, path, decode));
+  expect(ours.stat).toEqual(tsharkSipStat(tshark, path, decode));
+}
+
 async function agree(path: string, expected: number): Promise<void> {
   const { tshark } = captureTools();
   const ours = await ourMessages(path);
@@ -246,5 +256,22 @@ describe('captures written by tcpdump, editcap and mergecap', () => {
       '1',
     );
     await agree(merged, 2 * expectedUdp + expectedTcp);
+  });
+
+  it('sngrep: the dialogs it keeps from the capture, in a pcap it writes', async () => {
+    const sngrep = requirePeer('sngrep', 'sngrep');
+    const kept = join(dir, 'sngrep.pcap');
+    const out = execFileSync(sngrep, ['-N', '-I', files.lo, '-O', kept], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 20_000,
+    });
+    const dialogs = Number(/Dialog count: (\d+)\s*$/.exec(out)?.[1] ?? -1);
+    const ours = await ourMessages(kept);
+    // sngrep keeps the messages of the dialogs it found (here the INVITEs and the OPTIONS: it makes
+    // no dialog of a response alone or of an out-of-dialog ACK or BYE).
+    expect(dialogs).toBeGreaterThan(0);
+    expect(new Set(ours.lines.map((l) => l.split(' ')[1])).size).toBe(dialogs);
+    await agreeOn(kept, ours.lines.length);
   });
 });

@@ -93,7 +93,15 @@ export class CaptureReader {
   private nanosecond = false;
   private pcapLinkType = 0;
   private interfaces: PcapngInterface[] = [];
+  /** Bytes of a record cut by the end of a chunk, in pending[0, pendingLength). */
   private pending: Uint8Array | null = null;
+  private pendingLength = 0;
+  /**
+   * Bytes the parser needs before it can make progress (a whole record once its header is read):
+   * pushes add to `pending` without parsing until then, so a large record arriving in small chunks
+   * is copied once, not once per chunk.
+   */
+  private need = 0;
   private stopped = false;
   private sawBytes = false;
   private readonly maxRecordBytes: number;
@@ -116,26 +124,39 @@ export class CaptureReader {
     this.sawBytes = true;
     let buf = chunk;
     if (this.pending !== null) {
-      buf = new Uint8Array(this.pending.length + chunk.length);
-      buf.set(this.pending, 0);
-      buf.set(chunk, this.pending.length);
+      const total = this.pendingLength + chunk.length;
+      if (this.pending.length < total) {
+        const grown = new Uint8Array(Math.max(total, this.need, this.pending.length * 2));
+        grown.set(this.pending.subarray(0, this.pendingLength), 0);
+        this.pending = grown;
+      }
+      this.pending.set(chunk, this.pendingLength);
+      this.pendingLength = total;
+      if (total < this.need) return;
+      buf = this.pending.subarray(0, total);
       this.pending = null;
+      this.pendingLength = 0;
     }
+    this.need = 0;
     const used = this.parse(buf);
-    if (!this.stopped && used < buf.length) this.pending = buf.slice(used);
+    if (!this.stopped && used < buf.length) {
+      this.pending = buf.slice(used);
+      this.pendingLength = this.pending.length;
+    }
   }
 
   /** The input has ended: what is left is a record cut short. */
   end(): void {
     if (!this.sawBytes) throw new CaptureFormatError('the capture file is empty');
     if (this.stopped) return;
-    if (this.pending !== null && this.pending.length > 0) {
-      if (this.format === FORMAT_UNKNOWN && this.pending.length < 4) {
+    if (this.pending !== null && this.pendingLength > 0) {
+      if (this.format === FORMAT_UNKNOWN && this.pendingLength < 4) {
         throw new CaptureFormatError('the file is too short to be a pcap or pcapng capture');
       }
       this.drops[CaptureDrop.CAPTURE_TRUNCATED_FILE]++;
     }
     this.pending = null;
+    this.pendingLength = 0;
     this.stopped = true;
   }
 
@@ -190,7 +211,10 @@ export class CaptureReader {
         return buf.length;
       }
       const dataStart = pos + 16;
-      if (dataStart + capLen > buf.length) break;
+      if (dataStart + capLen > buf.length) {
+        this.need = 16 + capLen;
+        break;
+      }
       this.records++;
       let nsec = nano ? frac : frac * 1000;
       let s = sec;
@@ -232,7 +256,10 @@ export class CaptureReader {
         this.corrupt(true);
         return buf.length;
       }
-      if (pos + length > buf.length) break;
+      if (pos + length > buf.length) {
+        this.need = length;
+        break;
+      }
       const trailer = le ? u32le(buf, pos + length - 4) : u32be(buf, pos + length - 4);
       if (trailer !== length) {
         this.corrupt(true);

@@ -24,10 +24,14 @@ const files = { lo: join(dir, 'lo.pcap'), anyNano: join(dir, 'any-nano.pcap') };
 let expectedUdp = 0;
 let expectedTcp = 0;
 
+/** Every tcpdump started, so that a failed setup still stops them. */
+const started: ChildProcess[] = [];
+
 function startTcpdump(tcpdump: string, args: string[]): Promise<ChildProcess> {
   const child = spawn(tcpdump, ['-n', '-U', '--immediate-mode', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  started.push(child);
   return new Promise((resolve, reject) => {
     let err = '';
     const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
@@ -43,6 +47,7 @@ function startTcpdump(tcpdump: string, args: string[]): Promise<ChildProcess> {
 }
 
 function stopTcpdump(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.removeAllListeners('exit');
     child.once('exit', () => resolve());
@@ -192,7 +197,10 @@ beforeAll(async () => {
   await Promise.all([stopTcpdump(lo), stopTcpdump(any)]);
 }, 60_000);
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await Promise.all(started.map(stopTcpdump));
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function agreeOn(path: string, expected: number): Promise<void> {
   const { tshark } = captureTools();

@@ -38,7 +38,7 @@ export interface DecoderCounts {
   frames: number;
   /** SIP messages and HEP packets handed to the callback. */
   emitted: number;
-  /** Of those, rebuilt from IP fragments. */
+  /** IP datagrams rebuilt from fragments (whatever became of their payload). */
   reassembled: number;
 }
 
@@ -191,11 +191,11 @@ export class PacketDecoder implements FrameSink {
     else this.drop(CaptureDrop.CAPTURE_NOT_IP);
   }
 
-  /** Counts a drop; a length problem in a frame the snap length cut is the snap length's fault. */
   private drop(reason: number): void {
     this.drops[reason]++;
   }
 
+  /** Bytes missing: in a frame the snap length cut, that is the snap length's doing. */
   private short(reason: number): void {
     this.drops[this.cut ? CaptureDrop.CAPTURE_SNAP_TRUNCATED : reason]++;
   }

@@ -160,12 +160,10 @@ describe('SIP over TCP', () => {
     const segs: Seg[] = [];
     for (let i = 0; i < big.length; i++) segs.push({ seq: 1 + i, data: big[i] });
     const capture = file(segs);
-    const began = performance.now();
+    // Rescanning ~110,000 bytes from the start on every byte would be billions of steps: the
+    // suite's time shows it (tests never assert on time; bench/capture.ts measures speed).
     const { packets, drops } = collect(capture, { maxTcpStreamBytes: 1 << 20 });
-    const elapsed = performance.now() - began;
     expect(drops).toEqual({});
     expect(packets.map((p) => p.payload)).toEqual([big]);
-    // Rescanning ~110,000 bytes from the start on every byte is billions of steps (seconds).
-    expect(elapsed).toBeLessThan(1_500);
   });
 });

@@ -127,7 +127,9 @@ export class PeerMatcher {
   constructor(readonly entries: readonly PeerEntry[]) {
     this.names = [PEER_OTHER_LABEL, ...entries.map((e) => e.name)];
     const defaults: number[] = [PEER_OTHER];
-    const starts: number[] = [0];
+    // portStart[d] is where decision d's rows begin, portStart[d + 1] where they end; decision 0
+    // (no entry covers the segment) has none.
+    const starts: number[] = [0, 0];
     const keys: number[] = [];
     const peers: number[] = [];
     const reachable = new Uint8Array(entries.length + 1);

@@ -3,9 +3,9 @@ import {
   buildRangeTable,
   findSegment4,
   findSegment6,
+  loadKeyWord,
   type OwnedRange,
   type RangeTable,
-  word,
 } from './range-table.js';
 
 /** Peer index of an address that belongs to no configured peer; its label is `other`. */
@@ -53,18 +53,20 @@ function segmentValue(
   length: number,
 ): number {
   if (offset < 0 || offset + length > buf.length) return -1;
-  if (length === 4) return v4.values[findSegment4(v4.starts, v4.segments, word(buf, offset))];
+  if (length === 4) {
+    loadKeyWord(buf, offset, 0);
+    return v4.values[findSegment4(v4.starts, v4.segments)];
+  }
   if (length !== 16) return -1;
-  if (isV4Mapped(buf, offset)) return v4.values[findSegment4(v4.starts, v4.segments, word(buf, offset + 12))];
-  const i = findSegment6(
-    v6.starts,
-    v6.segments,
-    word(buf, offset),
-    word(buf, offset + 4),
-    word(buf, offset + 8),
-    word(buf, offset + 12),
-  );
-  return v6.values[i];
+  if (isV4Mapped(buf, offset)) {
+    loadKeyWord(buf, offset + 12, 0);
+    return v4.values[findSegment4(v4.starts, v4.segments)];
+  }
+  loadKeyWord(buf, offset, 0);
+  loadKeyWord(buf, offset + 4, 1);
+  loadKeyWord(buf, offset + 8, 2);
+  loadKeyWord(buf, offset + 12, 3);
+  return v6.values[findSegment6(v6.starts, v6.segments)];
 }
 
 function split(ranges: readonly { range: AddressRange; owner: number }[]) {

@@ -91,8 +91,16 @@ export function buildRangeTable(
   return { starts, values: Int32Array.from(values), segments: startKeys.length };
 }
 
-/** Index of the IPv4 segment holding `key`. */
-export function findSegment4(starts: Uint32Array, segments: number, key: number): number {
+/**
+ * The address being looked up, as uint32 words. Passed through this scratch array rather than as
+ * arguments because a uint32 above 2^30 is not a small integer to V8: as an argument to a call
+ * that is not inlined it would be boxed, one allocation per lookup.
+ */
+export const LOOKUP_KEY = new Uint32Array(4);
+
+/** Index of the IPv4 segment holding LOOKUP_KEY[0]. */
+export function findSegment4(starts: Uint32Array, segments: number): number {
+  const key = LOOKUP_KEY[0];
   let lo = 0;
   let hi = segments - 1;
   while (lo < hi) {
@@ -103,15 +111,12 @@ export function findSegment4(starts: Uint32Array, segments: number, key: number)
   return lo;
 }
 
-/** Index of the IPv6 segment holding the address whose words are k0..k3. */
-export function findSegment6(
-  starts: Uint32Array,
-  segments: number,
-  k0: number,
-  k1: number,
-  k2: number,
-  k3: number,
-): number {
+/** Index of the IPv6 segment holding the address in LOOKUP_KEY[0..3]. */
+export function findSegment6(starts: Uint32Array, segments: number): number {
+  const k0 = LOOKUP_KEY[0];
+  const k1 = LOOKUP_KEY[1];
+  const k2 = LOOKUP_KEY[2];
+  const k3 = LOOKUP_KEY[3];
   let lo = 0;
   let hi = segments - 1;
   while (lo < hi) {
@@ -127,7 +132,7 @@ export function findSegment6(
   return lo;
 }
 
-/** Big-endian uint32 at `p`. */
-export function word(buf: Uint8Array, p: number): number {
-  return ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
+/** Stores the big-endian uint32 at `buf[p]` in LOOKUP_KEY[slot]. */
+export function loadKeyWord(buf: Uint8Array, p: number, slot: number): void {
+  LOOKUP_KEY[slot] = (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
 }

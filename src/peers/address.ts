@@ -101,7 +101,6 @@ function formatRange(family: 4 | 6, first: bigint, prefix: number): string {
  * always a typo for either the network or the one address, and the message offers both.
  */
 export function parseAddressRange(text: string): ParsedRange {
-  if (typeof text !== 'string') return { ok: false, message: `expected an address in quotes, got ${text}` };
   const slash = text.indexOf('/');
   const addressText = (slash === -1 ? text : text.slice(0, slash)).trim();
   const prefixText = slash === -1 ? undefined : text.slice(slash + 1).trim();

@@ -2,6 +2,7 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ListenError } from '../errors.js';
+import type { GaugeCell } from '../metrics/gauge-cells.js';
 import type { ListenerName, ListenerStats, SelfMetrics } from '../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { type StreamReader, StreamServer } from './tcp-server.js';
@@ -33,6 +34,8 @@ export class UdpTcpListener {
   private tcp: StreamServer | null = null;
   udpPort = 0;
   tcpPort = 0;
+  /** sip_exporter_listener_up for this listener's two transports */
+  private up: { udp: GaugeCell; tcp: GaugeCell } | null = null;
 
   constructor(
     private readonly options: UdpTcpListenerOptions,
@@ -103,9 +106,14 @@ export class UdpTcpListener {
     udp.on('error', (err) =>
       this.logger.error({ code: 'SRE_ERR_UDP', listener: name, err }, `${name}: udp socket error`),
     );
-    this.self.watchUdpSocket(name, this.udpPort);
-    this.self.setListenerUp(name, 'udp', true);
-    this.self.setListenerUp(name, 'tcp', true);
+    this.self.udpDrops.watch(name, this.udpPort);
+    // Asked for once bound, so that a listener that never bound has no series.
+    this.up ??= {
+      udp: this.self.listenerUp.cell({ listener: name, transport: 'udp' }),
+      tcp: this.self.listenerUp.cell({ listener: name, transport: 'tcp' }),
+    };
+    this.up.udp.value = 1;
+    this.up.tcp.value = 1;
     this.logger.info(
       {
         listener: name,
@@ -117,9 +125,10 @@ export class UdpTcpListener {
   }
 
   async stop(): Promise<void> {
-    const { name } = this.options;
-    this.self.setListenerUp(name, 'udp', false);
-    this.self.setListenerUp(name, 'tcp', false);
+    if (this.up !== null) {
+      this.up.udp.value = 0;
+      this.up.tcp.value = 0;
+    }
     const udp = this.udp;
     this.udp = null;
     if (udp !== null) await new Promise<void>((resolve) => udp.close(() => resolve()));

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { loadTlsMaterial, type TlsMaterial } from '../../config/tls-material.js';
 import { ListenError } from '../../errors.js';
+import type { GaugeCell } from '../../metrics/gauge-cells.js';
 import type { SelfMetrics } from '../../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from '../listen-address.js';
 import { frameReader, type StreamReader, StreamServer } from '../tcp-server.js';
@@ -36,6 +37,8 @@ export class SyslogListener {
   /** read and checked when constructed, so that bad PEM files fail before any port is bound */
   private readonly tlsMaterial: TlsMaterial | null;
   tlsPort = 0;
+  /** sip_exporter_listener_up for TLS, asked for once bound */
+  private tlsUp: GaugeCell | null = null;
 
   constructor(
     private readonly ingest: SyslogIngest,
@@ -131,7 +134,8 @@ export class SyslogListener {
       );
     }
     this.tlsServer = server;
-    this.self.setListenerUp('syslog', 'tls', true);
+    this.tlsUp ??= this.self.listenerUp.cell({ listener: 'syslog', transport: 'tls' });
+    this.tlsUp.value = 1;
     this.logger.info(
       {
         listener: 'syslog',
@@ -148,7 +152,7 @@ export class SyslogListener {
     const server = this.tlsServer;
     this.tlsServer = null;
     if (server !== null) {
-      this.self.setListenerUp('syslog', 'tls', false);
+      if (this.tlsUp !== null) this.tlsUp.value = 0;
       await server.close();
     }
   }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type ListenAddress, parseListenAddress } from '../ingest/listen-address.js';
 import { buildExtractors, DEFAULT_EXTRACTORS, type Extractor } from '../ingest/syslog/extractors.js';
 import { parseDuration } from './duration.js';
-import { loadTlsMaterial, TlsMaterialError } from './tls-material.js';
+import { loadTlsMaterial, type TlsMaterial, TlsMaterialError } from './tls-material.js';
 
 function isReadableFile(path: string): boolean {
   try {
@@ -135,8 +135,10 @@ export const configSchema = z.strictObject({
           client_ca_file: z.string().default(''),
         })
         .prefault({})
-        .superRefine((tls, ctx) => {
-          if (tls.listen_address === null) return;
+        // The PEM files are read and checked here, once: the listener takes what this returns.
+        .transform((tls, ctx): typeof tls & { material: TlsMaterial | null } => {
+          const off = { ...tls, material: null };
+          if (tls.listen_address === null) return off;
           let missing = false;
           for (const key of ['cert_file', 'key_file', 'client_ca_file'] as const) {
             const path = tls[key];
@@ -154,15 +156,17 @@ export const configSchema = z.strictObject({
               ctx.addIssue({ code: 'custom', path: [key], message: `cannot read ${path}` });
             }
           }
-          if (missing) return;
+          if (missing) return z.NEVER;
           try {
-            loadTlsMaterial(
+            const material = loadTlsMaterial(
               { cert: tls.cert_file, key: tls.key_file, ca: tls.client_ca_file },
               { cert: 'syslog.tls.cert_file', key: 'syslog.tls.key_file', ca: 'syslog.tls.client_ca_file' },
             );
+            return { ...tls, material };
           } catch (err) {
             if (!(err instanceof TlsMaterialError)) throw err;
             ctx.addIssue({ code: 'custom', path: [err.key.replace('syslog.tls.', '')], message: err.detail });
+            return z.NEVER;
           }
         }),
     })

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { loadTlsMaterial, type TlsMaterial } from '../../config/tls-material.js';
+import type { TlsMaterial } from '../../config/tls-material.js';
 import { ListenError } from '../../errors.js';
 import type { GaugeCell } from '../../metrics/gauge-cells.js';
 import type { SelfMetrics } from '../../metrics/self-metrics.js';
@@ -12,10 +12,8 @@ import type { SyslogIngest } from './syslog-ingest.js';
 
 export interface SyslogTlsOptions {
   address: ListenAddress;
-  certFile: string;
-  keyFile: string;
-  /** when set, clients must present a certificate this CA signed */
-  clientCaFile: string;
+  /** read and checked with the configuration; with a CA, clients must present a certificate it signed */
+  material: TlsMaterial;
 }
 
 export interface SyslogListenerOptions {
@@ -34,8 +32,6 @@ export interface SyslogListenerOptions {
 export class SyslogListener {
   readonly plain: UdpTcpListener | null;
   private tlsServer: StreamServer | null = null;
-  /** read and checked when constructed, so that bad PEM files fail before any port is bound */
-  private readonly tlsMaterial: TlsMaterial | null;
   tlsPort = 0;
   /** sip_exporter_listener_up for TLS, asked for once bound */
   private tlsUp: GaugeCell | null = null;
@@ -47,17 +43,6 @@ export class SyslogListener {
     private readonly logger: Logger,
   ) {
     const stats = ingest.stats;
-    this.tlsMaterial =
-      options.tls === null
-        ? null
-        : loadTlsMaterial(
-            { cert: options.tls.certFile, key: options.tls.keyFile, ca: options.tls.clientCaFile },
-            {
-              cert: 'syslog.tls.cert_file',
-              key: 'syslog.tls.key_file',
-              ca: 'syslog.tls.client_ca_file',
-            },
-          );
     this.plain =
       options.address === null
         ? null
@@ -101,8 +86,8 @@ export class SyslogListener {
   async start(): Promise<void> {
     if (this.plain !== null) await this.plain.start();
     const tls = this.options.tls;
-    const material = this.tlsMaterial;
-    if (tls === null || material === null) return;
+    if (tls === null) return;
+    const material = tls.material;
     const ca = material.ca;
     const server = new StreamServer(
       {

@@ -34,21 +34,14 @@ export class SyslogSource implements Source {
     const address = config.listen_address;
     const tls = config.tls;
     const tlsAddress = tls.listen_address;
+    const material = tls.material;
     if (address === null && tlsAddress === null) return;
     const listener = new SyslogListener(
       this.ingest,
       this.deps.self,
       {
         address,
-        tls:
-          tlsAddress === null
-            ? null
-            : {
-                address: tlsAddress,
-                certFile: tls.cert_file,
-                keyFile: tls.key_file,
-                clientCaFile: tls.client_ca_file,
-              },
+        tls: tlsAddress === null || material === null ? null : { address: tlsAddress, material },
         maxConnections: config.max_connections,
         idleTimeoutMs: config.idle_timeout,
         frameTimeoutMs: config.frame_timeout,

@@ -55,9 +55,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const configFile = opts['config.file'] as string | undefined;
   const config = loadConfig({ file: configFile, flags, env: process.env });
-  // The web config file is read at start too; check it here so --config.check covers it.
-  if (config.web.config_file !== undefined) loadWebConfig(config.web.config_file);
   if (opts['config.check']) {
+    // Start reads the web config file before binding anything; the check reads it here instead.
+    if (config.web.config_file !== undefined) loadWebConfig(config.web.config_file);
     for (const warning of [...environmentWarnings(process.env), ...configWarnings(config)]) {
       process.stderr.write(`sip-response-exporter: warning: ${warning.code}: ${warning.message}\n`);
     }

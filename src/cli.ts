@@ -38,12 +38,7 @@ function buildProgram(): Command {
 
 /** Packets received per listener and transport since start, as sip_exporter_packets_received_total has them. */
 function receivedPackets(exporter: Exporter): Record<string, Record<string, number>> {
-  const hep = exporter.hepIngest.stats.packets;
-  const syslog = exporter.syslogIngest.stats.packets;
-  return {
-    hep: { udp: hep.udp.value, tcp: hep.tcp.value },
-    syslog: { udp: syslog.udp.value, tcp: syslog.tcp.value, tls: syslog.tls.value },
-  };
+  return Object.fromEntries(exporter.sources.map((source) => [source.name, source.packetsReceived()]));
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -60,9 +55,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const configFile = opts['config.file'] as string | undefined;
   const config = loadConfig({ file: configFile, flags, env: process.env });
-  // The web config file is read at start too; check it here so --config.check covers it.
-  if (config.web.config_file !== '') loadWebConfig(config.web.config_file);
   if (opts['config.check']) {
+    // Start reads the web config file before binding anything; the check reads it here instead.
+    if (config.web.config_file !== undefined) loadWebConfig(config.web.config_file);
     for (const warning of [...environmentWarnings(process.env), ...configWarnings(config)]) {
       process.stderr.write(`sip-response-exporter: warning: ${warning.code}: ${warning.message}\n`);
     }

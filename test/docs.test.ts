@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { envName, OPTIONS } from '../src/config/options.js';
 import { PARSE_ERROR_INFO } from '../src/errors.js';
-import { Exporter } from '../src/exporter.js';
+import { Exporter, LIVE_KEYS } from '../src/exporter.js';
 
 const root = join(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -39,5 +39,15 @@ describe('documentation matches the code', () => {
   it('ships an example config file that loads and shows the real defaults', () => {
     const example = loadConfig({ file: join(root, 'deploy/sip-response-exporter.yml') });
     expect(example).toEqual(loadConfig({}));
+  });
+
+  it('lists exactly the keys that apply on SIGHUP, as LIVE_KEYS has them', () => {
+    const doc = read('docs/configuration.md');
+    const section = doc.slice(
+      doc.indexOf('## Reloading'),
+      doc.indexOf('\n## ', doc.indexOf('## Reloading') + 1),
+    );
+    const listed = [...section.matchAll(/^- `([a-z_.]+)`/gm)].map((match) => match[1]);
+    expect(listed).toEqual(LIVE_KEYS.map((entry) => entry.key));
   });
 });

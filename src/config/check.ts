@@ -1,3 +1,4 @@
+import type { ListenAddress } from '../ingest/listen-address.js';
 import { closestKey } from './load.js';
 import { ENV_PREFIX, envName, OPTIONS } from './options.js';
 import type { Config } from './schema.js';
@@ -10,7 +11,7 @@ export interface ConfigWarning {
 /** Settings that are valid but almost certainly not what was meant. */
 export function configWarnings(config: Config): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
-  const off = (address: string) => address.trim() === '';
+  const off = (address: ListenAddress | null) => address === null;
   const tls = config.syslog.tls;
   if (off(config.hep.listen_address) && off(config.syslog.listen_address) && off(tls.listen_address)) {
     warnings.push({

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ListenError } from '../errors.js';
+import type { GaugeCell } from '../metrics/gauge-cells.js';
+import type { CounterCell } from '../metrics/hot-counter.js';
 import type { ListenerName, ListenerStats, SelfMetrics } from '../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { type StreamReader, StreamServer } from './tcp-server.js';
@@ -37,6 +39,9 @@ export class UdpTcpListener {
   private tcp: StreamServer | null = null;
   udpPort = 0;
   tcpPort = 0;
+  /** sip_exporter_listener_up for this listener's two transports */
+  private up: { udp: GaugeCell; tcp: GaugeCell } | null = null;
+  private batches: CounterCell | undefined = undefined;
 
   constructor(
     private readonly options: UdpTcpListenerOptions,
@@ -99,7 +104,9 @@ export class UdpTcpListener {
     const udp = this.udp!;
     const packets = stats.packets.udp;
     const bytes = stats.bytes.udp;
-    const batches = this.self.udpBatchCell(name);
+    // Asked for once per listener; a family's series with equal labels add up when scraped.
+    this.batches ??= this.self.udpBatches.cell({ listener: name });
+    const batches = this.batches;
     udp.start(
       this.options.onDatagram,
       (datagrams, length) => {
@@ -109,10 +116,15 @@ export class UdpTcpListener {
       },
       (err) => this.logger.error({ code: 'SRE_ERR_UDP', listener: name, err }, `${name}: udp socket error`),
     );
-    this.self.udpReceivePaths.set(name, udp.path);
-    this.self.watchUdpSocket(name, this.udpPort);
-    this.self.setListenerUp(name, 'udp', true);
-    this.self.setListenerUp(name, 'tcp', true);
+    this.self.udpReceivePath.cell({ listener: name, path: udp.path }, 1);
+    this.self.udpDrops.watch(name, this.udpPort);
+    // Asked for once bound, so that a listener that never bound has no series.
+    this.up ??= {
+      udp: this.self.listenerUp.cell({ listener: name, transport: 'udp' }),
+      tcp: this.self.listenerUp.cell({ listener: name, transport: 'tcp' }),
+    };
+    this.up.udp.value = 1;
+    this.up.tcp.value = 1;
     this.logger.info(
       {
         listener: name,
@@ -147,9 +159,10 @@ export class UdpTcpListener {
   }
 
   async stop(): Promise<void> {
-    const { name } = this.options;
-    this.self.setListenerUp(name, 'udp', false);
-    this.self.setListenerUp(name, 'tcp', false);
+    if (this.up !== null) {
+      this.up.udp.value = 0;
+      this.up.tcp.value = 0;
+    }
     const udp = this.udp;
     this.udp = null;
     if (udp !== null) await udp.close();

@@ -31,7 +31,12 @@ export class HepIngest {
     private readonly options: HepIngestOptions,
   ) {
     const ids = [...parseErrorIdsWithPrefix('hep_'), ...parseErrorIdsWithPrefix('sip_')];
-    this.stats = new ListenerStats(self, 'hep', ['udp', 'tcp'], ids);
+    this.stats = new ListenerStats(self, 'hep', {
+      transports: ['udp', 'tcp'],
+      parseErrorIds: ids,
+      authFailures: true,
+      requests: true,
+    });
     this.authKey = options.authKey ? Buffer.from(options.authKey, 'utf8') : null;
   }
 

@@ -26,7 +26,11 @@ export class SyslogIngest {
     private readonly self: SelfMetrics,
     extractors: readonly Extractor[],
   ) {
-    this.stats = new ListenerStats(self, 'syslog', ['udp', 'tcp', 'tls'], parseErrorIdsWithPrefix('syslog_'));
+    // Syslog extractors find responses only: no request series, and no auth key.
+    this.stats = new ListenerStats(self, 'syslog', {
+      transports: ['udp', 'tcp', 'tls'],
+      parseErrorIds: parseErrorIdsWithPrefix('syslog_'),
+    });
     this.unmatched = self.syslogUnmatched.cell({});
     this.setExtractors(extractors);
   }

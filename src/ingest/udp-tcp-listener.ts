@@ -1,7 +1,7 @@
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ListenError } from '../errors.js';
+import { CODE, ListenError } from '../errors.js';
 import type { ListenerName, ListenerStats, SelfMetrics } from '../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { type StreamReader, StreamServer } from './tcp-server.js';
@@ -74,7 +74,7 @@ export class UdpTcpListener {
         const asked = this.options.udpReceiveBufferSize;
         if (asked > 0 && bound.receiveBufferSize < asked) {
           this.logger.warn(
-            { code: 'SRE_WARN_UDP_BUFFER', listener: name, asked, granted: bound.receiveBufferSize },
+            { code: CODE.SRE_WARN_UDP_BUFFER, listener: name, asked, granted: bound.receiveBufferSize },
             `${name}: the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max to avoid drops under bursts`,
           );
         }
@@ -101,7 +101,7 @@ export class UdpTcpListener {
       onDatagram(msg, rinfo.address);
     });
     udp.on('error', (err) =>
-      this.logger.error({ code: 'SRE_ERR_UDP', listener: name, err }, `${name}: udp socket error`),
+      this.logger.error({ code: CODE.SRE_ERR_UDP, listener: name, err }, `${name}: udp socket error`),
     );
     this.self.watchUdpSocket(name, this.udpPort);
     this.self.setListenerUp(name, 'udp', true);

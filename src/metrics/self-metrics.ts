@@ -12,13 +12,34 @@ export type Transport = 'udp' | 'tcp' | 'tls';
  */
 export type CloseReason = 'peer' | 'idle' | 'parse_error' | 'socket_error' | 'shutdown' | 'frame_timeout';
 
+/**
+ * One listener's `sip_exporter_parse_errors_total` cells, indexed by the parse error ids its
+ * sources produce (`E`, a union of branded id types), so an id from another source does not type.
+ */
+export class ParseErrorCells<E extends number> {
+  private readonly cells: CounterCell[] = [];
+
+  constructor(metrics: SelfMetrics, listener: ListenerName, ids: readonly E[]) {
+    for (const id of ids) {
+      this.cells[id] = metrics.parseErrors.cell({ listener, reason: PARSE_ERROR_INFO[id].label });
+    }
+  }
+
+  count(id: E): void {
+    this.cells[id].value++;
+  }
+
+  cell(id: E): CounterCell {
+    return this.cells[id];
+  }
+}
+
 /** The cells one listener bumps, resolved once so the hot path only does `cell.value++`. */
-export class ListenerStats {
+export class ListenerStats<E extends number = number> {
   /** only the listener's own transports have cells */
   readonly packets: Record<Transport, CounterCell>;
   readonly bytes: Record<Transport, CounterCell>;
-  /** indexed by ParseError id; only the ids this listener can produce are filled */
-  readonly parseErrors: CounterCell[] = [];
+  readonly parseErrors: ParseErrorCells<E>;
   /** only HEP has an auth key; other listeners count into a cell that is never exported */
   readonly authFailures: CounterCell;
   readonly responses: CounterCell;
@@ -32,7 +53,7 @@ export class ListenerStats {
     metrics: SelfMetrics,
     listener: ListenerName,
     transports: readonly Transport[],
-    parseErrorIds: readonly number[],
+    parseErrorIds: readonly E[],
   ) {
     const unused: CounterCell = { value: 0 };
     this.packets = { udp: unused, tcp: unused, tls: unused };
@@ -41,9 +62,7 @@ export class ListenerStats {
       this.packets[transport] = metrics.packets.cell({ listener, transport });
       this.bytes[transport] = metrics.bytes.cell({ listener, transport });
     }
-    for (const id of parseErrorIds) {
-      this.parseErrors[id] = metrics.parseErrors.cell({ listener, reason: PARSE_ERROR_INFO[id].label });
-    }
+    this.parseErrors = new ParseErrorCells(metrics, listener, parseErrorIds);
     this.authFailures = listener === 'hep' ? metrics.authFailures.cell({ listener }) : unused;
     this.responses = metrics.messages.cell({ listener, kind: 'response' });
     // Syslog extractors find responses only; a request series there would always read 0.

@@ -61,7 +61,7 @@ const LOGGED = {
     level: 'error',
     meaning: 'a UDP socket reported an error after it was bound',
     action:
-      'check the logged error; the listener keeps its socket, restart if `sip_exporter_listener_up` drops',
+      'check the logged error; restart the exporter if `sip_exporter_listener_up{transport="udp"}` is 0',
   },
   SRE_WARN_NO_LISTENERS: {
     level: 'warn',
@@ -252,6 +252,7 @@ export interface ParseErrorInfo {
   readonly label: string;
   readonly code: string;
   readonly description: string;
+  readonly action: string;
   readonly source: ParseErrorSource;
 }
 
@@ -259,19 +260,14 @@ export interface ParseErrorInfo {
 export const ParseError = {} as { readonly [N in ParseErrorName]: ParseErrorId<SourceOf<N>> };
 /** Indexed by id; entry 0 is success. */
 export const PARSE_ERROR_INFO: ParseErrorInfo[] = [
-  { label: '', code: '', description: 'no error', source: 'hep' },
+  { label: '', code: '', description: 'no error', action: '', source: 'hep' },
 ];
 const IDS_BY_SOURCE: Record<ParseErrorSource, number[]> = { hep: [], sip: [], syslog: [] };
 for (const [name, spec] of Object.entries(PARSE_ERRORS)) {
   const id = PARSE_ERROR_INFO.length;
   const source = name.slice(0, name.indexOf('_')).toLowerCase() as ParseErrorSource;
   (ParseError as Record<string, number>)[name] = id;
-  PARSE_ERROR_INFO.push({
-    label: spec.label,
-    code: `SRE_ERR_${name}`,
-    description: spec.description,
-    source,
-  });
+  PARSE_ERROR_INFO.push({ ...spec, code: `SRE_ERR_${name}`, source });
   IDS_BY_SOURCE[source].push(id);
 }
 
@@ -316,14 +312,14 @@ export class SreError extends Error {
 
 export class ConfigError extends SreError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('SRE_ERR_CONFIG', message, options);
+    super(CODE.SRE_ERR_CONFIG, message, options);
     this.name = 'ConfigError';
   }
 }
 
 export class ListenError extends SreError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('SRE_ERR_LISTEN', message, options);
+    super(CODE.SRE_ERR_LISTEN, message, options);
     this.name = 'ListenError';
   }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { invalidConfigError } from '../config/load.js';
 import { loadTlsMaterial } from '../config/tls-material.js';
 import { ConfigError } from '../errors.js';
 
@@ -59,16 +60,7 @@ export function loadWebConfig(path: string): WebConfig {
     throw new ConfigError(`web config file ${path}: ${(err as Error).message}`, { cause: err });
   }
   const result = webConfigSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const where = issue.path.join('.');
-      if (issue.code === 'unrecognized_keys') {
-        return `unknown key ${issue.keys.map((k) => `"${where === '' ? k : `${where}.${k}`}"`).join(', ')}`;
-      }
-      return `${where}: ${issue.message}`;
-    });
-    throw new ConfigError(`invalid web config file ${path}:\n  ${lines.join('\n  ')}`);
-  }
+  if (!result.success) throw invalidConfigError(`web config file ${path}`, result.error, webConfigSchema);
   const config = result.data;
   let tls: TlsOptions | null = null;
   const t = config.tls_server_config;

@@ -152,23 +152,27 @@ export function parseConfig(raw: unknown, origin: string, origins: Origins = new
   return result.data;
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+/**
+ * Reads a YAML file that holds a mapping (the config file, the web config file); `what` names it
+ * in the ConfigError for a file that cannot be read, is not YAML, or holds something else.
+ */
+export function readYamlFile(path: string, what = 'config file'): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`cannot read ${what} ${path}: ${(err as Error).message}`, { cause: err });
   }
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
     const detail = err instanceof YAMLError ? err.message : String(err);
-    throw new ConfigError(`config file ${path} is not valid YAML: ${detail}`, { cause: err });
+    throw new ConfigError(`${what} ${path} is not valid YAML: ${detail}`, { cause: err });
   }
   if (raw === null || raw === undefined) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`config file ${path}: expected a mapping at the top level`);
+    throw new ConfigError(`${what} ${path}: expected a mapping at the top level`);
   }
   return raw as Record<string, unknown>;
 }
@@ -178,7 +182,7 @@ function readConfigFile(path: string): Record<string, unknown> {
  * flags (each later source wins), and validates the result as a whole.
  */
 export function loadConfig(sources: ConfigSources): Config {
-  const raw: Record<string, unknown> = sources.file ? readConfigFile(sources.file) : {};
+  const raw: Record<string, unknown> = sources.file ? readYamlFile(sources.file) : {};
   const origins = new Map<string, string>();
   const set = (path: readonly string[], value: string, origin: string) => {
     let node: Record<string, unknown> = raw;

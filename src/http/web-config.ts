@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { invalidConfigError } from '../config/load.js';
+import { invalidConfigError, readYamlFile } from '../config/load.js';
 import { loadTlsMaterial } from '../config/tls-material.js';
 import { ConfigError } from '../errors.js';
 
@@ -53,13 +51,7 @@ export interface WebConfig {
 
 /** Reads and validates the web config file; a ConfigError names any bad key. */
 export function loadWebConfig(path: string): WebConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'), { uniqueKeys: true });
-  } catch (err) {
-    throw new ConfigError(`web config file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  const result = webConfigSchema.safeParse(raw ?? {});
+  const result = webConfigSchema.safeParse(readYamlFile(path, 'web config file'));
   if (!result.success) throw invalidConfigError(`web config file ${path}`, result.error, webConfigSchema);
   const config = result.data;
   let tls: TlsOptions | null = null;

@@ -8,6 +8,7 @@ import { envName, OPTIONS } from '../src/config/options.js';
 import { PARSE_ERROR_INFO } from '../src/errors.js';
 import { Exporter } from '../src/exporter.js';
 import { BasicAuth } from '../src/http/basic-auth.js';
+import { DEFAULT_EXTRACTORS, EXTRACTOR_GROUPS } from '../src/ingest/syslog/extractors.js';
 
 const root = join(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -110,6 +111,19 @@ describe('documentation matches the code', () => {
     const rows = tableRows(section(read('docs/metrics.md'), '## Parse error reasons'), /^`[a-z0-9_]+`$/);
     expect(rows.map((r) => r.slice(0, 2))).toEqual(
       PARSE_ERROR_INFO.slice(1).map((info) => [`\`${info.label}\``, `\`${info.code}\``]),
+    );
+  });
+
+  it('shows the default extractors in order and names every group a custom extractor may have', () => {
+    const text = section(read('docs/configuration.md'), '## Syslog extractors');
+    const example = /```yaml\n([\s\S]*?)```/.exec(text)?.[1] ?? '';
+    const builtIns = [...example.matchAll(/^ {4}- ([a-z0-9-]+)$/gm)].map((m) => m[1]);
+    expect(builtIns).toEqual(DEFAULT_EXTRACTORS);
+    const prose = text.slice(0, text.indexOf('```')).replace(/\s+/g, ' ');
+    expect(prose).toContain(
+      `named groups: \`${EXTRACTOR_GROUPS[0]}\` (required), and any of ${EXTRACTOR_GROUPS.slice(1, -1)
+        .map((g) => `\`${g}\``)
+        .join(', ')} and \`${EXTRACTOR_GROUPS.at(-1)}\``,
     );
   });
 

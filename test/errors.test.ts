@@ -44,7 +44,9 @@ describe('error codes', () => {
     const used = new Set(sources.flatMap(({ text }) => [...codesIn(text)]));
     // An error class carries its code; the code is used where the class is thrown.
     const errors = readFileSync(join(root, 'src', 'errors.ts'), 'utf8');
-    for (const [, cls, code] of errors.matchAll(/class (\w+) extends SreError \{[\s\S]*?super\(CODE\.(\w+)/g)) {
+    for (const [, cls, code] of errors.matchAll(
+      /class (\w+) extends SreError \{[\s\S]*?super\(CODE\.(\w+)/g,
+    )) {
       if (sources.some(({ text }) => text.includes(`new ${cls}(`))) used.add(code);
     }
     for (const [code, info] of Object.entries(CODES)) {

@@ -5,9 +5,17 @@
 ARG NODE_VERSION=22
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
+# python3, make and g++ let npm ci compile the native UDP batch addon against this Node's own
+# headers (nodedir), downloading nothing; only the compiled addon goes into the runtime image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
 WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci
+COPY package.json package-lock.json binding.gyp ./
+COPY native/udp_batch.cc ./native/
+COPY scripts/build-addon.mjs ./scripts/
+RUN npm ci && test -f build/Release/udp_batch.node
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
@@ -21,6 +29,7 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/build/Release/udp_batch.node ./build/Release/udp_batch.node
 COPY deploy/sip-response-exporter.yml /etc/sip-response-exporter/config.yml
 COPY LICENSE README.md ./
 ARG REVISION=""

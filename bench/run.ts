@@ -9,13 +9,16 @@ function printUdp(title: string, r: UdpResult): void {
   console.log(
     `${title} (${fmt(r.rate)}/s offered for ${r.seconds}s, every datagram a distinct response, dedupe on)`,
   );
-  console.log(`  sent by blaster             : ${fmt(r.sent)}`);
-  console.log(`  do-nothing Node receiver    : ${fmt(r.nullReceived)} received`);
-  console.log(
-    `  exporter counted            : ${fmt(r.exporterCounted)} responses (${fmt(r.exporterPackets)} datagrams read, ${fmt(r.exporterDrops)} kernel drops)`,
-  );
-  console.log(`  ratio exporter / do-nothing : ${r.ratio.toFixed(3)}`);
-  console.log(`  exporter peak RSS           : ${r.peakRssMb.toFixed(0)} MB`);
+  console.log(`  do-nothing Node receiver    : ${fmt(r.nullReceived)} of ${fmt(r.sent)} sent`);
+  console.log(`  do-nothing batch receiver   : ${fmt(r.nullBatchReceived)} of ${fmt(r.nullBatchSent)} sent`);
+  for (const run of [r.batch, r.dgram]) {
+    console.log(
+      `  exporter, ${run.path.padEnd(5)} path      : ${fmt(run.counted)} counted of ${fmt(run.sent)} sent (${fmt(run.packets)} datagrams read, ${fmt(run.drops)} kernel drops)`,
+    );
+    console.log(
+      `    counted / sent ${run.countedPerSent.toFixed(3)}, / do-nothing ${run.ratio.toFixed(3)}, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
+    );
+  }
 }
 
 if (which === 'all' || which === 'inprocess') {
@@ -26,7 +29,8 @@ if (which === 'all' || which === 'inprocess') {
   console.log(`  ratio                 : ${r.ratio.toFixed(1)}x`);
   console.log(`  heap growth           : ${r.heapGrowthMb.toFixed(1)} MB`);
 }
-if (which === 'all' || which === 'udp') printUdp('HEP over UDP end to end', await runUdp());
+if (which === 'all' || which === 'udp')
+  for (const r of await runUdp()) printUdp('HEP over UDP end to end', r);
 if (which === 'all' || which === 'syslog') {
   const r = await runSyslog();
   console.log(

@@ -14,7 +14,7 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-const LEVEL_TEXT = { error: 'error', warn: 'warning', counted: 'counted' } as const;
+const LEVEL_TEXT = { error: 'error', warn: 'warning', info: 'info', counted: 'counted' } as const;
 
 /** Every code that is logged or printed, in table order. */
 function loggedCodesTable(): string {

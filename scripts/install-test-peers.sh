@@ -9,6 +9,7 @@
 #   prometheus                     the lab scrapes the exporter with a real server
 #   docker-compose                 checks the compose stack (docker-compose config needs no engine)
 #   systemd-analyze (systemd)      rates the hardening of the systemd unit
+#   g++, make, python3             build the native UDP addon (npm ci) and its AddressSanitizer twin
 #   kubectl                        renders the kustomization; it ships with the machine image here,
 #                                  elsewhere install it from the Kubernetes or Google Cloud apt repository
 # Runs apt-get only when something is missing; needs root or sudo for that.
@@ -26,6 +27,10 @@ command -v logger >/dev/null 2>&1 || need+=(bsdutils)
 command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# npm ci builds the native UDP addon with node-gyp; the suite tests it, once under AddressSanitizer.
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "test peers: all present"

@@ -1,5 +1,5 @@
 /**
- * Every code the exporter logs, prints or counts (`SRE_ERR_*`, `SRE_WARN_*`) is defined here, once,
+ * Every code the exporter logs, prints or counts (`SRE_ERR_*`, `SRE_WARN_*`, `SRE_INFO_*`) is defined here, once,
  * with what it means and what to do; docs/errors.md is generated from these tables and a test
  * fails when src/ names a code that is not here, or a code here is never used.
  *
@@ -9,8 +9,11 @@
  * produces cannot count into another's table.
  */
 
-/** How a code reaches the operator: `error` and `warn` are logged (or printed at start) once; `counted` only counts. */
-export type CodeLevel = 'error' | 'warn' | 'counted';
+/**
+ * How a code reaches the operator: `error`, `warn` and `info` are logged (or printed at start) once
+ * per event; `counted` only counts.
+ */
+export type CodeLevel = 'error' | 'warn' | 'info' | 'counted';
 
 export interface CodeInfo {
   readonly level: CodeLevel;
@@ -98,7 +101,19 @@ const LOGGED = {
     action:
       'send one source per proxy (docs/sources/README.md); a syslog relay that also sends HEP for itself can ignore it',
   },
-} as const satisfies Record<`SRE_${'ERR' | 'WARN'}_${string}`, CodeInfo>;
+  SRE_WARN_UDP_BATCH_UNAVAILABLE: {
+    level: 'warn',
+    meaning:
+      'batched UDP receive (`recvmmsg` through the native addon) is unavailable: not Linux, the addon was not built or failed to load; UDP is read with `dgram`, one datagram at a time',
+    action:
+      'install python3, make and a C++ compiler and run `npm install` again (or use the container image) if UDP load nears 100,000 datagrams per second; else nothing',
+  },
+  SRE_INFO_UDP_DGRAM: {
+    level: 'info',
+    meaning: '`--ingest.udp-batch=false` chose to read UDP with `dgram`, one datagram at a time',
+    action: 'nothing; set `--ingest.udp-batch=true` for batched receive',
+  },
+} as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;
 
 /** The sources whose input can be malformed; each has its own parse error ids. */
 export type ParseErrorSource = 'hep' | 'sip' | 'syslog';

@@ -210,6 +210,7 @@ export class Exporter {
             frameTimeoutMs: this.config.hep.frame_timeout,
             maxPacketSize: this.config.hep.max_packet_size,
             udpReceiveBufferSize: this.config.hep.udp_receive_buffer,
+            udpBatch: this.config.ingest.udp_batch,
           },
           logger,
         );
@@ -234,6 +235,7 @@ export class Exporter {
             frameTimeoutMs: syslogConfig.frame_timeout,
             maxFrameSize: syslogConfig.max_frame_size,
             udpReceiveBufferSize: syslogConfig.udp_receive_buffer,
+            udpBatch: this.config.ingest.udp_batch,
           },
           logger,
         );

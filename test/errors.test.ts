@@ -23,7 +23,7 @@ function filesUnder(dir: string, ext: RegExp): string[] {
     .map((f) => join(dir, f));
 }
 
-const CODE_PATTERN = /\bSRE_(?:ERR|WARN)_[A-Z0-9_]+\b/g;
+const CODE_PATTERN = /\bSRE_(?:ERR|WARN|INFO)_[A-Z0-9_]+\b/g;
 
 /** Each code that `text` names, as a string or as `CODE.X`. */
 const codesIn = (text: string) => new Set(text.match(CODE_PATTERN) ?? []);
@@ -75,6 +75,7 @@ describe('error codes', () => {
       expect(info.meaning, code).not.toBe('');
       expect(info.action, code).not.toBe('');
       expect(code.startsWith('SRE_WARN_'), code).toBe(info.level === 'warn');
+      expect(code.startsWith('SRE_INFO_'), code).toBe(info.level === 'info');
       expect(CODE[code as keyof typeof CODE]).toBe(code);
     }
   });

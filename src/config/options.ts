@@ -201,6 +201,14 @@ export const OPTIONS: readonly OptionSpec[] = [
       'most series of sip_responses_total (and, apart, of sip_requests_total); more go to overflow series',
     defaultText: '20000',
   },
+  {
+    flag: 'ingest.udp-batch',
+    path: ['ingest', 'udp_batch'],
+    valueName: 'bool',
+    description:
+      'read HEP and syslog UDP in recvmmsg batches through the native addon when it is built (false: Node dgram)',
+    defaultText: 'true',
+  },
 ];
 
 export const ENV_PREFIX = 'SIP_EXPORTER_';

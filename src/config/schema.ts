@@ -177,6 +177,12 @@ export const configSchema = z.strictObject({
       max_series: integer(1, 10_000_000).default(20_000),
     })
     .prefault({}),
+  ingest: z
+    .strictObject({
+      // Flags and the environment give "true"/"false" as text, YAML gives a boolean.
+      udp_batch: z.union([z.boolean(), z.stringbool()]).default(true),
+    })
+    .prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;

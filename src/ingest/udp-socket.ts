@@ -1,15 +1,68 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { type BatchHandler, type DatagramHandler, UdpBatchSocket } from './udp-batch.js';
 
-export interface BoundUdpSocket {
-  socket: Socket;
-  port: number;
+/** How a listener's UDP datagrams reach JavaScript: recvmmsg batches, or dgram one by one. */
+export type UdpReceivePath = 'batch' | 'dgram';
+
+/** A bound UDP socket, read through whichever path it was opened with. */
+export interface UdpReceiver {
+  readonly path: UdpReceivePath;
+  readonly port: number;
   /** SO_RCVBUF as the kernel granted it, which may be less than asked for */
-  receiveBufferSize: number;
+  readonly receiveBufferSize: number;
+  start(onDatagram: DatagramHandler, onBatch: BatchHandler, onError: (err: Error) => void): void;
+  close(): Promise<void>;
 }
 
-function bind(type: 'udp4' | 'udp6', host: string | undefined, port: number, receiveBufferSize: number) {
-  return new Promise<BoundUdpSocket>((resolve, reject) => {
+class DgramReceiver implements UdpReceiver {
+  readonly path = 'dgram';
+  readonly port: number;
+  readonly receiveBufferSize: number;
+
+  constructor(private readonly socket: Socket) {
+    this.port = socket.address().port;
+    this.receiveBufferSize = socket.getRecvBufferSize();
+  }
+
+  start(onDatagram: DatagramHandler, onBatch: BatchHandler, onError: (err: Error) => void): void {
+    this.socket.on('message', (msg, rinfo) => {
+      onDatagram(msg, 0, msg.length, rinfo.address, performance.now());
+      onBatch(1, msg.length);
+    });
+    this.socket.on('error', onError);
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+class BatchReceiver implements UdpReceiver {
+  readonly path = 'batch';
+
+  constructor(private readonly socket: UdpBatchSocket) {}
+
+  get port(): number {
+    return this.socket.port;
+  }
+
+  get receiveBufferSize(): number {
+    return this.socket.receiveBufferSize;
+  }
+
+  start(onDatagram: DatagramHandler, onBatch: BatchHandler): void {
+    this.socket.start(onDatagram, onBatch);
+  }
+
+  async close(): Promise<void> {
+    this.socket.close();
+  }
+}
+
+function bindDgram(type: 'udp4' | 'udp6', host: string | undefined, port: number, receiveBufferSize: number) {
+  return new Promise<UdpReceiver>((resolve, reject) => {
     const socket = createSocket({
       type,
       recvBufferSize: receiveBufferSize > 0 ? receiveBufferSize : undefined,
@@ -21,20 +74,38 @@ function bind(type: 'udp4' | 'udp6', host: string | undefined, port: number, rec
     socket.once('error', onError);
     socket.bind({ address: host ?? (type === 'udp6' ? '::' : '0.0.0.0'), port, exclusive: true }, () => {
       socket.off('error', onError);
-      resolve({ socket, port: socket.address().port, receiveBufferSize: socket.getRecvBufferSize() });
+      resolve(new DgramReceiver(socket));
     });
   });
 }
 
+async function bindBatch(
+  type: 'udp4' | 'udp6',
+  host: string | undefined,
+  port: number,
+  receiveBufferSize: number,
+): Promise<UdpReceiver> {
+  const ipv6 = type === 'udp6';
+  let address = host ?? (ipv6 ? '::' : '0.0.0.0');
+  // The addon takes no IPv6 zone index (fe80::1%eth0); dgram does.
+  if (address.includes('%')) return bindDgram(type, host, port, receiveBufferSize);
+  // dgram resolves a host name before binding; the addon takes only addresses.
+  if (isIP(address) === 0) address = (await lookup(address, { family: ipv6 ? 6 : 4 })).address;
+  return new BatchReceiver(new UdpBatchSocket({ host: address, port, ipv6, receiveBufferSize }));
+}
+
 /**
  * Binds a UDP socket on host:port; with no host, on every interface, IPv6 and IPv4 together
- * when the machine has IPv6 and IPv4 alone when it does not.
+ * when the machine has IPv6 and IPv4 alone when it does not. `batch` reads it with recvmmsg
+ * through the native addon, which the caller has checked is available.
  */
 export async function bindUdp(
   host: string | undefined,
   port: number,
   receiveBufferSize: number,
-): Promise<BoundUdpSocket> {
+  batch = false,
+): Promise<UdpReceiver> {
+  const bind = batch ? bindBatch : bindDgram;
   if (host !== undefined) return bind(isIP(host) === 6 ? 'udp6' : 'udp4', host, port, receiveBufferSize);
   try {
     return await bind('udp6', undefined, port, receiveBufferSize);

@@ -1,11 +1,11 @@
-import type { Socket as UdpSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CODE, ListenError } from '../errors.js';
 import type { ListenerName, ListenerStats, SelfMetrics } from '../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { type StreamReader, StreamServer } from './tcp-server.js';
-import { bindUdp } from './udp-socket.js';
+import { type DatagramHandler, udpBatchAvailability } from './udp-batch.js';
+import { bindUdp, type UdpReceiver } from './udp-socket.js';
 
 export interface UdpTcpListenerOptions {
   name: ListenerName;
@@ -17,8 +17,10 @@ export interface UdpTcpListenerOptions {
   frameTimeoutMs: number;
   /** SO_RCVBUF to ask for on the UDP socket; 0 keeps the system default */
   udpReceiveBufferSize: number;
-  /** one datagram; `sender` is the source address */
-  onDatagram: (msg: Buffer, sender: string) => void;
+  /** read UDP with the native recvmmsg addon when it loaded; false keeps Node's dgram */
+  udpBatch: boolean;
+  /** one datagram in buf[start, end), valid only during the call; `sender` is the source address */
+  onDatagram: DatagramHandler;
   /** a reader for one TCP connection */
   newStreamReader: (socket: Socket) => StreamReader;
 }
@@ -28,8 +30,10 @@ export interface UdpTcpListenerOptions {
  * port 0 the kernel picks the TCP port and UDP takes the same number, picking again should UDP
  * find it taken.
  */
+let pathLogged = false;
+
 export class UdpTcpListener {
-  private udp: UdpSocket | null = null;
+  private udp: UdpReceiver | null = null;
   private tcp: StreamServer | null = null;
   udpPort = 0;
   tcpPort = 0;
@@ -56,6 +60,7 @@ export class UdpTcpListener {
       },
       this.options.newStreamReader,
     );
+    const batch = this.receivePath();
     for (let attempt = 0; ; attempt++) {
       try {
         this.tcpPort = await tcp.listen(address.host, address.port);
@@ -68,8 +73,8 @@ export class UdpTcpListener {
         );
       }
       try {
-        const bound = await bindUdp(address.host, this.tcpPort, this.options.udpReceiveBufferSize);
-        this.udp = bound.socket;
+        const bound = await bindUdp(address.host, this.tcpPort, this.options.udpReceiveBufferSize, batch);
+        this.udp = bound;
         this.udpPort = bound.port;
         const asked = this.options.udpReceiveBufferSize;
         if (asked > 0 && bound.receiveBufferSize < asked) {
@@ -94,15 +99,18 @@ export class UdpTcpListener {
     const udp = this.udp!;
     const packets = stats.packets.udp;
     const bytes = stats.bytes.udp;
-    const onDatagram = this.options.onDatagram;
-    udp.on('message', (msg, rinfo) => {
-      packets.value++;
-      bytes.value += msg.length;
-      onDatagram(msg, rinfo.address);
-    });
-    udp.on('error', (err) =>
-      this.logger.error({ code: CODE.SRE_ERR_UDP, listener: name, err }, `${name}: udp socket error`),
+    const batches = this.self.udpBatchCell(name);
+    udp.start(
+      this.options.onDatagram,
+      (datagrams, length) => {
+        batches.value++;
+        packets.value += datagrams;
+        bytes.value += length;
+      },
+      (err) =>
+        this.logger.error({ code: CODE.SRE_ERR_UDP, listener: name, err }, `${name}: udp socket error`),
     );
+    this.self.udpReceivePaths.set(name, udp.path);
     this.self.watchUdpSocket(name, this.udpPort);
     this.self.setListenerUp(name, 'udp', true);
     this.self.setListenerUp(name, 'tcp', true);
@@ -111,9 +119,32 @@ export class UdpTcpListener {
         listener: name,
         address: formatListenAddress({ host: address.host, port: this.udpPort }),
         transports: ['udp', 'tcp'],
+        udp_receive_path: udp.path,
       },
       `${name}: listening`,
     );
+  }
+
+  /** Whether to read UDP in batches; says once per process why not when it was asked for. */
+  private receivePath(): boolean {
+    if (!this.options.udpBatch) {
+      if (!pathLogged)
+        this.logger.info(
+          { code: CODE.SRE_INFO_UDP_DGRAM },
+          'udp: batched receive is off (--ingest.udp-batch=false); reading datagrams one by one with dgram',
+        );
+      pathLogged = true;
+      return false;
+    }
+    const availability = udpBatchAvailability();
+    if (availability.available) return true;
+    if (!pathLogged)
+      this.logger.warn(
+        { code: CODE.SRE_WARN_UDP_BATCH_UNAVAILABLE, reason: availability.reason },
+        `udp: batched receive is unavailable, reading datagrams one by one with dgram: ${availability.reason}`,
+      );
+    pathLogged = true;
+    return false;
   }
 
   async stop(): Promise<void> {
@@ -122,7 +153,7 @@ export class UdpTcpListener {
     this.self.setListenerUp(name, 'tcp', false);
     const udp = this.udp;
     this.udp = null;
-    if (udp !== null) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (udp !== null) await udp.close();
     const tcp = this.tcp;
     this.tcp = null;
     if (tcp !== null) await tcp.close();

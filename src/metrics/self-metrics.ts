@@ -127,6 +127,10 @@ export class SelfMetrics {
   /** one entry per (node, source, sender) recorded, for sip_exporter_node_info */
   nodeInfo: () => Iterable<NodeInfo> = () => [];
   sendersMultipleSources: () => number = () => 0;
+  readonly udpBatches: HotCounter<'listener'>;
+  /** how each listener's UDP datagrams reach JavaScript: 'batch' (recvmmsg) or 'dgram' */
+  readonly udpReceivePaths = new Map<ListenerName, string>();
+  private readonly udpBatchCells = new Map<ListenerName, CounterCell>();
 
   constructor(readonly registry: Registry) {
     const r = registry;
@@ -333,6 +337,22 @@ export class SelfMetrics {
         this.set(self.sendersMultipleSources());
       },
     });
+    this.udpBatches = new HotCounter(
+      r,
+      'sip_exporter_udp_batches_total',
+      'Reads of a UDP socket that handed datagrams to the exporter: one recvmmsg batch, or one datagram on the dgram path.',
+      ['listener'],
+    );
+    new Gauge({
+      name: 'sip_exporter_udp_receive_path',
+      help: 'The way UDP datagrams reach the exporter, 1 for the path in use: batch (native recvmmsg) or dgram (Node).',
+      labelNames: ['listener', 'path'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [listener, path] of self.udpReceivePaths) this.set({ listener, path }, 1);
+      },
+    });
   }
 
   /** Exports the series count and overflow of a capped family; called once per family. */
@@ -356,6 +376,16 @@ export class SelfMetrics {
 
   setListenerUp(listener: ListenerName, transport: Transport, up: boolean): void {
     this.listenersUp.set(`${listener}/${transport}`, up ? 1 : 0);
+  }
+
+  /** The batch counter of a listener's UDP socket, made on first use and kept across restarts. */
+  udpBatchCell(listener: ListenerName): CounterCell {
+    let cell = this.udpBatchCells.get(listener);
+    if (cell === undefined) {
+      cell = this.udpBatches.cell({ listener });
+      this.udpBatchCells.set(listener, cell);
+    }
+    return cell;
   }
 
   watchUdpSocket(listener: ListenerName, port: number): void {

@@ -15,6 +15,8 @@ export interface HepListenerOptions {
   /** largest HEP packet accepted over TCP; HEPv3's length field caps it at 65535 anyway */
   maxPacketSize: number;
   udpReceiveBufferSize: number;
+  /** read UDP in recvmmsg batches when the native addon loaded */
+  udpBatch: boolean;
 }
 
 /** HEP over UDP (one packet a datagram) and TCP (packets back to back) on one port. */
@@ -34,7 +36,10 @@ export function createHepListener(
       idleTimeoutMs: options.idleTimeoutMs,
       frameTimeoutMs: options.frameTimeoutMs,
       udpReceiveBufferSize: options.udpReceiveBufferSize,
-      onDatagram: (msg, sender) => ingest.handle(msg, 0, msg.length, sender, performance.now()),
+      udpBatch: options.udpBatch,
+      onDatagram: (buf, start, end, sender, now) => {
+        ingest.handle(buf, start, end, sender, now);
+      },
       newStreamReader: (socket) => {
         const sender = socket.remoteAddress ?? '';
         const packets = stats.packets.tcp;

@@ -27,6 +27,8 @@ export interface SyslogListenerOptions {
   frameTimeoutMs: number;
   maxFrameSize: number;
   udpReceiveBufferSize: number;
+  /** read UDP in recvmmsg batches when the native addon loaded */
+  udpBatch: boolean;
 }
 
 /** Syslog over UDP and TCP on one port, and over TLS (RFC 5425) on another. */
@@ -67,7 +69,14 @@ export class SyslogListener {
               idleTimeoutMs: options.idleTimeoutMs,
               frameTimeoutMs: options.frameTimeoutMs,
               udpReceiveBufferSize: options.udpReceiveBufferSize,
-              onDatagram: (msg, sender) => ingest.handle(msg, sender, performance.now()),
+              udpBatch: options.udpBatch,
+              // A batch shares one buffer; the view costs an object, not a copy.
+              onDatagram: (buf, start, end, sender, now) =>
+                ingest.handle(
+                  start === 0 && end === buf.length ? buf : buf.subarray(start, end),
+                  sender,
+                  now,
+                ),
               newStreamReader: (socket) => this.reader(socket, 'tcp'),
             },
             self,

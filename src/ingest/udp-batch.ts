@@ -1,0 +1,209 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Whether the native batched receive (recvmmsg) loaded, and if not, why. */
+export type UdpBatchAvailability = { available: true } | { available: false; reason: string };
+
+interface NativeSocket {
+  start(onBatch: (count: number) => void): void;
+  close(): void;
+  sender(index: number): string;
+  readonly port: number;
+  readonly receiveBufferSize: number;
+}
+
+interface NativeModule {
+  UdpBatch: new (
+    options: { host: string; port: number; ipv6: boolean; receiveBufferSize: number; reusePort: number },
+    data: Buffer,
+    records: Int32Array,
+  ) => NativeSocket;
+  SLOT: number;
+  RECORD: number;
+  MAX_BATCH: number;
+}
+
+/**
+ * SO_REUSEPORT use. `none` binds exclusively: a second exporter on the port fails with
+ * EADDRINUSE. `first` opens a group a process's further sockets `join`; it first probes the
+ * port with a bind without SO_REUSEPORT, which fails on a port anyone holds, so another
+ * exporter can never silently join a group and take part of the traffic.
+ */
+export type ReusePort = 'none' | 'first' | 'join';
+const REUSE_PORT: Record<ReusePort, number> = { none: 0, first: 1, join: 2 };
+
+const here = dirname(fileURLToPath(import.meta.url));
+let loaded: NativeModule | null | undefined;
+let loadError = '';
+
+/**
+ * The compiled addon sits in build/Release at the package root, whether this file runs from
+ * src/ingest (tsx) or dist/src/ingest (compiled). UDP_BATCH_ADDON names another build, such as
+ * the AddressSanitizer one the tests run once, or is `off` to run as if none were built (the
+ * test suite's second pass, over the dgram fallback).
+ */
+function addonPaths(): string[] {
+  const override = process.env.UDP_BATCH_ADDON;
+  if (override !== undefined && override !== '') return [override];
+  return [
+    join(here, '../../build/Release/udp_batch.node'),
+    join(here, '../../../build/Release/udp_batch.node'),
+  ];
+}
+
+function load(): NativeModule | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.platform !== 'linux') {
+    loadError = `recvmmsg batching is Linux-only (this is ${process.platform})`;
+    return loaded;
+  }
+  if (process.env.UDP_BATCH_ADDON === 'off') {
+    loadError = 'the native addon is turned off by UDP_BATCH_ADDON=off';
+    return loaded;
+  }
+  const path = addonPaths().find((p) => existsSync(p));
+  if (path === undefined) {
+    loadError = 'the native addon was not built (npm install needs python3, make and a C++ compiler)';
+    return loaded;
+  }
+  try {
+    loaded = createRequire(import.meta.url)(path) as NativeModule;
+  } catch (err) {
+    loadError = `the native addon failed to load: ${(err as Error).message}`;
+  }
+  return loaded;
+}
+
+export function udpBatchAvailability(): UdpBatchAvailability {
+  return load() !== null ? { available: true } : { available: false, reason: loadError };
+}
+
+/** One datagram in buf[start, end); `sender` is the source address as dgram gives it. */
+export type DatagramHandler = (buf: Buffer, start: number, end: number, sender: string, now: number) => void;
+
+/** Called once per batch, after its datagrams were handled. */
+export type BatchHandler = (datagrams: number, bytes: number) => void;
+
+export interface UdpBatchOptions {
+  host: string;
+  port: number;
+  ipv6: boolean;
+  /** SO_RCVBUF to ask for; 0 keeps the system default */
+  receiveBufferSize: number;
+  reusePort?: ReusePort;
+  /** most datagrams one readiness event reads; each takes a 64 KiB slot of address space */
+  maxBatch?: number;
+}
+
+export const DEFAULT_MAX_BATCH = 256;
+
+// Sender strings are cached by address so that a batch builds none; the cache is direct-mapped
+// (a new address overwrites whatever shared its slot), so it stays this size whatever arrives.
+const SENDER_CACHE = 1024;
+
+/**
+ * A UDP socket read with recvmmsg, up to maxBatch datagrams a readiness event, into one buffer
+ * reused batch after batch. Handlers see the datagram only for the duration of the call, which
+ * is all the ingest needs: what it keeps (node names, dedupe keys) it copies or hashes.
+ */
+export class UdpBatchSocket {
+  readonly port: number;
+  private readonly native: NativeSocket;
+  private readonly data: Buffer;
+  private readonly records: Int32Array;
+  private readonly slot: number;
+  private readonly stride: number;
+  private readonly cacheKeys = new Int32Array(SENDER_CACHE * 5);
+  private readonly cacheText: string[] = new Array<string>(SENDER_CACHE).fill('');
+  private open = true;
+
+  /** Binds at once; throws an errno-coded error (EADDRINUSE, EACCES, ...) as dgram does. */
+  constructor(options: UdpBatchOptions) {
+    const addon = load();
+    if (addon === null) throw new Error(loadError);
+    const maxBatch = Math.max(1, Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, addon.MAX_BATCH));
+    this.slot = addon.SLOT;
+    this.stride = addon.RECORD;
+    // allocUnsafeSlow: a fresh mapping the kernel fills lazily, so a batch of small datagrams
+    // makes only the first page of each slot resident.
+    this.data = Buffer.allocUnsafeSlow(maxBatch * this.slot);
+    this.records = new Int32Array(maxBatch * this.stride);
+    this.native = new addon.UdpBatch(
+      {
+        host: options.host,
+        port: options.port,
+        ipv6: options.ipv6,
+        receiveBufferSize: options.receiveBufferSize,
+        reusePort: REUSE_PORT[options.reusePort ?? 'none'],
+      },
+      this.data,
+      this.records,
+    );
+    this.port = this.native.port;
+  }
+
+  /** SO_RCVBUF as the kernel granted it */
+  get receiveBufferSize(): number {
+    return this.native.receiveBufferSize;
+  }
+
+  start(onDatagram: DatagramHandler, onBatch: BatchHandler): void {
+    const { data, records, slot, stride } = this;
+    this.native.start((count) => {
+      const now = performance.now();
+      let bytes = 0;
+      for (let i = 0; i < count; i++) {
+        const r = i * stride;
+        const length = records[r];
+        const start = i * slot;
+        bytes += length;
+        onDatagram(data, start, start + length, this.sender(i, r), now);
+      }
+      onBatch(count, bytes);
+    });
+  }
+
+  private sender(index: number, r: number): string {
+    const records = this.records;
+    const family = records[r + 1];
+    const a = records[r + 4];
+    const b = records[r + 5];
+    const c = records[r + 6];
+    const d = records[r + 7];
+    const slot =
+      (Math.imul(
+        a ^ Math.imul(b, 0x9e3779b1) ^ Math.imul(c, 0x85ebca6b) ^ Math.imul(d, 0xc2b2ae35),
+        0x27d4eb2f,
+      ) >>>
+        22) &
+      (SENDER_CACHE - 1);
+    const keys = this.cacheKeys;
+    const k = slot * 5;
+    if (
+      keys[k] === family &&
+      keys[k + 1] === a &&
+      keys[k + 2] === b &&
+      keys[k + 3] === c &&
+      keys[k + 4] === d
+    )
+      return this.cacheText[slot];
+    const text = this.native.sender(index);
+    keys[k] = family;
+    keys[k + 1] = a;
+    keys[k + 2] = b;
+    keys[k + 3] = c;
+    keys[k + 4] = d;
+    this.cacheText[slot] = text;
+    return text;
+  }
+
+  /** Stops reading and closes the socket; datagrams still queued are dropped with it. */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.native.close();
+  }
+}

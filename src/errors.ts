@@ -115,7 +115,12 @@ const LOGGED = {
   },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;
 
-/** The sources whose input can be malformed; each has its own parse error ids. */
+/**
+ * The sources whose input can be malformed; each has its own parse error ids. A new source (a
+ * capture file reader, say) adds its name here and its errors, prefixed with it, to PARSE_ERRORS
+ * below; it then has its own id type and list, and docs/errors.md and docs/metrics.md list its
+ * reasons after `npm run generate`.
+ */
 export type ParseErrorSource = 'hep' | 'sip' | 'syslog';
 
 interface ParseErrorSpec {
@@ -286,10 +291,13 @@ for (const [name, spec] of Object.entries(PARSE_ERRORS)) {
   IDS_BY_SOURCE[source].push(id);
 }
 
-/** Every id each source can produce, in table order. */
-export const HEP_PARSE_ERRORS = IDS_BY_SOURCE.hep as unknown as readonly HepParseError[];
-export const SIP_PARSE_ERRORS = IDS_BY_SOURCE.sip as unknown as readonly SipParseError[];
-export const SYSLOG_PARSE_ERRORS = IDS_BY_SOURCE.syslog as unknown as readonly SyslogParseError[];
+/** Every id `source` can produce, in table order: the cells its listener resolves at start. */
+export function parseErrorsOf<S extends ParseErrorSource>(source: S): readonly ParseErrorId<S>[] {
+  return IDS_BY_SOURCE[source] as unknown as readonly ParseErrorId<S>[];
+}
+export const HEP_PARSE_ERRORS = parseErrorsOf('hep');
+export const SIP_PARSE_ERRORS = parseErrorsOf('sip');
+export const SYSLOG_PARSE_ERRORS = parseErrorsOf('syslog');
 
 /** Every code: the logged ones and one per parse error. */
 export type Code = keyof typeof LOGGED | `SRE_ERR_${ParseErrorName}`;

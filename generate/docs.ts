@@ -1,12 +1,12 @@
 /**
- * The tables in docs/ whose rows the code defines: error codes and parse error reasons. Each
+ * The tables in docs/ whose rows the code defines: error codes, parse error and capture drop reasons. Each
  * sits between `<!-- generated:NAME -->` and `<!-- /generated -->` in its page; `npm run
  * generate` rewrites what is between the markers and leaves the prose around them alone, and a
  * test fails while a committed page differs from what this writes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CODES, type Code, PARSE_ERROR_INFO } from '../src/errors.js';
+import { CAPTURE_DROP_INFO, CODES, type Code, PARSE_ERROR_INFO } from '../src/errors.js';
 
 /** A Markdown table; a `|` inside a cell is escaped so it cannot split the cell. */
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -38,6 +38,17 @@ function parseErrorsTable(by: 'code' | 'reason'): string {
   );
 }
 
+/** Every drop reason of the capture readers (docs/replay.md, docs/errors.md). */
+function captureDropsTable(): string {
+  const rows = CAPTURE_DROP_INFO.slice(1).map((info) => [
+    `\`${info.label}\``,
+    `\`${info.code}\``,
+    info.description,
+    info.action,
+  ]);
+  return markdownTable(['reason', 'code', 'meaning', 'what to do'], rows);
+}
+
 /** The codes start and `--config.check` print: errors that stop the start, and warnings about the configuration. */
 const START_CODES: readonly Code[] = [
   'SRE_ERR_CONFIG',
@@ -61,9 +72,17 @@ function startCodesTable(): string {
 /** The generated sections of each page, by path from the repository root. */
 export function docSections(): Map<string, Record<string, string>> {
   return new Map<string, Record<string, string>>([
-    ['docs/errors.md', { 'logged-codes': loggedCodesTable(), 'parse-error-codes': parseErrorsTable('code') }],
+    [
+      'docs/errors.md',
+      {
+        'logged-codes': loggedCodesTable(),
+        'parse-error-codes': parseErrorsTable('code'),
+        'capture-drops': captureDropsTable(),
+      },
+    ],
     ['docs/metrics.md', { 'parse-error-reasons': parseErrorsTable('reason') }],
     ['docs/configuration.md', { 'start-codes': startCodesTable() }],
+    ['docs/replay.md', { 'capture-drops': captureDropsTable() }],
   ]);
 }
 

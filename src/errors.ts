@@ -113,6 +113,13 @@ const LOGGED = {
     meaning: '`--ingest.udp-batch=false` chose to read UDP with `dgram`, one datagram at a time',
     action: 'nothing; set `--ingest.udp-batch=true` for batched receive',
   },
+  SRE_ERR_CAPTURE_FORMAT: {
+    level: 'error',
+    meaning:
+      'a file given to the capture reader is not a capture it can read: an unknown magic number, an empty file, an unsupported pcapng major version',
+    action:
+      'check the file with `capinfos`; convert another format to pcapng with `editcap -F pcapng` (damage inside a capture is counted, not this error)',
+  },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;
 
 /**
@@ -249,6 +256,168 @@ const PARSE_ERRORS = {
 
 export type ParseErrorName = keyof typeof PARSE_ERRORS;
 
+/**
+ * What the capture file readers drop, by name; the code is `SRE_ERR_` + the name. A capture is
+ * read apart from the listeners, so its drops have their own ids (1-based, 0 is "not dropped")
+ * and their own type: a drop id cannot count as a parse error, nor a parse error as a drop.
+ * Damage inside a file is never logged; each unusable packet is counted under one reason.
+ */
+const CAPTURE_DROPS = {
+  CAPTURE_TRUNCATED_FILE: {
+    label: 'truncated_file',
+    description: 'the file ends inside a record or block header or body (a capture cut while being written)',
+
+    action:
+      'wait until the capture is closed (stop tcpdump first, or rotate with `-G`/`-C`) before reading it',
+  },
+  CAPTURE_CORRUPT_BLOCK: {
+    label: 'corrupt_block',
+    description:
+      'a pcap record or pcapng block whose length is impossible (too small, not a multiple of 4, trailer mismatch, or over the record bound); the rest of the file cannot be followed and is not read',
+
+    action: 'the file is damaged past this point; `pcapfix` may recover it, or take another capture',
+  },
+  CAPTURE_UNKNOWN_INTERFACE: {
+    label: 'unknown_interface',
+    description: 'a pcapng packet that names an interface no Interface Description Block declared',
+
+    action: 'the file is damaged or written by a broken tool; rewrite it with `editcap -F pcapng`',
+  },
+  CAPTURE_UNKNOWN_LINK_TYPE: {
+    label: 'unknown_link_type',
+    description:
+      'a packet on a link type the readers do not decode (supported: Ethernet, Linux cooked v1/v2, raw IP, BSD null/loop)',
+
+    action: 'capture on an Ethernet or `any` interface, or convert the file with `editcap -T ether`',
+  },
+  CAPTURE_SNAP_TRUNCATED: {
+    label: 'snap_truncated',
+    description: 'a packet cut by the snap length before the end of the headers or payload the readers need',
+
+    action: 'capture with the full snap length (`tcpdump -s 0`, the default of recent tcpdump)',
+  },
+  CAPTURE_BAD_LINK_HEADER: {
+    label: 'bad_link_header',
+    description: 'a frame shorter than its link-layer header (or than its VLAN tags)',
+
+    action: 'the frame is damaged; nothing to do unless many are',
+  },
+  CAPTURE_NOT_IP: {
+    label: 'not_ip',
+    description: 'a frame that carries neither IPv4 nor IPv6 (ARP, LLDP, ...)',
+
+    action: 'nothing: filter the capture (`tcpdump ... udp or tcp`) to keep files small',
+  },
+  CAPTURE_BAD_IP_HEADER: {
+    label: 'bad_ip_header',
+    description: 'an IP header with a wrong version, header length or total length',
+
+    action: 'the packet is damaged; nothing to do unless many are',
+  },
+  CAPTURE_IPV6_EXTENSION_UNSUPPORTED: {
+    label: 'ipv6_extension_unsupported',
+    description: 'an IPv6 packet behind ESP or a malformed extension header chain',
+
+    action: 'nothing: encrypted (ESP) traffic cannot be read; capture before encryption',
+  },
+  CAPTURE_NOT_UDP_TCP: {
+    label: 'not_udp_tcp',
+    description: 'an IP packet that carries neither UDP nor TCP (ICMP, SCTP, ...)',
+
+    action: 'nothing: filter the capture to the SIP and HEP ports to keep files small',
+  },
+  CAPTURE_BAD_TRANSPORT_HEADER: {
+    label: 'bad_transport_header',
+    description: 'a UDP or TCP header shorter than its minimum or whose length disagrees with the IP packet',
+
+    action: 'the packet is damaged; nothing to do unless many are',
+  },
+  CAPTURE_FRAGMENT_BAD: {
+    label: 'fragment_bad',
+    description:
+      'an IP fragment past 65535 bytes, overlapping inconsistently, or with a length not a multiple of 8',
+
+    action: 'the fragments are damaged or hostile; nothing to do unless many are',
+  },
+  CAPTURE_FRAGMENT_TIMEOUT: {
+    label: 'fragment_timeout',
+    description:
+      'an IP datagram whose fragments did not all arrive within the reassembly timeout (capture time)',
+
+    action: 'the capture missed fragments (a lossy capture point, or the capture began mid-datagram)',
+  },
+  CAPTURE_FRAGMENT_OVERFLOW: {
+    label: 'fragment_overflow',
+    description:
+      'an incomplete IP datagram evicted because the bound on datagrams or fragments under reassembly was reached',
+
+    action: 'many datagrams were fragmented at once and incomplete; look for loss at the capture point',
+  },
+  CAPTURE_FRAGMENT_INCOMPLETE: {
+    label: 'fragment_incomplete',
+    description: 'an IP datagram still missing fragments when the file ended',
+
+    action: 'normal for a datagram cut by the end of the capture; else the capture missed fragments',
+  },
+  CAPTURE_NOT_SIP: {
+    label: 'not_sip',
+    description:
+      'a UDP payload (off the HEP ports) or a TCP stream that is not SIP; a stream is counted once, then skipped until a segment starts a SIP message',
+
+    action: 'nothing: filter the capture to the SIP and HEP ports to skip other traffic',
+  },
+  CAPTURE_TCP_STREAM_LIMIT: {
+    label: 'tcp_stream_limit',
+    description: 'a TCP segment of a new stream while the bound on streams followed at once is reached',
+
+    action: 'split the capture by time (`editcap -i`) so fewer streams are open at once',
+  },
+  CAPTURE_TCP_GAP: {
+    label: 'tcp_gap',
+    description:
+      'bytes of a TCP stream never seen (a segment missing from the capture) or out-of-order data over the bound; the stream resynchronises on the next SIP start line',
+
+    action:
+      'the capture missed segments (kernel drops shown by tcpdump at exit); capture with a larger buffer (`tcpdump -B`)',
+  },
+  CAPTURE_TCP_MESSAGE_TOO_LARGE: {
+    label: 'tcp_message_too_large',
+    description:
+      'a SIP message over TCP larger than the per-stream bound, or whose Content-Length is not a number; its stream resynchronises',
+
+    action: 'a message over 64 KiB is not SIP signalling as proxies send it; look at the stream in Wireshark',
+  },
+  CAPTURE_TCP_INCOMPLETE: {
+    label: 'tcp_incomplete',
+    description: 'a TCP stream that ended (FIN, RST, eviction or end of file) in the middle of a SIP message',
+
+    action: 'normal for a stream cut by the start or end of the capture',
+  },
+} as const satisfies Record<`CAPTURE_${string}`, ParseErrorSpec>;
+
+export type CaptureDropName = keyof typeof CAPTURE_DROPS;
+
+declare const captureDrop: unique symbol;
+export type CaptureDropId = number & { readonly [captureDrop]: true };
+
+export interface CaptureDropInfo {
+  readonly label: string;
+  readonly code: string;
+  readonly description: string;
+  readonly action: string;
+}
+
+/** Drop ids by name. */
+export const CaptureDrop = {} as { readonly [N in CaptureDropName]: CaptureDropId };
+/** Indexed by drop id; entry 0 is "not dropped". */
+export const CAPTURE_DROP_INFO: CaptureDropInfo[] = [
+  { label: '', code: '', description: 'not dropped', action: '' },
+];
+for (const [name, spec] of Object.entries(CAPTURE_DROPS)) {
+  (CaptureDrop as Record<string, number>)[name] = CAPTURE_DROP_INFO.length;
+  CAPTURE_DROP_INFO.push({ ...spec, code: `SRE_ERR_${name}` });
+}
+
 type SourceOf<N extends string> = N extends `${infer S}_${string}` ? Lowercase<S> & ParseErrorSource : never;
 
 declare const parseErrorSource: unique symbol;
@@ -300,7 +469,7 @@ export const SIP_PARSE_ERRORS = parseErrorsOf('sip');
 export const SYSLOG_PARSE_ERRORS = parseErrorsOf('syslog');
 
 /** Every code: the logged ones and one per parse error. */
-export type Code = keyof typeof LOGGED | `SRE_ERR_${ParseErrorName}`;
+export type Code = keyof typeof LOGGED | `SRE_ERR_${ParseErrorName}` | `SRE_ERR_${CaptureDropName}`;
 
 export const CODES: Readonly<Record<Code, CodeInfo>> = {
   ...LOGGED,
@@ -314,6 +483,16 @@ export const CODES: Readonly<Record<Code, CodeInfo>> = {
       },
     ]),
   ) as Record<`SRE_ERR_${ParseErrorName}`, CodeInfo>),
+  ...(Object.fromEntries(
+    Object.entries(CAPTURE_DROPS).map(([name, spec]) => [
+      `SRE_ERR_${name}`,
+      {
+        level: 'counted',
+        meaning: `${spec.description}; counted among a capture read's drops as \`${spec.label}\``,
+        action: spec.action,
+      },
+    ]),
+  ) as Record<`SRE_ERR_${CaptureDropName}`, CodeInfo>),
 };
 
 /**

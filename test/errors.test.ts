@@ -3,6 +3,8 @@ import { join, relative } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
+  CAPTURE_DROP_INFO,
+  CaptureDrop,
   CODE,
   CODES,
   HEP_PARSE_ERRORS,
@@ -51,10 +53,10 @@ describe('error codes', () => {
     }
     for (const [code, info] of Object.entries(CODES)) {
       if (info.level === 'counted') {
-        // A parse error is used where a parser returns or counts it by name.
+        // A parse error or a capture drop is used where a parser returns or counts it by name.
         const name = code.slice('SRE_ERR_'.length);
         expect(
-          sources.some(({ text }) => new RegExp(`\\bParseError\\.${name}\\b`).test(text)),
+          sources.some(({ text }) => new RegExp(`\\b(ParseError|CaptureDrop)\\.${name}\\b`).test(text)),
           `nothing in src/ produces ${code}`,
         ).toBe(true);
       } else expect(used, `nothing in src/ logs or throws ${code}`).toContain(code);
@@ -116,6 +118,10 @@ describe('parse error ids', () => {
     expect(() => syslog.count(ParseError.SIP_BAD_START_LINE)).toThrow(TypeError);
     // @ts-expect-error nor a syslog id the HEP table
     expect(() => hep.count(ParseError.SYSLOG_MALFORMED)).toThrow(TypeError);
+    // @ts-expect-error nor a capture drop: its ids are another numbering, so the same number is
+    // another reason in each table, and only the type keeps them apart
+    const crossed: Parameters<typeof hep.count>[0] = CaptureDrop.CAPTURE_NOT_IP;
+    expect(PARSE_ERROR_INFO[crossed].label).not.toBe(CAPTURE_DROP_INFO[crossed].label);
     const text = await registry.getSingleMetricAsString('sip_exporter_parse_errors_total');
     expect(text).toContain('sip_exporter_parse_errors_total{listener="syslog",reason="syslog_malformed"} 1');
     expect(text).toContain('sip_exporter_parse_errors_total{listener="hep",reason="hep_bad_magic"} 1');

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { configWarnings, environmentWarnings } from './config/check.js';
 import { loadConfig } from './config/load.js';
 import { envName, OPTIONS } from './config/options.js';
-import { SreError } from './errors.js';
+import { CODE, SreError } from './errors.js';
 import { Exporter } from './exporter.js';
 import { loadWebConfig } from './http/web-config.js';
 import { createLogger } from './logger.js';
@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       // Not unref'd: should the stop hang on nothing that keeps the process alive, this timer
       // still ends it with the error instead of a silent exit 0.
       const timer = setTimeout(() => {
-        logger.error({ code: 'SRE_ERR_SHUTDOWN_TIMEOUT' }, 'stop took too long; exiting');
+        logger.error({ code: CODE.SRE_ERR_SHUTDOWN_TIMEOUT }, 'stop took too long; exiting');
         resolve(1);
       }, SHUTDOWN_GRACE_MS);
       exporter.stop().then(
@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
         },
         (err: unknown) => {
           clearTimeout(timer);
-          logger.error({ code: 'SRE_ERR_SHUTDOWN', err }, 'error while stopping');
+          logger.error({ code: CODE.SRE_ERR_SHUTDOWN, err }, 'error while stopping');
           resolve(1);
         },
       );
@@ -110,13 +110,13 @@ async function main(argv: string[]): Promise<number> {
         logger.info({ file: configFile ?? null }, 'configuration reloaded');
         if (restart.length > 0) {
           logger.warn(
-            { code: 'SRE_WARN_RELOAD_NEEDS_RESTART', keys: restart },
+            { code: CODE.SRE_WARN_RELOAD_NEEDS_RESTART, keys: restart },
             'these changes take effect only after a restart',
           );
         }
       } catch (err) {
         exporter.self.recordReload(false);
-        const code = err instanceof SreError ? err.code : 'SRE_ERR_RELOAD';
+        const code = err instanceof SreError ? err.code : CODE.SRE_ERR_RELOAD;
         logger.error(
           { code, err: (err as Error).message },
           'configuration reload failed; the old configuration stays',
@@ -139,7 +139,7 @@ main(process.argv).then(
       const where = /\n\s+at (.*)/.exec((err as Error)?.stack ?? '')?.[1];
       const message = (err as Error)?.message ?? String(err);
       process.stderr.write(
-        `sip-response-exporter: SRE_ERR_START: ${message.replace(/\s*\n\s*/g, '; ')}${where ? ` (at ${where})` : ''}\n`,
+        `sip-response-exporter: ${CODE.SRE_ERR_START}: ${message.replace(/\s*\n\s*/g, '; ')}${where ? ` (at ${where})` : ''}\n`,
       );
     }
     process.exit(2);

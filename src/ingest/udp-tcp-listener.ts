@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ListenError } from '../errors.js';
+import { CODE, ListenError } from '../errors.js';
 import type { GaugeCell } from '../metrics/gauge-cells.js';
 import type { CounterCell } from '../metrics/hot-counter.js';
 import type { ListenerName, ListenerStats, SelfMetrics } from '../metrics/self-metrics.js';
@@ -84,7 +84,7 @@ export class UdpTcpListener {
         const asked = this.options.udpReceiveBufferSize;
         if (asked > 0 && bound.receiveBufferSize < asked) {
           this.logger.warn(
-            { code: 'SRE_WARN_UDP_BUFFER', listener: name, asked, granted: bound.receiveBufferSize },
+            { code: CODE.SRE_WARN_UDP_BUFFER, listener: name, asked, granted: bound.receiveBufferSize },
             `${name}: the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max to avoid drops under bursts`,
           );
         }
@@ -114,7 +114,8 @@ export class UdpTcpListener {
         packets.value += datagrams;
         bytes.value += length;
       },
-      (err) => this.logger.error({ code: 'SRE_ERR_UDP', listener: name, err }, `${name}: udp socket error`),
+      (err) =>
+        this.logger.error({ code: CODE.SRE_ERR_UDP, listener: name, err }, `${name}: udp socket error`),
     );
     this.self.udpReceivePath.cell({ listener: name, path: udp.path }, 1);
     this.self.udpDrops.watch(name, this.udpPort);
@@ -141,7 +142,7 @@ export class UdpTcpListener {
     if (!this.options.udpBatch) {
       if (!pathLogged)
         this.logger.info(
-          { code: 'SRE_INFO_UDP_DGRAM' },
+          { code: CODE.SRE_INFO_UDP_DGRAM },
           'udp: batched receive is off (--ingest.udp-batch=false); reading datagrams one by one with dgram',
         );
       pathLogged = true;
@@ -151,7 +152,7 @@ export class UdpTcpListener {
     if (availability.available) return true;
     if (!pathLogged)
       this.logger.warn(
-        { code: 'SRE_WARN_UDP_BATCH_UNAVAILABLE', reason: availability.reason },
+        { code: CODE.SRE_WARN_UDP_BATCH_UNAVAILABLE, reason: availability.reason },
         `udp: batched receive is unavailable, reading datagrams one by one with dgram: ${availability.reason}`,
       );
     pathLogged = true;

@@ -15,11 +15,11 @@ export type Transport = 'udp' | 'tcp' | 'tls';
 export type CloseReason = 'peer' | 'idle' | 'parse_error' | 'socket_error' | 'shutdown' | 'frame_timeout';
 
 /** What a listener counts beyond packets, bytes, parse errors, responses and connections. */
-export interface ListenerStatsOptions {
+export interface ListenerStatsOptions<E extends number = number> {
   /** only the listener's own transports get series */
   transports: readonly Transport[];
   /** the ParseError ids this listener can produce */
-  parseErrorIds: readonly number[];
+  parseErrorIds: readonly E[];
   /** whether the listener checks an auth key, so that failures are a series of their own */
   authFailures?: boolean;
   /** whether the listener sees requests; otherwise a request series would always read 0 */
@@ -27,15 +27,36 @@ export interface ListenerStatsOptions {
 }
 
 /**
+ * One listener's `sip_exporter_parse_errors_total` cells, indexed by the parse error ids its
+ * sources produce (`E`, a union of branded id types), so an id from another source does not type.
+ */
+export class ParseErrorCells<E extends number> {
+  private readonly cells: CounterCell[] = [];
+
+  constructor(metrics: SelfMetrics, listener: ListenerName, ids: readonly E[]) {
+    for (const id of ids) {
+      this.cells[id] = metrics.parseErrors.cell({ listener, reason: PARSE_ERROR_INFO[id].label });
+    }
+  }
+
+  count(id: E): void {
+    this.cells[id].value++;
+  }
+
+  cell(id: E): CounterCell {
+    return this.cells[id];
+  }
+}
+
+/**
  * The cells one listener bumps, resolved once from the families at construction, so the hot path
  * only does `cell.value++`. The listener owns them; the families do not know it.
  */
-export class ListenerStats {
+export class ListenerStats<E extends number = number> {
   /** only the listener's own transports have cells */
   readonly packets: Record<Transport, CounterCell>;
   readonly bytes: Record<Transport, CounterCell>;
-  /** indexed by ParseError id; only the ids this listener can produce are filled */
-  readonly parseErrors: CounterCell[] = [];
+  readonly parseErrors: ParseErrorCells<E>;
   /** a listener without an auth key counts into a cell that is never exported */
   readonly authFailures: CounterCell;
   readonly responses: CounterCell;
@@ -45,7 +66,7 @@ export class ListenerStats {
   readonly connectionsClosed: Record<CloseReason, CounterCell>;
   private readonly openCell: GaugeCell;
 
-  constructor(metrics: SelfMetrics, listener: ListenerName, options: ListenerStatsOptions) {
+  constructor(metrics: SelfMetrics, listener: ListenerName, options: ListenerStatsOptions<E>) {
     const unused: CounterCell = { value: 0 };
     this.packets = { udp: unused, tcp: unused, tls: unused };
     this.bytes = { udp: unused, tcp: unused, tls: unused };
@@ -53,9 +74,7 @@ export class ListenerStats {
       this.packets[transport] = metrics.packets.cell({ listener, transport });
       this.bytes[transport] = metrics.bytes.cell({ listener, transport });
     }
-    for (const id of options.parseErrorIds) {
-      this.parseErrors[id] = metrics.parseErrors.cell({ listener, reason: PARSE_ERROR_INFO[id].label });
-    }
+    this.parseErrors = new ParseErrorCells(metrics, listener, options.parseErrorIds);
     this.authFailures = options.authFailures ? metrics.authFailures.cell({ listener }) : unused;
     this.responses = metrics.messages.cell({ listener, kind: 'response' });
     this.requests = options.requests ? metrics.messages.cell({ listener, kind: 'request' }) : unused;

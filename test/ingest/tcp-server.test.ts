@@ -157,7 +157,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
 });
 
 /** Frames back to back, their end offsets, and the splitter that reads them. */
-const STREAMS: Array<{ name: string; frames: Buffer[]; splitter: () => FrameSplitter }> = [
+const STREAMS: Array<{ name: string; frames: Buffer[]; splitter: () => FrameSplitter<number> }> = [
   {
     name: 'HEP',
     frames: [HEP, hep3({ payload: sipResponse({ code: 200 }) }), HEP],
@@ -180,8 +180,10 @@ describe('readers tell the server where frames begin', () => {
       fc.assert(
         fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 30 }), (cuts) => {
           const s = splitter();
-          const read = frameReader(s, () => {
-            throw new Error('valid stream rejected');
+          const read = frameReader(s, {
+            count: () => {
+              throw new Error('valid stream rejected');
+            },
           });
           let at = 0;
           for (const point of [...new Set(cuts)].sort((a, b) => a - b).concat(stream.length)) {
@@ -200,14 +202,14 @@ describe('readers tell the server where frames begin', () => {
 
   it('reports a failed stream', () => {
     const errors: number[] = [];
-    const read = frameReader(new HepStreamSplitter(65535, () => undefined), (e) => errors.push(e));
+    const read = frameReader(new HepStreamSplitter(65535, () => undefined), { count: (e) => errors.push(e) });
     expect(read(Buffer.from('GET / HTTP/1.1\r\n'))).toBe(ReadState.FAILED);
     expect(errors).toHaveLength(1);
   });
 
   it('syslog: a few blank bytes between frames are a trailer, a long run begins a frame', () => {
     const s = new SyslogStreamSplitter(65536, () => undefined);
-    const read = frameReader(s, () => undefined);
+    const read = frameReader(s, { count: () => undefined });
     expect(read(Buffer.from('<13>a\r\n'))).toBe(ReadState.BETWEEN_FRAMES);
     expect(read(Buffer.alloc(8, 0x0a))).toBe(ReadState.BETWEEN_FRAMES);
     expect(read(Buffer.from('\n'))).toBe(ReadState.NEW_FRAME);

@@ -87,9 +87,7 @@ export class SyslogListener {
       packets.value++;
       this.ingest.handle(frame, sender, performance.now());
     });
-    return frameReader(splitter, (error) => {
-      stats.parseErrors[error].value++;
-    });
+    return frameReader(splitter, stats.parseErrors);
   }
 
   async start(): Promise<void> {

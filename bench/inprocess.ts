@@ -40,7 +40,7 @@ export function runInProcess(): InProcessResult {
   const at = counterOffset(packets[0]);
   const config = loadConfig({ flags: { 'hep.listen-address': '', 'log.level': 'silent' } });
   const exporter = new Exporter(config, pino({ level: 'silent' }));
-  const ingest = exporter.hepIngest;
+  const ingest = exporter.source('hep').ingest;
 
   let serial = 0;
   const measure = (count: number) => {

@@ -47,7 +47,7 @@ function inProcess(lines: string[]): number {
   });
   const exporter = new Exporter(config, pino({ level: 'silent' }));
   const buffers = lines.map((l) => Buffer.from(l));
-  const ingest = exporter.syslogIngest;
+  const ingest = exporter.source('syslog').ingest;
   for (let i = 0; i < 50_000; i++) ingest.handle(buffers[i % buffers.length], '10.0.0.1', 0);
   const before = exporter.counter.countedResponses();
   const started = process.hrtime.bigint();

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { configWarnings, environmentWarnings } from './config/check.js';
 import { loadConfig } from './config/load.js';
 import { envName, OPTIONS } from './config/options.js';
-import { SreError } from './errors.js';
+import { CODE, SreError } from './errors.js';
 import { Exporter } from './exporter.js';
 import { loadWebConfig } from './http/web-config.js';
 import { createLogger } from './logger.js';
@@ -38,12 +38,7 @@ function buildProgram(): Command {
 
 /** Packets received per listener and transport since start, as sip_exporter_packets_received_total has them. */
 function receivedPackets(exporter: Exporter): Record<string, Record<string, number>> {
-  const hep = exporter.hepIngest.stats.packets;
-  const syslog = exporter.syslogIngest.stats.packets;
-  return {
-    hep: { udp: hep.udp.value, tcp: hep.tcp.value },
-    syslog: { udp: syslog.udp.value, tcp: syslog.tcp.value, tls: syslog.tls.value },
-  };
+  return Object.fromEntries(exporter.sources.map((source) => [source.name, source.packetsReceived()]));
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -60,9 +55,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const configFile = opts['config.file'] as string | undefined;
   const config = loadConfig({ file: configFile, flags, env: process.env });
-  // The web config file is read at start too; check it here so --config.check covers it.
-  if (config.web.config_file !== '') loadWebConfig(config.web.config_file);
   if (opts['config.check']) {
+    // Start reads the web config file before binding anything; the check reads it here instead.
+    if (config.web.config_file !== undefined) loadWebConfig(config.web.config_file);
     for (const warning of [...environmentWarnings(process.env), ...configWarnings(config)]) {
       process.stderr.write(`sip-response-exporter: warning: ${warning.code}: ${warning.message}\n`);
     }
@@ -87,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       // Not unref'd: should the stop hang on nothing that keeps the process alive, this timer
       // still ends it with the error instead of a silent exit 0.
       const timer = setTimeout(() => {
-        logger.error({ code: 'SRE_ERR_SHUTDOWN_TIMEOUT' }, 'stop took too long; exiting');
+        logger.error({ code: CODE.SRE_ERR_SHUTDOWN_TIMEOUT }, 'stop took too long; exiting');
         resolve(1);
       }, SHUTDOWN_GRACE_MS);
       exporter.stop().then(
@@ -100,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
         },
         (err: unknown) => {
           clearTimeout(timer);
-          logger.error({ code: 'SRE_ERR_SHUTDOWN', err }, 'error while stopping');
+          logger.error({ code: CODE.SRE_ERR_SHUTDOWN, err }, 'error while stopping');
           resolve(1);
         },
       );
@@ -115,13 +110,13 @@ async function main(argv: string[]): Promise<number> {
         logger.info({ file: configFile ?? null }, 'configuration reloaded');
         if (restart.length > 0) {
           logger.warn(
-            { code: 'SRE_WARN_RELOAD_NEEDS_RESTART', keys: restart },
+            { code: CODE.SRE_WARN_RELOAD_NEEDS_RESTART, keys: restart },
             'these changes take effect only after a restart',
           );
         }
       } catch (err) {
         exporter.self.recordReload(false);
-        const code = err instanceof SreError ? err.code : 'SRE_ERR_RELOAD';
+        const code = err instanceof SreError ? err.code : CODE.SRE_ERR_RELOAD;
         logger.error(
           { code, err: (err as Error).message },
           'configuration reload failed; the old configuration stays',
@@ -144,7 +139,7 @@ main(process.argv).then(
       const where = /\n\s+at (.*)/.exec((err as Error)?.stack ?? '')?.[1];
       const message = (err as Error)?.message ?? String(err);
       process.stderr.write(
-        `sip-response-exporter: SRE_ERR_START: ${message.replace(/\s*\n\s*/g, '; ')}${where ? ` (at ${where})` : ''}\n`,
+        `sip-response-exporter: ${CODE.SRE_ERR_START}: ${message.replace(/\s*\n\s*/g, '; ')}${where ? ` (at ${where})` : ''}\n`,
       );
     }
     process.exit(2);

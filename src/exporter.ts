@@ -4,23 +4,18 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { configWarnings } from './config/check.js';
-import { OPTIONS } from './config/options.js';
 import type { Config } from './config/schema.js';
 import { DedupeWindow } from './count/dedupe.js';
 import { NodeLabels } from './count/nodes.js';
 import { SipCounter } from './count/sip-counter.js';
-import { ListenError, SreError } from './errors.js';
 import { applyTls, createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
 import { loadWebConfig, type WebConfig } from './http/web-config.js';
-import { HepIngest } from './ingest/hep/hep-ingest.js';
-import { createHepListener } from './ingest/hep/listener.js';
-import { formatListenAddress, type ListenAddress, parseListenAddress } from './ingest/listen-address.js';
-import { buildExtractors } from './ingest/syslog/extractors.js';
-import { SyslogListener } from './ingest/syslog/listener.js';
-import { SyslogIngest } from './ingest/syslog/syslog-ingest.js';
-import type { UdpTcpListener } from './ingest/udp-tcp-listener.js';
+import { formatListenAddress } from './ingest/listen-address.js';
+import { bindOrExplain } from './ingest/listen-errors.js';
+import type { Source } from './ingest/source.js';
+import { SOURCES, type SourceKey, type SourceOf } from './ingest/sources.js';
 import { ArrivalClock } from './metrics/arrivals.js';
-import { type ListenerName, SelfMetrics, type Transport } from './metrics/self-metrics.js';
+import { SelfMetrics } from './metrics/self-metrics.js';
 
 /**
  * Listeners log "listening" as each binds. Holding those lines until every listener is bound
@@ -43,57 +38,100 @@ function holdInfo(target: Logger): { logger: Logger; release: () => void } {
   };
 }
 
-const BIND_FAILURES: Record<string, string> = {
-  EADDRINUSE: 'is in use',
-  EACCES: 'needs privileges this process lacks (ports below 1024 do)',
-  EADDRNOTAVAIL: 'is not an address of this machine',
+/** What the functions of LIVE_KEYS apply a reloaded configuration to. */
+interface Running {
+  /** by their SOURCES key */
+  readonly sources: ReadonlyMap<string, Source>;
+  readonly counter: SipCounter;
+  readonly logger: Logger;
+  /** the web config in force; the HTTP server reads it on every request */
+  web: WebConfig | undefined;
+  readonly http: Server | null;
+}
+
+/** One key that takes effect on SIGHUP without a restart, and how. */
+export interface LiveKey {
+  /** `section.key` as in the config file */
+  readonly key: string;
+  /**
+   * Applies the key's value from `next`. May throw only if it is first in LIVE_KEYS, before
+   * anything has changed; may push to `restart` what it could not apply.
+   */
+  apply(running: Running, next: Config, restart: string[]): void;
+}
+
+/** The one web config file key: read first, since it is the one that can still fail. */
+const WEB_CONFIG_KEY: LiveKey = {
+  key: 'web.config_file',
+  apply(running, next, restart) {
+    const path = next.web.config_file;
+    const web = path === undefined ? undefined : loadWebConfig(path);
+    const before = running.web;
+    if (running.http !== null && (web?.tls != null) !== (before?.tls != null)) {
+      restart.push('web.config_file (TLS on or off)');
+      // The server stays HTTP or HTTPS as started, and keeps its client certificate rules with
+      // it: rules for the other kind of server would refuse every request or none.
+      running.web = {
+        tls: before?.tls ?? null,
+        clientAuthType: before?.clientAuthType ?? 'NoClientCert',
+        headers: web?.headers ?? {},
+        users: web?.users ?? new Map(),
+      };
+      return;
+    }
+    // May throw (a key that does not fit its certificate) before anything has changed.
+    if (running.http !== null && web?.tls != null) applyTls(running.http as HttpsServer, web.tls);
+    running.web = web;
+  },
 };
 
 /**
- * A bind failure as the operator can act on it: which listener, which address, and the flag
- * and file key that move or disable it.
+ * Every key that applies while running (SIGHUP), with the function that applies it; every other
+ * key needs a restart. docs/configuration.md lists these keys, and a test holds it to this table.
  */
-function explainListenError(listener: string, key: string, address: ListenAddress, err: unknown): SreError {
-  const cause = err instanceof ListenError && err.cause !== undefined ? err.cause : err;
-  if (err instanceof SreError && !(err instanceof ListenError)) return err;
-  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
-  const what =
-    errno !== undefined && errno in BIND_FAILURES
-      ? `${BIND_FAILURES[errno]} (${errno})`
-      : `cannot be bound: ${(cause as Error)?.message ?? String(cause)}`;
-  const flag = OPTIONS.find((spec) => spec.path.join('.') === key)?.flag ?? key;
-  const fix = key === 'web.listen_address' ? 'to another address' : 'to another address or to "" to disable';
-  return new ListenError(
-    `${listener}: ${formatListenAddress(address)} ${what}; set --${flag} (${key}) ${fix}`,
-    { cause },
-  );
-}
+export const LIVE_KEYS: readonly LiveKey[] = [
+  WEB_CONFIG_KEY,
+  {
+    key: 'nodes.names',
+    apply: (running, next) => running.counter.nodes.setNames(new Map(Object.entries(next.nodes.names))),
+  },
+  {
+    key: 'log.level',
+    apply: (running, next) => {
+      running.logger.level = next.log.level;
+    },
+  },
+  // A source's live keys apply through its own reload(), each source once whatever it lists.
+  ...SOURCES.flatMap((entry) =>
+    entry.liveKeys.map((key, i) => ({
+      key,
+      apply: (running: Running, next: Config) => {
+        if (i === 0) running.sources.get(entry.key)?.reload?.(next);
+      },
+    })),
+  ),
+];
 
-async function bindOrExplain<T>(
-  listener: string,
-  key: string,
-  address: ListenAddress,
-  bind: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await bind();
-  } catch (err) {
-    throw explainListenError(listener, key, address, err);
-  }
+/** `config` with the value at `key` (`section.key`) taken from `from`; the sections are copied. */
+function withKey(config: Config, from: Config, key: string): Config {
+  const [section, name] = key.split('.');
+  const target = config as unknown as Record<string, Record<string, unknown>>;
+  const source = from as unknown as Record<string, Record<string, unknown>>;
+  return { ...target, [section]: { ...target[section], [name]: source[section][name] } } as unknown as Config;
 }
 
 /**
- * The whole exporter: one registry, one counter, the listeners that feed it and the HTTP
- * server that shows it. Tests start it on port 0 and read the bound ports back.
+ * The whole exporter: one registry, one counter, the sources that feed it and the HTTP server
+ * that shows it. It names no source: it runs the list SOURCES builds. Tests start it on port 0
+ * and read the bound ports back.
  */
 export class Exporter {
   readonly registry = new Registry();
   readonly self: SelfMetrics;
   readonly counter: SipCounter;
-  readonly hepIngest: HepIngest;
-  readonly syslogIngest: SyslogIngest;
-  hep: UdpTcpListener | null = null;
-  syslog: SyslogListener | null = null;
+  /** in SOURCES order, which is start order */
+  readonly sources: readonly Source[];
+  private readonly sourcesByKey = new Map<string, Source>();
   private http: Server | null = null;
   private web: WebConfig | undefined = undefined;
   private started = false;
@@ -117,34 +155,35 @@ export class Exporter {
     ]) {
       this.registry.removeSingleMetric(name);
     }
-    this.self = new SelfMetrics(this.registry);
+    const self = new SelfMetrics(this.registry);
+    this.self = self;
     const names = new Map(Object.entries(config.nodes.names));
-    const nodes = new NodeLabels(config.nodes.limit, names, this.self.nodeOverflow.cell({}));
+    const nodes = new NodeLabels(config.nodes.limit, names, self.nodeOverflow.cell({}), self.nodes.cell({}));
+    // The series exist with dedupe off too, reading 0, so dashboards need no special case.
+    const dedupeCells = { evictions: self.dedupeEvictions.cell({}), entries: self.dedupeEntries.cell({}) };
     const dedupe =
-      config.dedupe.window > 0 ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries) : null;
-    this.counter = new SipCounter(this.registry, nodes, dedupe, this.self, {
+      config.dedupe.window > 0
+        ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries, performance.now(), dedupeCells)
+        : null;
+    this.counter = new SipCounter(this.registry, nodes, dedupe, self, {
       maxSeries: config.metrics.max_series,
       logger,
     });
-    this.hepIngest = new HepIngest(this.counter, this.self, {
-      authKey: config.hep.auth_key === '' ? undefined : config.hep.auth_key,
-      maxInflatedSize: config.hep.max_inflated_size,
+    const deps = { counter: this.counter, self, arrivals: this.arrivals, udpBatch: config.ingest.udp_batch };
+    this.sources = SOURCES.map((entry) => {
+      const source = entry.build(config, deps);
+      this.sourcesByKey.set(entry.key, source);
+      return source;
     });
-    this.syslogIngest = new SyslogIngest(this.counter, this.self, buildExtractors(config.syslog.extractors));
-    for (const transport of ['udp', 'tcp'] as const)
-      this.arrivals.watch('hep', transport, this.hepIngest.stats.packets[transport]);
-    for (const transport of ['udp', 'tcp', 'tls'] as const)
-      this.arrivals.watch('syslog', transport, this.syslogIngest.stats.packets[transport]);
   }
 
-  private activity(listener: ListenerName, transports: readonly Transport[]) {
-    return transports.map((transport) => ({ transport, ...this.arrivals.arrival(listener, transport) }));
+  /** The source built by the SOURCES entry `key`. */
+  source<K extends SourceKey>(key: K): SourceOf<K> {
+    return this.sourcesByKey.get(key) as SourceOf<K>;
   }
 
   get ready(): boolean {
-    return (
-      this.started && (this.hep === null || this.hep.ready) && (this.syslog === null || this.syslog.ready)
-    );
+    return this.started && this.sources.every((source) => source.ready);
   }
 
   get httpPort(): number {
@@ -152,36 +191,7 @@ export class Exporter {
   }
 
   private listeners(): ListenerInfo[] {
-    const list: ListenerInfo[] = [];
-    if (this.hep !== null) {
-      const address = parseListenAddress(this.config.hep.listen_address, 'hep.listen_address')!;
-      list.push({
-        name: 'HEP v1/v2/v3',
-        transports: 'udp, tcp',
-        address: formatListenAddress({ host: address.host, port: this.hep.udpPort }),
-        activity: this.activity('hep', ['udp', 'tcp']),
-      });
-    }
-    const syslog = this.syslog;
-    if (syslog?.plain) {
-      const address = parseListenAddress(this.config.syslog.listen_address, 'syslog.listen_address')!;
-      list.push({
-        name: 'syslog RFC 3164/5424',
-        transports: 'udp, tcp',
-        address: formatListenAddress({ host: address.host, port: syslog.plain.udpPort }),
-        activity: this.activity('syslog', ['udp', 'tcp']),
-      });
-    }
-    if (syslog !== null && syslog.tlsPort !== 0) {
-      const address = parseListenAddress(this.config.syslog.tls.listen_address, 'syslog.tls.listen_address')!;
-      list.push({
-        name: 'syslog RFC 5425',
-        transports: 'tls',
-        address: formatListenAddress({ host: address.host, port: syslog.tlsPort }),
-        activity: this.activity('syslog', ['tls']),
-      });
-    }
-    return list;
+    return this.sources.flatMap((source) => source.endpoints());
   }
 
   async start(): Promise<void> {
@@ -191,70 +201,11 @@ export class Exporter {
     const { logger, release } = holdInfo(this.logger);
     try {
       // Everything that reads files comes first, so that a bad certificate fails before any bind.
-      const webAddress = parseListenAddress(this.config.web.listen_address, 'web.listen_address');
-      if (webAddress === null) throw new ListenError('web.listen_address cannot be empty');
-      const web = this.config.web.config_file === '' ? undefined : loadWebConfig(this.config.web.config_file);
+      const webAddress = this.config.web.listen_address;
+      const webFile = this.config.web.config_file;
+      const web = webFile === undefined ? undefined : loadWebConfig(webFile);
       this.web = web;
-      const hepAddress = parseListenAddress(this.config.hep.listen_address, 'hep.listen_address');
-      const syslogConfig = this.config.syslog;
-      const syslogAddress = parseListenAddress(syslogConfig.listen_address, 'syslog.listen_address');
-      const tlsAddress = parseListenAddress(syslogConfig.tls.listen_address, 'syslog.tls.listen_address');
-      if (hepAddress !== null) {
-        this.hep = createHepListener(
-          this.hepIngest,
-          this.self,
-          {
-            address: hepAddress,
-            maxConnections: this.config.hep.max_connections,
-            idleTimeoutMs: this.config.hep.idle_timeout,
-            frameTimeoutMs: this.config.hep.frame_timeout,
-            maxPacketSize: this.config.hep.max_packet_size,
-            udpReceiveBufferSize: this.config.hep.udp_receive_buffer,
-            udpBatch: this.config.ingest.udp_batch,
-          },
-          logger,
-        );
-      }
-      if (syslogAddress !== null || tlsAddress !== null) {
-        this.syslog = new SyslogListener(
-          this.syslogIngest,
-          this.self,
-          {
-            address: syslogAddress,
-            tls:
-              tlsAddress === null
-                ? null
-                : {
-                    address: tlsAddress,
-                    certFile: syslogConfig.tls.cert_file,
-                    keyFile: syslogConfig.tls.key_file,
-                    clientCaFile: syslogConfig.tls.client_ca_file,
-                  },
-            maxConnections: syslogConfig.max_connections,
-            idleTimeoutMs: syslogConfig.idle_timeout,
-            frameTimeoutMs: syslogConfig.frame_timeout,
-            maxFrameSize: syslogConfig.max_frame_size,
-            udpReceiveBufferSize: syslogConfig.udp_receive_buffer,
-            udpBatch: this.config.ingest.udp_batch,
-          },
-          logger,
-        );
-      }
-      if (this.hep !== null && hepAddress !== null) {
-        const hep = this.hep;
-        await bindOrExplain('hep', 'hep.listen_address', hepAddress, () => hep.start());
-      }
-      const syslog = this.syslog;
-      if (syslog !== null) {
-        try {
-          await syslog.start();
-        } catch (err) {
-          // The plain listener starts first: if it is bound, the TLS one failed.
-          if (syslog.plain !== null && !syslog.plain.ready)
-            throw explainListenError('syslog', 'syslog.listen_address', syslogAddress!, err);
-          throw explainListenError('syslog TLS', 'syslog.tls.listen_address', tlsAddress!, err);
-        }
-      }
+      for (const source of this.sources) await source.start(logger);
       const app = createHttpApp({
         registry: this.registry,
         telemetryPath: this.config.web.telemetry_path,
@@ -286,23 +237,15 @@ export class Exporter {
   }
 
   /**
-   * Applies a new configuration while running (SIGHUP): the HEP auth key, the syslog extractors,
-   * node names (for nodes not yet seen), the log level, and the web config file (basic auth users,
-   * headers, a renewed TLS certificate or CA, and client_auth_type, for new connections and for
-   * every request; switching TLS on or off needs a restart). Returns the keys whose change needs
-   * a restart; they keep their old values. Throws, changing nothing, when the web config file is
-   * invalid.
+   * Applies a new configuration while running (SIGHUP): the keys in LIVE_KEYS, each by its own
+   * function. The web config file brings basic auth users, headers, a renewed TLS certificate or
+   * CA, and client_auth_type, for new connections and for every request; switching TLS on or off
+   * needs a restart. Returns the keys whose change needs a restart; they keep their old values.
+   * Throws, changing nothing, when the web config file is invalid.
    */
   reload(next: Config): string[] {
-    const web = next.web.config_file === '' ? undefined : loadWebConfig(next.web.config_file);
     const restart: string[] = [];
-    const live = new Set([
-      'web.config_file',
-      'hep.auth_key',
-      'syslog.extractors',
-      'nodes.names',
-      'log.level',
-    ]);
+    const live = new Set(LIVE_KEYS.map((entry) => entry.key));
     const before = this.config as unknown as Record<string, Record<string, unknown>>;
     for (const [section, values] of Object.entries(
       next as unknown as Record<string, Record<string, unknown>>,
@@ -313,34 +256,19 @@ export class Exporter {
           restart.push(name);
       }
     }
-    let nextWeb = web;
-    if (this.http !== null && (web?.tls != null) !== (this.web?.tls != null)) {
-      restart.push('web.config_file (TLS on or off)');
-      // The server stays HTTP or HTTPS as started, and keeps its client certificate rules with
-      // it: rules for the other kind of server would refuse every request or none.
-      nextWeb = {
-        tls: this.web?.tls ?? null,
-        clientAuthType: this.web?.clientAuthType ?? 'NoClientCert',
-        headers: web?.headers ?? {},
-        users: web?.users ?? new Map(),
-      };
-    } else if (this.http !== null && web?.tls != null) {
-      // May throw (a key that does not fit its certificate) before anything has changed.
-      applyTls(this.http as HttpsServer, web.tls);
-    }
-    this.web = nextWeb;
-    this.hepIngest.setAuthKey(next.hep.auth_key);
-    this.syslogIngest.setExtractors(buildExtractors(next.syslog.extractors));
-    this.counter.nodes.setNames(new Map(Object.entries(next.nodes.names)));
-    this.logger.level = next.log.level;
+    const running: Running = {
+      sources: this.sourcesByKey,
+      counter: this.counter,
+      logger: this.logger,
+      web: this.web,
+      http: this.http,
+    };
+    for (const entry of LIVE_KEYS) entry.apply(running, next, restart);
+    this.web = running.web;
     // What runs now: the live keys from the new file, everything else as it was started.
-    const running = structuredClone(this.config);
-    running.web.config_file = next.web.config_file;
-    running.hep.auth_key = next.hep.auth_key;
-    running.syslog.extractors = next.syslog.extractors;
-    running.nodes.names = next.nodes.names;
-    running.log.level = next.log.level;
-    this.config = running;
+    let config = this.config;
+    for (const entry of LIVE_KEYS) config = withKey(config, next, entry.key);
+    this.config = config;
     return restart;
   }
 
@@ -348,8 +276,7 @@ export class Exporter {
   async stop(): Promise<void> {
     this.started = false;
     this.arrivals.stop();
-    if (this.hep !== null) await this.hep.stop();
-    if (this.syslog !== null) await this.syslog.stop();
+    for (const source of this.sources) await source.stop();
     const http = this.http;
     this.http = null;
     if (http !== null) {

@@ -46,7 +46,7 @@ function tracedCall(callId: string, final: number, finalPhrase: string): string[
 describe('exporter over real sockets', () => {
   it('counts HEP from several UDP senders exactly, once per node, in every HEP version', async () => {
     exporter = await startExporter();
-    const port = exporter.hep!.udpPort;
+    const port = exporter.source('hep').listener!.udpPort;
     const senders = [udpSender(), udpSender(), udpSender()];
     const sent: Buffer[][] = [[], [], []];
     for (let i = 0; i < 5; i++) {
@@ -93,7 +93,7 @@ describe('exporter over real sockets', () => {
     exporter = await startExporter({ 'dedupe.window': '0' });
     const s = udpSender();
     const packets = tracedCall('x', 404, 'Not Found').map((m) => hep3({ payload: m, captureId: 1 }));
-    for (const p of packets) await sendUdp(s, p, exporter.hep!.udpPort);
+    for (const p of packets) await sendUdp(s, p, exporter.source('hep').listener!.udpPort);
     await eventually(
       () => packetsSeen(exporter!, 'udp'),
       (n) => n === packets.length,
@@ -106,7 +106,7 @@ describe('exporter over real sockets', () => {
 
   it('splits HEP over TCP: several packets per write, one packet over many writes, several connections', async () => {
     exporter = await startExporter();
-    const port = exporter.hep!.tcpPort;
+    const port = exporter.source('hep').listener!.tcpPort;
     const a = await tcpConnect(port);
     const b = await tcpConnect(port);
     const batch = [200, 180, 183].map((code, i) =>
@@ -133,7 +133,7 @@ describe('exporter over real sockets', () => {
 
   it('survives garbage on UDP and TCP, counts each reason, and closes only the bad connection', async () => {
     exporter = await startExporter();
-    const { udpPort, tcpPort } = exporter.hep!;
+    const { udpPort, tcpPort } = exporter.source('hep').listener!;
     const s = udpSender();
     const garbage = [
       Buffer.from('hello'),
@@ -183,7 +183,7 @@ describe('exporter over real sockets', () => {
   it('rejects packets without the right auth key and counts them', async () => {
     exporter = await startExporter({ 'hep.auth-key': 'myHep' });
     const s = udpSender();
-    const port = exporter.hep!.udpPort;
+    const port = exporter.source('hep').listener!.udpPort;
     await sendUdp(s, hep3({ payload: sipResponse({ code: 200, callId: '1' }), authKey: 'myHep' }), port);
     await sendUdp(s, hep3({ payload: sipResponse({ code: 200, callId: '2' }), authKey: 'wrong' }), port);
     await sendUdp(s, hep3({ payload: sipResponse({ code: 200, callId: '3' }), authKey: 'myHe' }), port);
@@ -202,7 +202,7 @@ describe('exporter over real sockets', () => {
   it('inflates zlib and gzip payloads and refuses one that inflates past the bound', async () => {
     exporter = await startExporter({ 'hep.max-inflated-size': '4096' });
     const s = udpSender();
-    const port = exporter.hep!.udpPort;
+    const port = exporter.source('hep').listener!.udpPort;
     const compressed = (data: Buffer) =>
       hep3FromChunks([chunk(0, 0x000c, u32(5)), chunk(0, 0x000b, u8(1)), chunk(0, 0x0010, data)]);
     await sendUdp(s, compressed(deflateSync(sipResponse({ code: 488, callId: 'z1' }))), port);
@@ -229,8 +229,16 @@ describe('exporter over real sockets', () => {
   it('counts payload types other than SIP without reading them', async () => {
     exporter = await startExporter();
     const s = udpSender();
-    await sendUdp(s, hep3({ payload: '{"type":"rtcp"}', payloadType: 5 }), exporter.hep!.udpPort);
-    await sendUdp(s, hep3({ payload: 'a log line', payloadType: 100 }), exporter.hep!.udpPort);
+    await sendUdp(
+      s,
+      hep3({ payload: '{"type":"rtcp"}', payloadType: 5 }),
+      exporter.source('hep').listener!.udpPort,
+    );
+    await sendUdp(
+      s,
+      hep3({ payload: 'a log line', payloadType: 100 }),
+      exporter.source('hep').listener!.udpPort,
+    );
     await eventually(
       () => packetsSeen(exporter!, 'udp'),
       (n) => n === 2,
@@ -252,7 +260,7 @@ describe('exporter over real sockets', () => {
       await sendUdp(
         s,
         hep3({ payload: sipResponse({ code: 500 }), captureId: id, nodeName: `n${id}` }),
-        exporter.hep!.udpPort,
+        exporter.source('hep').listener!.udpPort,
       );
     }
     await eventually(
@@ -273,7 +281,7 @@ describe('exporter over real sockets', () => {
 
   it('bounds TCP connections and closes idle ones', async () => {
     exporter = await startExporter({ 'hep.max-connections': '2', 'hep.idle-timeout': '300ms' });
-    const port = exporter.hep!.tcpPort;
+    const port = exporter.source('hep').listener!.tcpPort;
     const a = await tcpConnect(port);
     const b = await tcpConnect(port);
     await eventually(
@@ -312,16 +320,16 @@ describe('HTTP endpoints', () => {
     const http = request(`http://127.0.0.1:${exporter.httpPort}`);
     const landing = await http.get('/').expect(200).expect('Content-Type', /html/);
     expect(landing.text).toContain('href="/metrics"');
-    expect(landing.text).toContain(`127.0.0.1:${exporter.hep!.udpPort}`);
+    expect(landing.text).toContain(`127.0.0.1:${exporter.source('hep').listener!.udpPort}`);
     await http.get('/healthz').expect(200, 'ok\n');
     await http.get('/readyz').expect(200, 'ready\n');
-    await exporter.hep!.stop();
+    await exporter.source('hep').listener!.stop();
     await http.get('/readyz').expect(503);
   });
 
   it('runs with the HEP listener disabled', async () => {
     exporter = await startExporter({ 'hep.listen-address': '' });
-    expect(exporter.hep).toBeNull();
+    expect(exporter.source('hep').listener).toBeNull();
     await request(`http://127.0.0.1:${exporter.httpPort}`).get('/readyz').expect(200);
   });
 
@@ -332,7 +340,7 @@ describe('HTTP endpoints', () => {
     await sendUdp(
       s,
       hep3({ payload: sipResponse({ code: 503 }), nodeName: 'quote"and\\slash' }),
-      exporter.hep!.udpPort,
+      exporter.source('hep').listener!.udpPort,
     );
     await eventually(
       () => packetsSeen(exporter!, 'udp'),

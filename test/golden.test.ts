@@ -36,7 +36,7 @@ afterAll(async () => {
 describe('end to end against a golden exposition', () => {
   it('turns a fixed mix of HEP and syslog traffic into exactly the committed /metrics', async () => {
     exporter = await startExporter({ 'nodes.limit': '3' }, {});
-    const { udpPort, tcpPort } = exporter.hep!;
+    const { udpPort, tcpPort } = exporter.source('hep').listener!;
     const s = udpSender();
     const udp: Buffer[] = [
       hep3({ payload: sipRequest('INVITE', 'g1'), nodeName: 'edge' }),
@@ -75,7 +75,8 @@ describe('end to end against a golden exposition', () => {
       '<13>Nov 25 10:20:30 edge kamailio[1]: not a response',
       'no pri',
     ];
-    for (const line of syslog) await sendUdp(s, Buffer.from(line), exporter.syslog!.plain!.udpPort);
+    for (const line of syslog)
+      await sendUdp(s, Buffer.from(line), exporter.source('syslog').listener!.plain!.udpPort);
     await eventually(read, (t) =>
       t.includes('sip_exporter_packets_received_total{listener="syslog",transport="udp"} 3'),
     );

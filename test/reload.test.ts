@@ -46,7 +46,7 @@ describe('reloading the configuration while running', () => {
     exporter = await startExporter({}, { file });
     const http = request(`http://127.0.0.1:${exporter.httpPort}`);
     const s = udpSender();
-    const { udpPort } = exporter.hep!;
+    const { udpPort } = exporter.source('hep').listener!;
     await sendUdp(
       s,
       hep3({ payload: sipResponse({ code: 200, callId: 'a' }), captureId: 1, nodeName: '' }),
@@ -81,7 +81,7 @@ describe('reloading the configuration while running', () => {
       Buffer.from(
         '<13>Nov 25 10:20:30 h k: ACC: transaction answered: timestamp=1;method=INVITE;call_id=x;code=404;reason=x',
       ),
-      exporter.syslog!.plain!.udpPort,
+      exporter.source('syslog').listener!.plain!.udpPort,
     );
     const text = await eventually(
       async () => (await http.get('/metrics')).text,

@@ -1,20 +1,22 @@
+import { CODE, type Code } from '../errors.js';
+import type { ListenAddress } from '../ingest/listen-address.js';
 import { closestKey } from './load.js';
 import { ENV_PREFIX, envName, OPTIONS } from './options.js';
 import type { Config } from './schema.js';
 
 export interface ConfigWarning {
-  code: string;
+  code: Code;
   message: string;
 }
 
 /** Settings that are valid but almost certainly not what was meant. */
 export function configWarnings(config: Config): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
-  const off = (address: string) => address.trim() === '';
+  const off = (address: ListenAddress | null) => address === null;
   const tls = config.syslog.tls;
   if (off(config.hep.listen_address) && off(config.syslog.listen_address) && off(tls.listen_address)) {
     warnings.push({
-      code: 'SRE_WARN_NO_LISTENERS',
+      code: CODE.SRE_WARN_NO_LISTENERS,
       message:
         'hep.listen_address, syslog.listen_address and syslog.tls.listen_address are all empty: nothing will be counted',
     });
@@ -22,7 +24,7 @@ export function configWarnings(config: Config): ConfigWarning[] {
   const given = (['cert_file', 'key_file', 'client_ca_file'] as const).filter((key) => tls[key] !== '');
   if (off(tls.listen_address) && given.length > 0) {
     warnings.push({
-      code: 'SRE_WARN_TLS_UNUSED',
+      code: CODE.SRE_WARN_TLS_UNUSED,
       message: `${given.map((key) => `syslog.tls.${key}`).join(', ')} ${given.length > 1 ? 'are' : 'is'} set but syslog.tls.listen_address is empty, so no TLS listener uses ${given.length > 1 ? 'them' : 'it'}; set --syslog.tls.listen-address (for example ":6514")`,
     });
   }
@@ -47,7 +49,7 @@ export function environmentWarnings(env: Readonly<Record<string, string | undefi
       known.map((k) => k.slice(ENV_PREFIX.length)),
     );
     warnings.push({
-      code: 'SRE_WARN_UNKNOWN_ENV',
+      code: CODE.SRE_WARN_UNKNOWN_ENV,
       message: `${name} is not an option and is ignored${meant === undefined ? '' : `; did you mean ${ENV_PREFIX}${meant}?`}`,
     });
   }

@@ -28,19 +28,35 @@ function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
-let defaults: Record<string, unknown> | undefined;
+/** What a zod schema holds inside its wrappers (default, optional, transform...). */
+function unwrap(schema: z.core.$ZodType): z.core.$ZodType {
+  const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType };
+  const inner = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
+  return inner === undefined ? schema : unwrap(inner);
+}
 
-/** The keys allowed at `path`: every one has a default, so the parsed defaults list them all. */
-function knownKeys(path: readonly PropertyKey[]): string[] {
-  // A custom extractor is the one object inside a list.
-  if (path.length === 3 && path[0] === 'syslog' && path[1] === 'extractors') return ['name', 'regex'];
-  defaults ??= configSchema.parse({}) as unknown as Record<string, unknown>;
-  let node: unknown = defaults;
+/** The keys a strict object in `schema` allows at `path`, read from the schema itself. */
+function knownKeys(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  let node = unwrap(schema);
   for (const key of path) {
-    if (node === null || typeof node !== 'object' || Array.isArray(node)) return [];
-    node = (node as Record<string, unknown>)[String(key)];
+    const def = node._zod.def as {
+      type: string;
+      shape?: Record<string, z.core.$ZodType>;
+      element?: z.core.$ZodType;
+      valueType?: z.core.$ZodType;
+    };
+    if (def.type === 'object' && def.shape !== undefined && String(key) in def.shape) {
+      node = unwrap(def.shape[String(key)]);
+    } else if (def.type === 'array' && def.element !== undefined) node = unwrap(def.element);
+    else if (def.type === 'record' && def.valueType !== undefined) node = unwrap(def.valueType);
+    else return [];
   }
-  return node !== null && typeof node === 'object' && !Array.isArray(node) ? Object.keys(node) : [];
+  // In a union (an extractor is a name or an object), the object is the one with keys.
+  const def = node._zod.def as { type: string; options?: z.core.$ZodType[]; shape?: Record<string, unknown> };
+  const object =
+    def.type === 'union' ? def.options?.map(unwrap).find((o) => o._zod.def.type === 'object') : node;
+  const shape = (object?._zod.def as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape === undefined ? [] : Object.keys(shape);
 }
 
 /**
@@ -74,10 +90,10 @@ export function closestKey(key: string, known: readonly string[]): string | unde
 /** Where each key's value came from, when not from the file: `--hep.listen-address`, an env name. */
 type Origins = ReadonlyMap<string, string>;
 
-function describeIssue(issue: z.core.$ZodIssue, origins: Origins): string[] {
+function describeIssue(issue: z.core.$ZodIssue, schema: z.core.$ZodType, origins: Origins): string[] {
   const where = issue.path.join('.');
   if (issue.code === 'unrecognized_keys') {
-    const known = knownKeys(issue.path);
+    const known = knownKeys(schema, issue.path);
     return issue.keys.map(
       (k) => `unknown key "${where === '' ? k : `${where}.${k}`}"${suggestKey(k, known)}`,
     );
@@ -90,12 +106,33 @@ function describeIssue(issue: z.core.$ZodIssue, origins: Origins): string[] {
     );
     if (typed.length === 1) {
       return typed[0].flatMap((inner) =>
-        describeIssue({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue, origins),
+        describeIssue(
+          { ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue,
+          schema,
+          origins,
+        ),
       );
     }
   }
   const origin = origins.get(where);
   return [`${where === '' ? '(top level)' : where}: ${issue.message}${origin ? ` (from ${origin})` : ''}`];
+}
+
+/**
+ * The ConfigError for a failed parse of `schema` (the config, the web config file): one line per
+ * issue, each naming its key, suggesting the key meant for an unknown one, and for a value given
+ * by a flag or the environment, which one gave it.
+ */
+export function invalidConfigError(
+  what: string,
+  error: z.core.$ZodError,
+  schema: z.core.$ZodType,
+  origins: Origins = new Map(),
+): ConfigError {
+  const lines = error.issues.flatMap((issue) => describeIssue(issue, schema, origins));
+  return new ConfigError(
+    lines.length === 1 ? `invalid ${what}: ${lines[0]}` : `invalid ${what}:\n  ${lines.join('\n  ')}`,
+  );
 }
 
 /**
@@ -105,34 +142,37 @@ function describeIssue(issue: z.core.$ZodIssue, origins: Origins): string[] {
 export function parseConfig(raw: unknown, origin: string, origins: Origins = new Map()): Config {
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) {
-    const lines = result.error.issues.flatMap((issue) => describeIssue(issue, origins));
-    const where = origin === '' ? '' : ` (${origin})`;
-    throw new ConfigError(
-      lines.length === 1
-        ? `invalid configuration${where}: ${lines[0]}`
-        : `invalid configuration${where}:\n  ${lines.join('\n  ')}`,
+    throw invalidConfigError(
+      origin === '' ? 'configuration' : `configuration (${origin})`,
+      result.error,
+      configSchema,
+      origins,
     );
   }
   return result.data;
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+/**
+ * Reads a YAML file that holds a mapping (the config file, the web config file); `what` names it
+ * in the ConfigError for a file that cannot be read, is not YAML, or holds something else.
+ */
+export function readYamlFile(path: string, what = 'config file'): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`cannot read ${what} ${path}: ${(err as Error).message}`, { cause: err });
   }
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
     const detail = err instanceof YAMLError ? err.message : String(err);
-    throw new ConfigError(`config file ${path} is not valid YAML: ${detail}`, { cause: err });
+    throw new ConfigError(`${what} ${path} is not valid YAML: ${detail}`, { cause: err });
   }
   if (raw === null || raw === undefined) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`config file ${path}: expected a mapping at the top level`);
+    throw new ConfigError(`${what} ${path}: expected a mapping at the top level`);
   }
   return raw as Record<string, unknown>;
 }
@@ -142,7 +182,7 @@ function readConfigFile(path: string): Record<string, unknown> {
  * flags (each later source wins), and validates the result as a whole.
  */
 export function loadConfig(sources: ConfigSources): Config {
-  const raw: Record<string, unknown> = sources.file ? readConfigFile(sources.file) : {};
+  const raw: Record<string, unknown> = sources.file ? readYamlFile(sources.file) : {};
   const origins = new Map<string, string>();
   const set = (path: readonly string[], value: string, origin: string) => {
     let node: Record<string, unknown> = raw;

@@ -9,7 +9,7 @@ export interface OptionSpec {
   path: readonly string[];
   valueName: string;
   description: string;
-  /** shown in --help; the schema holds the real default */
+  /** shown in --help and docs/configuration.md; a test checks that, given as the value, it changes nothing */
   defaultText: string;
   secret?: boolean;
 }

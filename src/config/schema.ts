@@ -1,9 +1,9 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
-import { parseListenAddress } from '../ingest/listen-address.js';
-import { buildExtractors, DEFAULT_EXTRACTORS } from '../ingest/syslog/extractors.js';
+import { type ListenAddress, parseListenAddress } from '../ingest/listen-address.js';
+import { buildExtractors, DEFAULT_EXTRACTORS, type Extractor } from '../ingest/syslog/extractors.js';
 import { parseDuration } from './duration.js';
-import { loadTlsMaterial, TlsMaterialError } from './tls-material.js';
+import { loadTlsMaterial, type TlsMaterial, TlsMaterialError } from './tls-material.js';
 
 function isReadableFile(path: string): boolean {
   try {
@@ -44,18 +44,43 @@ function duration() {
   });
 }
 
-/** `host:port`, `[v6]:port`, `:port`, or empty to disable. */
+/**
+ * `host:port`, `[v6]:port`, `:port`, or empty to disable (null). Parsed here, once: the code
+ * binds what this returns and never reads the text again.
+ */
 const listenAddress = z
   .string({
     // YAML reads `listen_address: 9060` as a number; say how to write it rather than "expected string".
     error: (issue) =>
       `expected an address in quotes such as ":9060" or "127.0.0.1:9060", got ${JSON.stringify(issue.input) ?? 'nothing'}`,
   })
-  .superRefine((value, ctx) => {
+  .transform((value, ctx): ListenAddress | null => {
     try {
-      parseListenAddress(value, 'address');
+      return parseListenAddress(value, 'address');
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^address: /, '') });
+      return z.NEVER;
+    }
+  });
+
+/** The ordered extractor list, built once; an unknown name or a bad regex is an issue here. */
+const extractors = z
+  .array(
+    z.union([
+      z.string(),
+      z.strictObject({
+        name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected lower-case letters, digits, - and _'),
+        regex: z.string().min(1),
+      }),
+    ]),
+  )
+  .min(1, 'list at least one extractor')
+  .transform((specs, ctx): readonly Extractor[] => {
+    try {
+      return buildExtractors(specs);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
     }
   });
 
@@ -67,18 +92,23 @@ export const configSchema = z.strictObject({
   web: z
     .strictObject({
       listen_address: listenAddress
-        .refine((value) => value.trim() !== '', 'the web listener cannot be disabled')
-        .default(':9467'),
+        .refine((value) => value !== null, 'the web listener cannot be disabled')
+        .transform((value) => value as ListenAddress)
+        .prefault(':9467'),
       telemetry_path: z
         .string()
         .regex(/^\/[^\s?#]*$/, 'expected a path starting with "/"')
         .default('/metrics'),
-      config_file: z.string().default(''),
+      /** the web config file's path; undefined when there is none */
+      config_file: z
+        .string()
+        .prefault('')
+        .transform((path) => (path === '' ? undefined : path)),
     })
     .prefault({}),
   hep: z
     .strictObject({
-      listen_address: listenAddress.default(':9060'),
+      listen_address: listenAddress.prefault(':9060'),
       auth_key: z.string().default(''),
       max_connections: integer(1, 65535).default(1024),
       idle_timeout: duration().default(300_000),
@@ -90,41 +120,25 @@ export const configSchema = z.strictObject({
     .prefault({}),
   syslog: z
     .strictObject({
-      listen_address: listenAddress.default(':5514'),
+      listen_address: listenAddress.prefault(':5514'),
       max_connections: integer(1, 65535).default(1024),
       idle_timeout: duration().default(300_000),
       frame_timeout: duration().default(30_000),
       max_frame_size: integer(480, 16 * 1024 * 1024).default(65_536),
       udp_receive_buffer: integer(0, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
-      extractors: z
-        .array(
-          z.union([
-            z.string(),
-            z.strictObject({
-              name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected lower-case letters, digits, - and _'),
-              regex: z.string().min(1),
-            }),
-          ]),
-        )
-        .min(1, 'list at least one extractor')
-        .default([...DEFAULT_EXTRACTORS])
-        .superRefine((specs, ctx) => {
-          try {
-            buildExtractors(specs);
-          } catch (err) {
-            ctx.addIssue({ code: 'custom', message: (err as Error).message });
-          }
-        }),
+      extractors: extractors.prefault([...DEFAULT_EXTRACTORS]),
       tls: z
         .strictObject({
-          listen_address: listenAddress.default(''),
+          listen_address: listenAddress.prefault(''),
           cert_file: z.string().default(''),
           key_file: z.string().default(''),
           client_ca_file: z.string().default(''),
         })
         .prefault({})
-        .superRefine((tls, ctx) => {
-          if (tls.listen_address.trim() === '') return;
+        // The PEM files are read and checked here, once: the listener takes what this returns.
+        .transform((tls, ctx): typeof tls & { material: TlsMaterial | null } => {
+          const off = { ...tls, material: null };
+          if (tls.listen_address === null) return off;
           let missing = false;
           for (const key of ['cert_file', 'key_file', 'client_ca_file'] as const) {
             const path = tls[key];
@@ -142,15 +156,17 @@ export const configSchema = z.strictObject({
               ctx.addIssue({ code: 'custom', path: [key], message: `cannot read ${path}` });
             }
           }
-          if (missing) return;
+          if (missing) return z.NEVER;
           try {
-            loadTlsMaterial(
+            const material = loadTlsMaterial(
               { cert: tls.cert_file, key: tls.key_file, ca: tls.client_ca_file },
               { cert: 'syslog.tls.cert_file', key: 'syslog.tls.key_file', ca: 'syslog.tls.client_ca_file' },
             );
+            return { ...tls, material };
           } catch (err) {
             if (!(err instanceof TlsMaterialError)) throw err;
             ctx.addIssue({ code: 'custom', path: [err.key.replace('syslog.tls.', '')], message: err.detail });
+            return z.NEVER;
           }
         }),
     })

@@ -1,4 +1,13 @@
+import type { GaugeCell } from '../metrics/gauge-cells.js';
 import type { CounterCell } from '../metrics/hot-counter.js';
+
+/** The exported series the window keeps itself, handed in when it is built. */
+export interface DedupeCells {
+  /** sip_exporter_dedupe_evictions_total */
+  evictions: CounterCell;
+  /** sip_exporter_dedupe_entries */
+  entries: GaugeCell;
+}
 
 const WAYS = 4;
 /** Uint32 words per entry: key high half, key low half, time, spare (keeps entries 16 bytes). */
@@ -20,10 +29,10 @@ export class DedupeWindow {
   hits = 0;
   evictions = 0;
   /**
-   * The exported eviction counter, bumped with `evictions` itself: a copy made when some other
-   * metric is collected would show each eviction one scrape late.
+   * The exported series, bumped with `evictions` and `filled` themselves: a copy made when some
+   * other metric is collected would show each eviction one scrape late.
    */
-  private evictionCell: CounterCell = { value: 0 };
+  private readonly cells: DedupeCells;
   /** entries ever filled; an expired entry stays filled until reused */
   filled = 0;
 
@@ -39,7 +48,9 @@ export class DedupeWindow {
     readonly windowMs: number,
     readonly maxEntries: number,
     now = performance.now(),
+    cells: DedupeCells = { evictions: { value: 0 }, entries: { value: 0 } },
   ) {
+    this.cells = cells;
     if (!(windowMs > 0 && windowMs < 2 ** 31))
       throw new RangeError('dedupe window must be between 1 ms and 24 days');
     if (!(maxEntries >= 1)) throw new RangeError('dedupe capacity must be at least 1');
@@ -48,12 +59,6 @@ export class DedupeWindow {
     this.bucketMask = buckets - 1;
     this.table = new Uint32Array(buckets * WAYS * WORDS);
     this.origin = now;
-  }
-
-  /** Counts every eviction, past and future, into `cell` as well (the exported counter). */
-  countEvictionsInto(cell: CounterCell): void {
-    cell.value += this.evictions;
-    this.evictionCell = cell;
   }
 
   /** Entries the table can hold (maxEntries rounded up to a power of two). */
@@ -95,10 +100,10 @@ export class DedupeWindow {
         victimAge = age;
       }
     }
-    if (table[victim + 1] === 0) this.filled++;
+    if (table[victim + 1] === 0) this.cells.entries.value = ++this.filled;
     else if (victimAge < window) {
       this.evictions++;
-      this.evictionCell.value++;
+      this.cells.evictions.value++;
     }
     table[victim] = hi;
     table[victim + 1] = lo;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { CODE } from '../errors.js';
 import type { CounterCell } from '../metrics/hot-counter.js';
 import type { ListenerName, NodeInfo, SelfMetrics } from '../metrics/self-metrics.js';
 import type { NodeLabels } from './nodes.js';
@@ -98,7 +99,12 @@ export class NodeSources {
       this.multiple++;
       const labels = (s: SourceId) => seen.nodes[s].map((n) => this.nodes.labels[n]);
       this.logger?.warn(
-        { code: 'SRE_WARN_NODE_TWO_SOURCES', sender: address, hep_nodes: labels(0), syslog_nodes: labels(1) },
+        {
+          code: CODE.SRE_WARN_NODE_TWO_SOURCES,
+          sender: address,
+          hep_nodes: labels(0),
+          syslog_nodes: labels(1),
+        },
         `sender ${address} reports through both HEP and syslog, so its messages are counted twice ` +
           'under two node labels: send one source per proxy',
       );
@@ -112,7 +118,7 @@ export class NodeSources {
     this.warnedNodes.add(node);
     this.logger?.warn(
       {
-        code: 'SRE_WARN_NODE_TWO_SOURCES',
+        code: CODE.SRE_WARN_NODE_TWO_SOURCES,
         node: this.nodes.labels[node],
         hep_senders: this.senders[SOURCE_HEP][node],
         syslog_senders: this.senders[SOURCE_SYSLOG][node],

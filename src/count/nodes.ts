@@ -1,3 +1,4 @@
+import type { GaugeCell } from '../metrics/gauge-cells.js';
 import type { CounterCell } from '../metrics/hot-counter.js';
 
 export const NODE_OTHER_LABEL = 'other';
@@ -61,6 +62,8 @@ export class NodeLabels {
     readonly limit: number,
     private names: ReadonlyMap<string, string>,
     private readonly overflow: CounterCell,
+    /** sip_exporter_nodes, kept with the labels themselves */
+    private readonly count: GaugeCell = { value: 0 },
   ) {
     this.maxAliases = (limit + 1) * ALIASES_PER_LABEL;
   }
@@ -134,6 +137,7 @@ export class NodeLabels {
     }
     const index = this.labels.length;
     this.labels.push(label);
+    this.count.value = this.labels.length - 1;
     this.indexByLabel.set(label, index);
     return index;
   }

@@ -97,10 +97,6 @@ export class SipCounter {
     this.sources = new NodeSources(nodes, self, options.logger);
     this.responseHits = self.dedupeHits.cell({ kind: 'response' });
     this.requestHits = self.dedupeHits.cell({ kind: 'request' });
-    const evictions = self.dedupeEvictions.cell({});
-    dedupe?.countEvictionsInto(evictions);
-    self.dedupeEntries = () => dedupe?.filled ?? 0;
-    self.nodeCount = () => nodes.size;
   }
 
   /** Responses counted so far over every series (after dedupe). */

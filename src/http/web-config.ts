@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { invalidConfigError, readYamlFile } from '../config/load.js';
 import { loadTlsMaterial } from '../config/tls-material.js';
 import { ConfigError } from '../errors.js';
 
@@ -52,23 +51,8 @@ export interface WebConfig {
 
 /** Reads and validates the web config file; a ConfigError names any bad key. */
 export function loadWebConfig(path: string): WebConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'), { uniqueKeys: true });
-  } catch (err) {
-    throw new ConfigError(`web config file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  const result = webConfigSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const where = issue.path.join('.');
-      if (issue.code === 'unrecognized_keys') {
-        return `unknown key ${issue.keys.map((k) => `"${where === '' ? k : `${where}.${k}`}"`).join(', ')}`;
-      }
-      return `${where}: ${issue.message}`;
-    });
-    throw new ConfigError(`invalid web config file ${path}:\n  ${lines.join('\n  ')}`);
-  }
+  const result = webConfigSchema.safeParse(readYamlFile(path, 'web config file'));
+  if (!result.success) throw invalidConfigError(`web config file ${path}`, result.error, webConfigSchema);
   const config = result.data;
   let tls: TlsOptions | null = null;
   const t = config.tls_server_config;

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import { OK } from '../errors.js';
+import { OK, type Ok } from '../errors.js';
 import type { CloseReason, ListenerStats, Transport } from '../metrics/self-metrics.js';
 
 /** What a reader says after one read, so the server can time frames without looking at bytes. */
@@ -20,26 +20,35 @@ export type ReadState = (typeof ReadState)[keyof typeof ReadState];
 export type StreamReader = (chunk: Buffer) => ReadState;
 
 /** A stream splitter as the readers below need it (HEP and syslog both are). */
-export interface FrameSplitter {
-  /** Feeds one read; returns OK or the ParseError id that makes the stream unusable. */
-  push(chunk: Buffer): number;
+export interface FrameSplitter<E extends number> {
+  /** Feeds one read; returns OK or the parse error id that makes the stream unusable. */
+  push(chunk: Buffer): E | Ok;
   /** true from the first byte of a frame until its last */
   readonly inFrame: boolean;
   /** frames completed so far */
   readonly frames: number;
 }
 
+/** Where a reader counts the error that ends its stream: a listener's ParseErrorCells. */
+export interface ParseErrorSink<E extends number> {
+  count(error: E): void;
+}
+
 /**
- * Wraps a splitter as a StreamReader. A frame still incomplete after a read began in it when none
- * was under way before, or when one completed in it: frames follow each other on a stream.
+ * Wraps a splitter as a StreamReader that counts the error that ends the stream. A frame still
+ * incomplete after a read began in it when none was under way before, or when one completed in
+ * it: frames follow each other on a stream.
  */
-export function frameReader(splitter: FrameSplitter, onError: (error: number) => void): StreamReader {
+export function frameReader<E extends number>(
+  splitter: FrameSplitter<E>,
+  parseErrors: ParseErrorSink<E>,
+): StreamReader {
   return (chunk) => {
     const wasInFrame = splitter.inFrame;
     const framesBefore = splitter.frames;
     const error = splitter.push(chunk);
     if (error !== OK) {
-      onError(error);
+      parseErrors.count(error);
       return ReadState.FAILED;
     }
     if (!splitter.inFrame) return ReadState.BETWEEN_FRAMES;

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ListenError } from '../errors.js';
+import { CODE, ListenError } from '../errors.js';
+import type { GaugeCell } from '../metrics/gauge-cells.js';
+import type { CounterCell } from '../metrics/hot-counter.js';
 import type { ListenerName, ListenerStats, SelfMetrics } from '../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { type StreamReader, StreamServer } from './tcp-server.js';
@@ -37,6 +39,9 @@ export class UdpTcpListener {
   private tcp: StreamServer | null = null;
   udpPort = 0;
   tcpPort = 0;
+  /** sip_exporter_listener_up for this listener's two transports */
+  private up: { udp: GaugeCell; tcp: GaugeCell } | null = null;
+  private batches: CounterCell | undefined = undefined;
 
   constructor(
     private readonly options: UdpTcpListenerOptions,
@@ -79,7 +84,7 @@ export class UdpTcpListener {
         const asked = this.options.udpReceiveBufferSize;
         if (asked > 0 && bound.receiveBufferSize < asked) {
           this.logger.warn(
-            { code: 'SRE_WARN_UDP_BUFFER', listener: name, asked, granted: bound.receiveBufferSize },
+            { code: CODE.SRE_WARN_UDP_BUFFER, listener: name, asked, granted: bound.receiveBufferSize },
             `${name}: the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max to avoid drops under bursts`,
           );
         }
@@ -99,7 +104,9 @@ export class UdpTcpListener {
     const udp = this.udp!;
     const packets = stats.packets.udp;
     const bytes = stats.bytes.udp;
-    const batches = this.self.udpBatchCell(name);
+    // Asked for once per listener; a family's series with equal labels add up when scraped.
+    this.batches ??= this.self.udpBatches.cell({ listener: name });
+    const batches = this.batches;
     udp.start(
       this.options.onDatagram,
       (datagrams, length) => {
@@ -107,12 +114,18 @@ export class UdpTcpListener {
         packets.value += datagrams;
         bytes.value += length;
       },
-      (err) => this.logger.error({ code: 'SRE_ERR_UDP', listener: name, err }, `${name}: udp socket error`),
+      (err) =>
+        this.logger.error({ code: CODE.SRE_ERR_UDP, listener: name, err }, `${name}: udp socket error`),
     );
-    this.self.udpReceivePaths.set(name, udp.path);
-    this.self.watchUdpSocket(name, this.udpPort);
-    this.self.setListenerUp(name, 'udp', true);
-    this.self.setListenerUp(name, 'tcp', true);
+    this.self.udpReceivePath.cell({ listener: name, path: udp.path }, 1);
+    this.self.udpDrops.watch(name, this.udpPort);
+    // Asked for once bound, so that a listener that never bound has no series.
+    this.up ??= {
+      udp: this.self.listenerUp.cell({ listener: name, transport: 'udp' }),
+      tcp: this.self.listenerUp.cell({ listener: name, transport: 'tcp' }),
+    };
+    this.up.udp.value = 1;
+    this.up.tcp.value = 1;
     this.logger.info(
       {
         listener: name,
@@ -129,7 +142,7 @@ export class UdpTcpListener {
     if (!this.options.udpBatch) {
       if (!pathLogged)
         this.logger.info(
-          { code: 'SRE_INFO_UDP_DGRAM' },
+          { code: CODE.SRE_INFO_UDP_DGRAM },
           'udp: batched receive is off (--ingest.udp-batch=false); reading datagrams one by one with dgram',
         );
       pathLogged = true;
@@ -139,7 +152,7 @@ export class UdpTcpListener {
     if (availability.available) return true;
     if (!pathLogged)
       this.logger.warn(
-        { code: 'SRE_WARN_UDP_BATCH_UNAVAILABLE', reason: availability.reason },
+        { code: CODE.SRE_WARN_UDP_BATCH_UNAVAILABLE, reason: availability.reason },
         `udp: batched receive is unavailable, reading datagrams one by one with dgram: ${availability.reason}`,
       );
     pathLogged = true;
@@ -147,9 +160,10 @@ export class UdpTcpListener {
   }
 
   async stop(): Promise<void> {
-    const { name } = this.options;
-    this.self.setListenerUp(name, 'udp', false);
-    this.self.setListenerUp(name, 'tcp', false);
+    if (this.up !== null) {
+      this.up.udp.value = 0;
+      this.up.tcp.value = 0;
+    }
     const udp = this.udp;
     this.udp = null;
     if (udp !== null) await udp.close();

@@ -1,10 +1,12 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PARSE_ERROR_INFO } from '../errors.js';
 import { REVISION, VERSION } from '../version.js';
+import { type GaugeCell, GaugeCells } from './gauge-cells.js';
 import { type CounterCell, HotCounter } from './hot-counter.js';
 import { readUdpDrops } from './proc-net-udp.js';
 
-export type ListenerName = 'hep' | 'syslog';
+/** A listener's label value; the families take any, so a new source needs no change here. */
+export type ListenerName = string;
 export type Transport = 'udp' | 'tcp' | 'tls';
 /**
  * Why a TCP or TLS connection ended: the peer closed it, it sat idle, it sent a bad frame, it failed,
@@ -12,42 +14,70 @@ export type Transport = 'udp' | 'tcp' | 'tls';
  */
 export type CloseReason = 'peer' | 'idle' | 'parse_error' | 'socket_error' | 'shutdown' | 'frame_timeout';
 
-/** The cells one listener bumps, resolved once so the hot path only does `cell.value++`. */
-export class ListenerStats {
+/** What a listener counts beyond packets, bytes, parse errors, responses and connections. */
+export interface ListenerStatsOptions<E extends number = number> {
+  /** only the listener's own transports get series */
+  transports: readonly Transport[];
+  /** the ParseError ids this listener can produce */
+  parseErrorIds: readonly E[];
+  /** whether the listener checks an auth key, so that failures are a series of their own */
+  authFailures?: boolean;
+  /** whether the listener sees requests; otherwise a request series would always read 0 */
+  requests?: boolean;
+}
+
+/**
+ * One listener's `sip_exporter_parse_errors_total` cells, indexed by the parse error ids its
+ * sources produce (`E`, a union of branded id types), so an id from another source does not type.
+ */
+export class ParseErrorCells<E extends number> {
+  private readonly cells: CounterCell[] = [];
+
+  constructor(metrics: SelfMetrics, listener: ListenerName, ids: readonly E[]) {
+    for (const id of ids) {
+      this.cells[id] = metrics.parseErrors.cell({ listener, reason: PARSE_ERROR_INFO[id].label });
+    }
+  }
+
+  count(id: E): void {
+    this.cells[id].value++;
+  }
+
+  cell(id: E): CounterCell {
+    return this.cells[id];
+  }
+}
+
+/**
+ * The cells one listener bumps, resolved once from the families at construction, so the hot path
+ * only does `cell.value++`. The listener owns them; the families do not know it.
+ */
+export class ListenerStats<E extends number = number> {
   /** only the listener's own transports have cells */
   readonly packets: Record<Transport, CounterCell>;
   readonly bytes: Record<Transport, CounterCell>;
-  /** indexed by ParseError id; only the ids this listener can produce are filled */
-  readonly parseErrors: CounterCell[] = [];
-  /** only HEP has an auth key; other listeners count into a cell that is never exported */
+  readonly parseErrors: ParseErrorCells<E>;
+  /** a listener without an auth key counts into a cell that is never exported */
   readonly authFailures: CounterCell;
   readonly responses: CounterCell;
   readonly requests: CounterCell;
   readonly connectionsAccepted: CounterCell;
   readonly connectionsRejected: CounterCell;
   readonly connectionsClosed: Record<CloseReason, CounterCell>;
-  openConnections = 0;
+  private readonly openCell: GaugeCell;
 
-  constructor(
-    metrics: SelfMetrics,
-    listener: ListenerName,
-    transports: readonly Transport[],
-    parseErrorIds: readonly number[],
-  ) {
+  constructor(metrics: SelfMetrics, listener: ListenerName, options: ListenerStatsOptions<E>) {
     const unused: CounterCell = { value: 0 };
     this.packets = { udp: unused, tcp: unused, tls: unused };
     this.bytes = { udp: unused, tcp: unused, tls: unused };
-    for (const transport of transports) {
+    for (const transport of options.transports) {
       this.packets[transport] = metrics.packets.cell({ listener, transport });
       this.bytes[transport] = metrics.bytes.cell({ listener, transport });
     }
-    for (const id of parseErrorIds) {
-      this.parseErrors[id] = metrics.parseErrors.cell({ listener, reason: PARSE_ERROR_INFO[id].label });
-    }
-    this.authFailures = listener === 'hep' ? metrics.authFailures.cell({ listener }) : unused;
+    this.parseErrors = new ParseErrorCells(metrics, listener, options.parseErrorIds);
+    this.authFailures = options.authFailures ? metrics.authFailures.cell({ listener }) : unused;
     this.responses = metrics.messages.cell({ listener, kind: 'response' });
-    // Syslog extractors find responses only; a request series there would always read 0.
-    this.requests = listener === 'hep' ? metrics.messages.cell({ listener, kind: 'request' }) : unused;
+    this.requests = options.requests ? metrics.messages.cell({ listener, kind: 'request' }) : unused;
     this.connectionsAccepted = metrics.connections.cell({ listener, result: 'accepted' });
     this.connectionsRejected = metrics.connections.cell({ listener, result: 'rejected_limit' });
     const closed = (reason: CloseReason) => metrics.connectionsClosed.cell({ listener, reason });
@@ -59,7 +89,15 @@ export class ListenerStats {
       shutdown: closed('shutdown'),
       frame_timeout: closed('frame_timeout'),
     };
-    metrics.openConnectionsByListener.set(listener, this);
+    this.openCell = metrics.openConnections.cell({ listener });
+  }
+
+  get openConnections(): number {
+    return this.openCell.value;
+  }
+
+  set openConnections(open: number) {
+    this.openCell.value = open;
   }
 }
 
@@ -70,10 +108,32 @@ export interface NodeInfo {
   sender: string;
 }
 
-/** A UDP socket to watch for kernel drops, by local port. */
-interface UdpSocketWatch {
-  listener: ListenerName;
-  port: number;
+/**
+ * Kernel drops on UDP sockets, read from /proc/net/udp when scraped. A listener hands in its
+ * socket's local port once bound; the family knows no listener.
+ */
+export class UdpDrops {
+  private readonly watches: Array<{ listener: ListenerName; port: number }> = [];
+
+  constructor(registry: Registry) {
+    const watches = this.watches;
+    new Counter({
+      name: 'sip_exporter_udp_receive_drops_total',
+      help: 'Datagrams the kernel dropped on the exporter UDP sockets because the receive buffer was full (Linux).',
+      labelNames: ['listener'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        if (watches.length === 0) return;
+        const drops = readUdpDrops();
+        for (const watch of watches) this.inc({ listener: watch.listener }, drops.get(watch.port) ?? 0);
+      },
+    });
+  }
+
+  watch(listener: ListenerName, port: number): void {
+    this.watches.push({ listener, port });
+  }
 }
 
 /**
@@ -95,13 +155,13 @@ export class SelfMetrics {
   readonly connectionsClosed: HotCounter<'listener' | 'reason'>;
   readonly syslogMatches: HotCounter<'extractor'>;
   readonly syslogUnmatched: HotCounter<never>;
-  readonly openConnectionsByListener = new Map<ListenerName, ListenerStats>();
-  readonly listenersUp = new Map<string, number>();
-  private readonly udpWatches: UdpSocketWatch[] = [];
+  readonly openConnections: GaugeCells<'listener'>;
+  readonly dedupeEntries: GaugeCells<never>;
+  readonly nodes: GaugeCells<never>;
+  readonly listenerUp: GaugeCells<'listener' | 'transport'>;
+  readonly udpDrops: UdpDrops;
   private reloadSuccessful = 1;
   private reloadSuccessTime = Date.now() / 1000;
-  dedupeEntries: () => number = () => 0;
-  nodeCount: () => number = () => 0;
   /** the capped families, for sip_exporter_series and sip_exporter_series_overflow_total */
   private readonly cappedFamilies: HotCounter<string>[] = [];
   readonly nodeSenderOverflow: HotCounter<never>;
@@ -110,8 +170,7 @@ export class SelfMetrics {
   sendersMultipleSources: () => number = () => 0;
   readonly udpBatches: HotCounter<'listener'>;
   /** how each listener's UDP datagrams reach JavaScript: 'batch' (recvmmsg) or 'dgram' */
-  readonly udpReceivePaths = new Map<ListenerName, string>();
-  private readonly udpBatchCells = new Map<ListenerName, CounterCell>();
+  readonly udpReceivePath: GaugeCells<'listener' | 'path'>;
 
   constructor(readonly registry: Registry) {
     const r = registry;
@@ -197,59 +256,31 @@ export class SelfMetrics {
     );
 
     const self = this;
-    new Gauge({
-      name: 'sip_exporter_tcp_connections_open',
-      help: 'TCP and TLS connections open now.',
-      labelNames: ['listener'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const [listener, stats] of self.openConnectionsByListener)
-          this.set({ listener }, stats.openConnections);
-      },
-    });
-    new Gauge({
-      name: 'sip_exporter_dedupe_entries',
-      help: 'Dedupe table entries in use (an expired entry counts until it is reused).',
-      registers: [r],
-      collect() {
-        this.set(self.dedupeEntries());
-      },
-    });
-    new Gauge({
-      name: 'sip_exporter_nodes',
-      help: 'Distinct node label values in use (node="other" excluded).',
-      registers: [r],
-      collect() {
-        this.set(self.nodeCount());
-      },
-    });
-    new Gauge({
-      name: 'sip_exporter_listener_up',
-      help: '1 when the listener is bound and accepting, 0 otherwise.',
-      labelNames: ['listener', 'transport'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const [key, up] of self.listenersUp) {
-          const [listener, transport] = key.split('/');
-          this.set({ listener, transport }, up);
-        }
-      },
-    });
-    new Counter({
-      name: 'sip_exporter_udp_receive_drops_total',
-      help: 'Datagrams the kernel dropped on the exporter UDP sockets because the receive buffer was full (Linux).',
-      labelNames: ['listener'],
-      registers: [r],
-      collect() {
-        this.reset();
-        if (self.udpWatches.length === 0) return;
-        const drops = readUdpDrops();
-        for (const watch of self.udpWatches)
-          this.inc({ listener: watch.listener }, drops.get(watch.port) ?? 0);
-      },
-    });
+    this.openConnections = new GaugeCells(
+      r,
+      'sip_exporter_tcp_connections_open',
+      'TCP and TLS connections open now.',
+      ['listener'],
+    );
+    this.dedupeEntries = new GaugeCells(
+      r,
+      'sip_exporter_dedupe_entries',
+      'Dedupe table entries in use (an expired entry counts until it is reused).',
+      [],
+    );
+    this.nodes = new GaugeCells(
+      r,
+      'sip_exporter_nodes',
+      'Distinct node label values in use (node="other" excluded).',
+      [],
+    );
+    this.listenerUp = new GaugeCells(
+      r,
+      'sip_exporter_listener_up',
+      '1 when the listener is bound and accepting, 0 otherwise.',
+      ['listener', 'transport'],
+    );
+    this.udpDrops = new UdpDrops(r);
     new Gauge({
       name: 'sip_exporter_config_last_reload_successful',
       help: '1 when the last configuration reload (SIGHUP) succeeded, 0 when it failed and the old configuration stayed.',
@@ -324,16 +355,12 @@ export class SelfMetrics {
       'Reads of a UDP socket that handed datagrams to the exporter: one recvmmsg batch, or one datagram on the dgram path.',
       ['listener'],
     );
-    new Gauge({
-      name: 'sip_exporter_udp_receive_path',
-      help: 'The way UDP datagrams reach the exporter, 1 for the path in use: batch (native recvmmsg) or dgram (Node).',
-      labelNames: ['listener', 'path'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const [listener, path] of self.udpReceivePaths) this.set({ listener, path }, 1);
-      },
-    });
+    this.udpReceivePath = new GaugeCells(
+      r,
+      'sip_exporter_udp_receive_path',
+      'The way UDP datagrams reach the exporter, 1 for the path in use: batch (native recvmmsg) or dgram (Node).',
+      ['listener', 'path'],
+    );
   }
 
   /** Exports the series count and overflow of a capped family; called once per family. */
@@ -353,23 +380,5 @@ export class SelfMetrics {
       this.hepPayloadTypeCells[type] = cell;
     }
     return cell;
-  }
-
-  setListenerUp(listener: ListenerName, transport: Transport, up: boolean): void {
-    this.listenersUp.set(`${listener}/${transport}`, up ? 1 : 0);
-  }
-
-  /** The batch counter of a listener's UDP socket, made on first use and kept across restarts. */
-  udpBatchCell(listener: ListenerName): CounterCell {
-    let cell = this.udpBatchCells.get(listener);
-    if (cell === undefined) {
-      cell = this.udpBatches.cell({ listener });
-      this.udpBatchCells.set(listener, cell);
-    }
-    return cell;
-  }
-
-  watchUdpSocket(listener: ListenerName, port: number): void {
-    this.udpWatches.push({ listener, port });
   }
 }

@@ -1,4 +1,4 @@
-import { OK, ParseError } from '../errors.js';
+import { OK, type Ok, ParseError, type SipParseError } from '../errors.js';
 import { METHOD_UNKNOWN, methodIndex } from './methods.js';
 
 export const SIP_REQUEST = 1;
@@ -204,7 +204,12 @@ function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan
  * buf[start, end) without making a string. Returns OK or a ParseError id. Stops at the first
  * empty line (the body is never read) or as soon as all three headers are found.
  */
-export function scanSipMessage(buf: Buffer, start: number, end: number, out: SipMessageScan): number {
+export function scanSipMessage(
+  buf: Buffer,
+  start: number,
+  end: number,
+  out: SipMessageScan,
+): SipParseError | Ok {
   out.reset();
   let p = start;
   // Keep-alive CRLFs may precede a message on a stream.

@@ -22,7 +22,7 @@ describe('dedupe evictions through /metrics', () => {
     // Four entries are one bucket of four ways: from the fifth distinct message on, each evicts one.
     exporter = await startExporter({ 'dedupe.max-entries': '4' });
     const e = exporter;
-    const port = e.hep!.udpPort;
+    const port = e.source('hep').listener!.udpPort;
     const socket = udpSender();
     let sent = 0;
     const batches = [3, 1, 6, 0, 9];
@@ -35,7 +35,7 @@ describe('dedupe evictions through /metrics', () => {
       // Wait on the ingest itself, not on a scrape, so that each scrape below is the first to
       // see the batch: a counter mirrored only at collection time would show the last batch here.
       await eventually(
-        () => e.hepIngest.stats.responses.value,
+        () => e.source('hep').ingest.stats.responses.value,
         (n) => n === sent,
       );
       const text = await scrape(e);
@@ -54,7 +54,7 @@ describe('dedupe evictions through /metrics', () => {
     await sendUdp(socket, newest, port);
     await sendUdp(socket, oldest, port);
     await eventually(
-      () => e.hepIngest.stats.responses.value,
+      () => e.source('hep').ingest.stats.responses.value,
       (n) => n === sent + 2,
     );
     const text = await scrape(e);
@@ -70,7 +70,7 @@ describe('dedupe window on the monotonic clock', () => {
     const windowMs = 3000;
     exporter = await startExporter({ 'dedupe.window': `${windowMs}ms` });
     const e = exporter;
-    const port = e.hep!.udpPort;
+    const port = e.source('hep').listener!.udpPort;
     const socket = udpSender();
     const copy = hep3({ payload: sipResponse({ code: 486, callId: 'clock@example.com', toTag: 't' }) });
     let handled = 0;
@@ -79,7 +79,7 @@ describe('dedupe window on the monotonic clock', () => {
       handled++;
       // Waits on real timers and the real monotonic clock; only Date is stepped below.
       await eventually(
-        () => e.hepIngest.stats.responses.value,
+        () => e.source('hep').ingest.stats.responses.value,
         (n) => n === handled,
       );
     };

@@ -32,6 +32,18 @@ describe('dedupe window', () => {
     expect(window.capacity).toBe(4);
   });
 
+  it('keeps the cells it was built with up to date at each eviction and fill, with no collect', () => {
+    const cells = { evictions: { value: 0 }, entries: { value: 0 } };
+    const window = new DedupeWindow(60_000, 4, 0, cells); // one bucket of four
+    for (let k = 1; k <= 4; k++) window.seen(k, k << 1, k);
+    expect([cells.entries.value, cells.evictions.value]).toEqual([4, 0]);
+    window.seen(5, 10, 5);
+    expect([cells.entries.value, cells.evictions.value]).toEqual([4, 1]);
+    window.seen(6, 12, 6);
+    expect([cells.entries.value, cells.evictions.value]).toEqual([window.filled, window.evictions]);
+    expect(cells.evictions.value).toBe(2);
+  });
+
   it('keeps its memory fixed whatever arrives', () => {
     const window = new DedupeWindow(60_000, 1000, 0);
     for (let i = 0; i < 200_000; i++) window.seen(Math.imul(i, 2654435761) >>> 0, i << 1, i);

@@ -134,11 +134,11 @@ describe('node sources over real sockets', () => {
       await sendUdp(
         s,
         hep3({ payload: sipResponse({ code: 486, callId: `h${i}` }), captureId: 2001 }),
-        exporter.hep!.udpPort,
+        exporter.source('hep').listener!.udpPort,
       );
-      await sendUdp(s, Buffer.from(acc(`s${i}`)), exporter.syslog!.plain!.udpPort);
+      await sendUdp(s, Buffer.from(acc(`s${i}`)), exporter.source('syslog').listener!.plain!.udpPort);
     }
-    const tcp = await tcpConnect(exporter.hep!.tcpPort);
+    const tcp = await tcpConnect(exporter.source('hep').listener!.tcpPort);
     await write(tcp, hep3({ payload: sipResponse({ code: 200, callId: 't1' }), captureId: 2001 }));
     const http = request(`http://127.0.0.1:${exporter.httpPort}`);
     const text = await eventually(

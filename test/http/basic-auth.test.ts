@@ -137,7 +137,11 @@ describe('basic auth under a flood of wrong passwords', () => {
     eluStart ??= performance.eventLoopUtilization();
 
     const s = udpSender();
-    await sendUdp(s, hep3({ payload: sipResponse({ code: 486, callId: 'flood' }) }), exporter.hep!.udpPort);
+    await sendUdp(
+      s,
+      hep3({ payload: sipResponse({ code: 486, callId: 'flood' }) }),
+      exporter.source('hep').listener!.udpPort,
+    );
     const during = await eventually(
       async () => (await http.get('/metrics').auth('prometheus', 's3cret').expect(200)).text,
       (t) => sampleValue(t, 'sip_exporter_packets_received_total{listener="hep",transport="udp"}') === 1,

@@ -36,14 +36,14 @@ describe('landing page', () => {
     await sendUdp(
       s,
       hep3({ payload: sipResponse({ code: 200, callId: 'l1' }), captureId: 2001 }),
-      exporter.hep!.udpPort,
+      exporter.source('hep').listener!.udpPort,
     );
     await sendUdp(
       s,
       hep3({ payload: sipResponse({ code: 503, callId: 'l2' }), nodeName: '<b>edge</b>' }),
-      exporter.hep!.udpPort,
+      exporter.source('hep').listener!.udpPort,
     );
-    const tcp = await tcpConnect(exporter.syslog!.plain!.tcpPort);
+    const tcp = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
     await write(
       tcp,
       Buffer.from(
@@ -78,7 +78,7 @@ describe('landing page', () => {
       await sendUdp(
         s,
         hep3({ payload: sipResponse({ code: 200, callId: `n${i}` }), captureId: 5000 + i }),
-        exporter.hep!.udpPort,
+        exporter.source('hep').listener!.udpPort,
       );
     const http = request(`http://127.0.0.1:${exporter.httpPort}`);
     const page = await eventually(

@@ -116,4 +116,14 @@ describe('--web.config.file', () => {
       expect(() => loadWebConfig(webConfig(text))).toThrow(message);
     }
   });
+
+  it('suggests the key meant for a misspelt one, as the config file does', () => {
+    const file = webConfig('basic_auth_user:\n  a: b\ntls_server_config:\n  cert_fle: /x\n  key_file: /y\n');
+    expect(() => loadWebConfig(file)).toThrow(
+      `invalid web config file ${file}:\n` +
+        '  tls_server_config.cert_file: Invalid input: expected string, received undefined\n' +
+        '  unknown key "tls_server_config.cert_fle"; did you mean cert_file?\n' +
+        '  unknown key "basic_auth_user"; did you mean basic_auth_users?',
+    );
+  });
 });

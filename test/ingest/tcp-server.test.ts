@@ -59,7 +59,7 @@ const octets = (line: Buffer) => Buffer.concat([Buffer.from(`${line.length} `), 
 describe('frame deadline against a peer that trickles bytes', () => {
   it('closes a HEP connection whose packet does not complete in time, and counts it', async () => {
     exporter = await startExporter({ 'hep.frame-timeout': '400ms' });
-    const socket = await tcpConnect(exporter.hep!.tcpPort);
+    const socket = await tcpConnect(exporter.source('hep').listener!.tcpPort);
     sockets.push(socket);
     socket.on('error', () => undefined);
     // 100 ms a byte resets the 5 min idle timer every time; only the frame deadline can end this.
@@ -73,7 +73,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
 
   it('closes a syslog TCP connection trickling a message, octet-counted or by line, or trickling blanks', async () => {
     exporter = await startExporter({ 'syslog.frame-timeout': '400ms' });
-    const port = exporter.syslog!.plain!.tcpPort;
+    const port = exporter.source('syslog').listener!.plain!.tcpPort;
     const peers = await Promise.all([tcpConnect(port), tcpConnect(port), tcpConnect(port)]);
     sockets.push(...peers);
     for (const s of peers) s.on('error', () => undefined);
@@ -97,7 +97,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
       'syslog.tls.cert-file': pki.cert,
       'syslog.tls.key-file': pki.key,
     });
-    const port = exporter.syslog!.tlsPort;
+    const port = exporter.source('syslog').listener!.tlsPort;
     const secure = await new Promise<Socket>((resolve, reject) => {
       const s = tlsConnect(
         { host: '127.0.0.1', port, ca: readFileSync(pki.ca), servername: 'localhost' },
@@ -119,8 +119,8 @@ describe('frame deadline against a peer that trickles bytes', () => {
 
   it('keeps connections that send whole frames slowly, each frame promptly, and counts every frame', async () => {
     exporter = await startExporter({ 'hep.frame-timeout': '600ms', 'syslog.frame-timeout': '600ms' });
-    const hep = await tcpConnect(exporter.hep!.tcpPort);
-    const syslog = await tcpConnect(exporter.syslog!.plain!.tcpPort);
+    const hep = await tcpConnect(exporter.source('hep').listener!.tcpPort);
+    const syslog = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
     sockets.push(hep, syslog);
     const half = (b: Buffer) => [b.subarray(0, b.length >> 1), b.subarray(b.length >> 1)];
     const rounds = 8;
@@ -147,7 +147,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
 
   it('has no deadline when the frame timeout is 0', async () => {
     exporter = await startExporter({ 'hep.frame-timeout': '0' });
-    const socket = await tcpConnect(exporter.hep!.tcpPort);
+    const socket = await tcpConnect(exporter.source('hep').listener!.tcpPort);
     sockets.push(socket);
     await write(socket, HEP.subarray(0, 10));
     await sleep(600);
@@ -157,7 +157,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
 });
 
 /** Frames back to back, their end offsets, and the splitter that reads them. */
-const STREAMS: Array<{ name: string; frames: Buffer[]; splitter: () => FrameSplitter }> = [
+const STREAMS: Array<{ name: string; frames: Buffer[]; splitter: () => FrameSplitter<number> }> = [
   {
     name: 'HEP',
     frames: [HEP, hep3({ payload: sipResponse({ code: 200 }) }), HEP],
@@ -180,8 +180,10 @@ describe('readers tell the server where frames begin', () => {
       fc.assert(
         fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 30 }), (cuts) => {
           const s = splitter();
-          const read = frameReader(s, () => {
-            throw new Error('valid stream rejected');
+          const read = frameReader(s, {
+            count: () => {
+              throw new Error('valid stream rejected');
+            },
           });
           let at = 0;
           for (const point of [...new Set(cuts)].sort((a, b) => a - b).concat(stream.length)) {
@@ -200,14 +202,14 @@ describe('readers tell the server where frames begin', () => {
 
   it('reports a failed stream', () => {
     const errors: number[] = [];
-    const read = frameReader(new HepStreamSplitter(65535, () => undefined), (e) => errors.push(e));
+    const read = frameReader(new HepStreamSplitter(65535, () => undefined), { count: (e) => errors.push(e) });
     expect(read(Buffer.from('GET / HTTP/1.1\r\n'))).toBe(ReadState.FAILED);
     expect(errors).toHaveLength(1);
   });
 
   it('syslog: a few blank bytes between frames are a trailer, a long run begins a frame', () => {
     const s = new SyslogStreamSplitter(65536, () => undefined);
-    const read = frameReader(s, () => undefined);
+    const read = frameReader(s, { count: () => undefined });
     expect(read(Buffer.from('<13>a\r\n'))).toBe(ReadState.BETWEEN_FRAMES);
     expect(read(Buffer.alloc(8, 0x0a))).toBe(ReadState.BETWEEN_FRAMES);
     expect(read(Buffer.from('\n'))).toBe(ReadState.NEW_FRAME);
@@ -222,8 +224,8 @@ describe('stopping with connections open', () => {
   it('reads and counts what the peers sent before the stop, and counts each close as shutdown', async () => {
     exporter = await startExporter();
     const e = exporter;
-    const hep = await tcpConnect(e.hep!.tcpPort);
-    const syslog = await tcpConnect(e.syslog!.plain!.tcpPort);
+    const hep = await tcpConnect(e.source('hep').listener!.tcpPort);
+    const syslog = await tcpConnect(e.source('syslog').listener!.plain!.tcpPort);
     sockets.push(hep, syslog);
     const n = 10_000;
     await Promise.all([
@@ -251,7 +253,7 @@ describe('stopping with connections open', () => {
       'syslog.tls.key-file': pki.key,
     });
     const e = exporter;
-    const silent = await tcpConnect(e.syslog!.tlsPort);
+    const silent = await tcpConnect(e.source('syslog').listener!.tlsPort);
     sockets.push(silent);
     silent.on('error', () => undefined);
     await sleep(100);

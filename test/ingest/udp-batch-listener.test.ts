@@ -42,10 +42,11 @@ async function countsEverything(e: Exporter): Promise<string> {
   for (let i = 0; i < n; i++)
     s.send(
       hep3({ payload: sipResponse({ code: 200, callId: `c${i}` }), nodeName: 'edge' }),
-      e.hep!.udpPort,
+      e.source('hep').listener!.udpPort,
       '127.0.0.1',
     );
-  for (let i = 0; i < 50; i++) await sendUdp(s, Buffer.from(acc(`s${i}`)), e.syslog!.plain!.udpPort);
+  for (let i = 0; i < 50; i++)
+    await sendUdp(s, Buffer.from(acc(`s${i}`)), e.source('syslog').listener!.plain!.udpPort);
   const text = await eventually(
     () => metrics(e),
     (t) =>
@@ -113,11 +114,11 @@ describe('UDP listeners on the batched receive path', () => {
 
   it('free the port on stop, so a restarted exporter binds it again', async () => {
     const first = await start();
-    const port = first.hep!.udpPort;
+    const port = first.source('hep').listener!.udpPort;
     await first.stop();
     running.splice(running.indexOf(first), 1);
     const again = await start({ 'hep.listen-address': `127.0.0.1:${port}` });
-    expect(again.hep!.udpPort).toBe(port);
+    expect(again.source('hep').listener!.udpPort).toBe(port);
   });
 });
 

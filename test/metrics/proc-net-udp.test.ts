@@ -101,7 +101,7 @@ describe('UDP receive drops on /metrics', () => {
       'hep.udp-receive-buffer': '4096',
       'syslog.listen-address': '',
     });
-    const port = exporter.hep!.udpPort;
+    const port = exporter.source('hep').listener!.udpPort;
     const s = createSocket('udp4');
     sender = s;
     await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));

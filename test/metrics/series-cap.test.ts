@@ -16,7 +16,7 @@ describe('series cap over real HEP', () => {
   it('folds crafted code and method combinations past --metrics.max-series into overflow series', async () => {
     exporter = await startExporter({ 'metrics.max-series': '5', 'dedupe.window': '0' });
     const s = udpSender();
-    const port = exporter.hep!.udpPort;
+    const port = exporter.source('hep').listener!.udpPort;
     const methods = ['INVITE', 'BYE', 'REGISTER', 'OPTIONS'];
     let sent = 0;
     // 40 distinct (code, method) pairs from two nodes: 80 would-be series against a cap of 5.

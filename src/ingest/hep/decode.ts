@@ -1,4 +1,4 @@
-import { OK, ParseError } from '../../errors.js';
+import { type HepParseError, OK, type Ok, ParseError } from '../../errors.js';
 
 /** HEP payload type 1: a SIP message. Other types (RTCP, logs, JSON reports) are not counted. */
 export const HEP_PAYLOAD_SIP = 1;
@@ -83,7 +83,7 @@ export function isHep3Magic(buf: Uint8Array, p: number): boolean {
  * Decodes the HEP packet in buf[start, end): HEPv3 (chunks in any order), or HEPv1/HEPv2 as
  * Kamailio's siptrace writes them. Returns OK or a ParseError id; never throws.
  */
-export function decodeHep(buf: Uint8Array, start: number, end: number, out: HepPacket): number {
+export function decodeHep(buf: Uint8Array, start: number, end: number, out: HepPacket): HepParseError | Ok {
   out.reset();
   const available = end - start;
   if (available < 4) return ParseError.HEP_TOO_SHORT;
@@ -93,7 +93,7 @@ export function decodeHep(buf: Uint8Array, start: number, end: number, out: HepP
   return ParseError.HEP_BAD_MAGIC;
 }
 
-function decodeHep3(buf: Uint8Array, start: number, end: number, out: HepPacket): number {
+function decodeHep3(buf: Uint8Array, start: number, end: number, out: HepPacket): HepParseError | Ok {
   if (end - start < HEP3_HEADER_LENGTH) return ParseError.HEP_TOO_SHORT;
   const total = u16(buf, start + 4);
   // Bytes after the declared length are not part of this packet; fewer bytes mean truncation.
@@ -185,7 +185,7 @@ function decodeHep3(buf: Uint8Array, start: number, end: number, out: HepPacket)
   return OK;
 }
 
-function decodeHep12(buf: Uint8Array, start: number, end: number, out: HepPacket): number {
+function decodeHep12(buf: Uint8Array, start: number, end: number, out: HepPacket): HepParseError | Ok {
   const version = buf[start];
   const headerLength = buf[start + 1];
   const family = buf[start + 2];

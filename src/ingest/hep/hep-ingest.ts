@@ -2,7 +2,15 @@ import { timingSafeEqual } from 'node:crypto';
 import { unzipSync } from 'node:zlib';
 import { SOURCE_HEP } from '../../count/node-sources.js';
 import type { SipCounter } from '../../count/sip-counter.js';
-import { OK, ParseError, parseErrorIdsWithPrefix } from '../../errors.js';
+import {
+  HEP_PARSE_ERRORS,
+  type HepListenerError,
+  type HepParseError,
+  OK,
+  type Ok,
+  ParseError,
+  SIP_PARSE_ERRORS,
+} from '../../errors.js';
 import { ListenerStats, type SelfMetrics } from '../../metrics/self-metrics.js';
 import { SIP_RESPONSE, SipMessageScan, scanSipMessage } from '../../sip/scan.js';
 import { decodeHep, HEP_PAYLOAD_SIP, HepPacket } from './decode.js';
@@ -20,7 +28,7 @@ export interface HepIngestOptions {
  * Nothing here throws or logs per packet; every rejection is a counter.
  */
 export class HepIngest {
-  readonly stats: ListenerStats;
+  readonly stats: ListenerStats<HepListenerError>;
   private readonly packet = new HepPacket();
   private readonly scan = new SipMessageScan();
   private authKey: Buffer | null;
@@ -30,8 +38,13 @@ export class HepIngest {
     private readonly self: SelfMetrics,
     private readonly options: HepIngestOptions,
   ) {
-    const ids = [...parseErrorIdsWithPrefix('hep_'), ...parseErrorIdsWithPrefix('sip_')];
-    this.stats = new ListenerStats(self, 'hep', ['udp', 'tcp'], ids);
+    const ids = [...HEP_PARSE_ERRORS, ...SIP_PARSE_ERRORS];
+    this.stats = new ListenerStats(self, 'hep', {
+      transports: ['udp', 'tcp'],
+      parseErrorIds: ids,
+      authFailures: true,
+      requests: true,
+    });
     this.authKey = options.authKey ? Buffer.from(options.authKey, 'utf8') : null;
   }
 
@@ -46,22 +59,22 @@ export class HepIngest {
    * a packet whose handling fails unexpectedly is counted as HEP_INTERNAL and dropped, so one
    * packet cannot take the process down or close the TCP stream it came on.
    */
-  handle(buf: Buffer, start: number, end: number, sender: string, now: number): number {
+  handle(buf: Buffer, start: number, end: number, sender: string, now: number): HepListenerError | Ok {
     try {
       return this.count(buf, start, end, sender, now);
     } catch {
-      this.stats.parseErrors[ParseError.HEP_INTERNAL].value++;
+      this.stats.parseErrors.count(ParseError.HEP_INTERNAL);
       return ParseError.HEP_INTERNAL;
     }
   }
 
   /** The per-packet work, kept out of handle() so the try/catch stays off the optimised body. */
-  private count(buf: Buffer, start: number, end: number, sender: string, now: number): number {
+  private count(buf: Buffer, start: number, end: number, sender: string, now: number): HepListenerError | Ok {
     const packet = this.packet;
     const stats = this.stats;
-    let error = decodeHep(buf, start, end, packet);
+    let error: HepListenerError | Ok = decodeHep(buf, start, end, packet);
     if (error !== OK) {
-      stats.parseErrors[error].value++;
+      stats.parseErrors.count(error);
       return error;
     }
     if (this.authKey !== null && !this.authenticated(buf, packet)) {
@@ -80,7 +93,7 @@ export class HepIngest {
     if (packet.compressed) {
       const inflated = this.inflate(buf, payloadStart, payloadEnd);
       if (typeof inflated === 'number') {
-        stats.parseErrors[inflated].value++;
+        stats.parseErrors.count(inflated);
         return inflated;
       }
       payload = inflated;
@@ -90,7 +103,7 @@ export class HepIngest {
     const scan = this.scan;
     error = scanSipMessage(payload, payloadStart, payloadEnd, scan);
     if (error !== OK) {
-      stats.parseErrors[error].value++;
+      stats.parseErrors.count(error);
       return error;
     }
     const nodes = this.counter.nodes;
@@ -118,7 +131,7 @@ export class HepIngest {
     return timingSafeEqual(given, key);
   }
 
-  private inflate(buf: Buffer, start: number, end: number): Buffer | number {
+  private inflate(buf: Buffer, start: number, end: number): Buffer | HepParseError {
     try {
       // unzip reads both zlib and gzip streams; maxOutputLength stops a small bomb from growing large.
       return unzipSync(buf.subarray(start, end), { maxOutputLength: this.options.maxInflatedSize });

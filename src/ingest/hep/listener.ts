@@ -47,9 +47,7 @@ export function createHepListener(
           packets.value++;
           ingest.handle(buf, start, end, sender, performance.now());
         });
-        return frameReader(splitter, (error) => {
-          stats.parseErrors[error].value++;
-        });
+        return frameReader(splitter, stats.parseErrors);
       },
     },
     self,

@@ -1,4 +1,4 @@
-import { OK, ParseError } from '../../errors.js';
+import { type HepParseError, OK, type Ok, ParseError } from '../../errors.js';
 import { isHep3Magic } from './decode.js';
 
 const HEP3_MAGIC = [0x48, 0x45, 0x50, 0x33];
@@ -13,7 +13,7 @@ export type PacketSink = (buf: Buffer, start: number, end: number) => void;
 export class HepStreamSplitter {
   private pending: Buffer | null = null;
   private pendingLength = 0;
-  private failed = 0;
+  private failed: HepParseError | Ok = OK;
   private completed = 0;
 
   constructor(
@@ -22,7 +22,7 @@ export class HepStreamSplitter {
   ) {}
 
   /** Feeds one read. Returns OK, or the ParseError id that makes the stream unusable. */
-  push(chunk: Buffer): number {
+  push(chunk: Buffer): HepParseError | Ok {
     if (this.failed !== OK) return this.failed;
     const data = chunk;
     let p = 0;
@@ -69,7 +69,7 @@ export class HepStreamSplitter {
     return this.pending === null ? 0 : this.pendingLength;
   }
 
-  private checkHeader(data: Buffer, p: number): number {
+  private checkHeader(data: Buffer, p: number): HepParseError | Ok {
     if (!isHep3Magic(data, p)) return ParseError.HEP_STREAM_NOT_V3;
     const total = (data[p + 4] << 8) | data[p + 5];
     if (total < 6) return ParseError.HEP_BAD_LENGTH;
@@ -136,7 +136,7 @@ export class HepStreamSplitter {
     return used;
   }
 
-  private fail(error: number): number {
+  private fail(error: HepParseError): HepParseError {
     this.failed = error;
     this.pending = null;
     this.pendingLength = 0;

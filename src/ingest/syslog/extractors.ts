@@ -131,14 +131,11 @@ const BUILT_IN: ReadonlyMap<string, Extractor> = new Map([
 ]);
 
 export const BUILT_IN_EXTRACTORS: readonly string[] = [...BUILT_IN.keys()];
-export const DEFAULT_EXTRACTORS: readonly ExtractorSpec[] = [
-  'kamailio-acc',
-  'opensips-acc',
-  'kamailio-xlog',
-  'sip-message',
-];
+/** The default list is every built-in, in the order above: acc lines first, as the most common. */
+export const DEFAULT_EXTRACTORS: readonly ExtractorSpec[] = BUILT_IN_EXTRACTORS;
 
-const GROUPS = ['code', 'method', 'callid', 'cseq', 'totag', 'node'] as const;
+/** The named groups a custom extractor may have; `code` is required. */
+export const EXTRACTOR_GROUPS = ['code', 'method', 'callid', 'cseq', 'totag', 'node'] as const;
 
 /** A custom extractor: a regular expression with named groups, checked when the config loads. */
 export function regexExtractor(name: string, source: string): Extractor {
@@ -151,10 +148,10 @@ export function regexExtractor(name: string, source: string): Extractor {
   const groups = [...source.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1]);
   if (!groups.includes('code'))
     throw new ConfigError(`syslog extractor "${name}": the regex needs a named group "code"`);
-  const unknown = groups.filter((g) => !(GROUPS as readonly string[]).includes(g));
+  const unknown = groups.filter((g) => !(EXTRACTOR_GROUPS as readonly string[]).includes(g));
   if (unknown.length > 0) {
     throw new ConfigError(
-      `syslog extractor "${name}": unknown named group${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (use ${GROUPS.join(', ')})`,
+      `syslog extractor "${name}": unknown named group${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (use ${EXTRACTOR_GROUPS.join(', ')})`,
     );
   }
   return {

@@ -1,4 +1,4 @@
-import { OK, ParseError } from '../../errors.js';
+import { OK, type Ok, ParseError, type SyslogParseError } from '../../errors.js';
 
 export type FrameSink = (frame: Buffer) => void;
 
@@ -27,7 +27,7 @@ export class SyslogStreamSplitter {
   private pendingLength = 0;
   /** > 0 while inside an octet-counted frame: the bytes it still needs */
   private counted = -1;
-  private failed = OK;
+  private failed: SyslogParseError | Ok = OK;
   private completed = 0;
   /** blank bytes skipped since the last frame ended */
   private blanks = 0;
@@ -52,7 +52,7 @@ export class SyslogStreamSplitter {
   }
 
   /** Feeds one read. Returns OK, or the ParseError id that makes the stream unusable. */
-  push(chunk: Buffer): number {
+  push(chunk: Buffer): SyslogParseError | Ok {
     if (this.failed !== OK) return this.failed;
     let p = 0;
     while (p < chunk.length) {
@@ -163,7 +163,7 @@ export class SyslogStreamSplitter {
     if (end > 0) this.sink(end === frame.length ? frame : frame.subarray(0, end));
   }
 
-  private fail(error: number): number {
+  private fail(error: SyslogParseError): SyslogParseError {
     this.failed = error;
     this.pending = [];
     this.pendingLength = 0;

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { loadTlsMaterial, type TlsMaterial } from '../../config/tls-material.js';
+import type { TlsMaterial } from '../../config/tls-material.js';
 import { ListenError } from '../../errors.js';
+import type { GaugeCell } from '../../metrics/gauge-cells.js';
 import type { SelfMetrics } from '../../metrics/self-metrics.js';
 import { formatListenAddress, type ListenAddress } from '../listen-address.js';
 import { frameReader, type StreamReader, StreamServer } from '../tcp-server.js';
@@ -11,10 +12,8 @@ import type { SyslogIngest } from './syslog-ingest.js';
 
 export interface SyslogTlsOptions {
   address: ListenAddress;
-  certFile: string;
-  keyFile: string;
-  /** when set, clients must present a certificate this CA signed */
-  clientCaFile: string;
+  /** read and checked with the configuration; with a CA, clients must present a certificate it signed */
+  material: TlsMaterial;
 }
 
 export interface SyslogListenerOptions {
@@ -35,9 +34,9 @@ export interface SyslogListenerOptions {
 export class SyslogListener {
   readonly plain: UdpTcpListener | null;
   private tlsServer: StreamServer | null = null;
-  /** read and checked when constructed, so that bad PEM files fail before any port is bound */
-  private readonly tlsMaterial: TlsMaterial | null;
   tlsPort = 0;
+  /** sip_exporter_listener_up for TLS, asked for once bound */
+  private tlsUp: GaugeCell | null = null;
 
   constructor(
     private readonly ingest: SyslogIngest,
@@ -46,17 +45,6 @@ export class SyslogListener {
     private readonly logger: Logger,
   ) {
     const stats = ingest.stats;
-    this.tlsMaterial =
-      options.tls === null
-        ? null
-        : loadTlsMaterial(
-            { cert: options.tls.certFile, key: options.tls.keyFile, ca: options.tls.clientCaFile },
-            {
-              cert: 'syslog.tls.cert_file',
-              key: 'syslog.tls.key_file',
-              ca: 'syslog.tls.client_ca_file',
-            },
-          );
     this.plain =
       options.address === null
         ? null
@@ -99,16 +87,14 @@ export class SyslogListener {
       packets.value++;
       this.ingest.handle(frame, sender, performance.now());
     });
-    return frameReader(splitter, (error) => {
-      stats.parseErrors[error].value++;
-    });
+    return frameReader(splitter, stats.parseErrors);
   }
 
   async start(): Promise<void> {
     if (this.plain !== null) await this.plain.start();
     const tls = this.options.tls;
-    const material = this.tlsMaterial;
-    if (tls === null || material === null) return;
+    if (tls === null) return;
+    const material = tls.material;
     const ca = material.ca;
     const server = new StreamServer(
       {
@@ -140,7 +126,8 @@ export class SyslogListener {
       );
     }
     this.tlsServer = server;
-    this.self.setListenerUp('syslog', 'tls', true);
+    this.tlsUp ??= this.self.listenerUp.cell({ listener: 'syslog', transport: 'tls' });
+    this.tlsUp.value = 1;
     this.logger.info(
       {
         listener: 'syslog',
@@ -157,7 +144,7 @@ export class SyslogListener {
     const server = this.tlsServer;
     this.tlsServer = null;
     if (server !== null) {
-      this.self.setListenerUp('syslog', 'tls', false);
+      if (this.tlsUp !== null) this.tlsUp.value = 0;
       await server.close();
     }
   }

@@ -1,5 +1,5 @@
 import glossy from 'glossy';
-import { ParseError } from '../../errors.js';
+import { ParseError, type SyslogParseError } from '../../errors.js';
 
 /** What the extractors need from one syslog message. */
 export interface SyslogMessage {
@@ -119,7 +119,7 @@ function structuredDataEnd(raw: string, p: number): number {
  * Parses RFC 5424 from `p`, just past `<PRI>VERSION SP`, field by field per section 6. Only the
  * fields the extractors need are kept; the others are checked against the grammar and skipped.
  */
-function parse5424(raw: string, p: number): SyslogMessage | number {
+function parse5424(raw: string, p: number): SyslogMessage | SyslogParseError {
   if (raw.charCodeAt(p) === DASH && raw.charCodeAt(p + 1) === SP) p += 2;
   else {
     TIMESTAMP_5424.lastIndex = p;
@@ -168,7 +168,7 @@ function versionEnd(raw: string, p: number): number {
  * rejects a PRI over 191. The text of either loses rsyslog's #012-style escapes. Returns the
  * message, or the ParseError id saying why it is not one.
  */
-export function parseSyslog(raw: string): SyslogMessage | number {
+export function parseSyslog(raw: string): SyslogMessage | SyslogParseError {
   const pri = PRI.exec(raw);
   if (pri === null || Number(pri[1]) > 191) return ParseError.SYSLOG_MALFORMED;
 

@@ -1,6 +1,6 @@
 import { SOURCE_SYSLOG } from '../../count/node-sources.js';
 import type { SipCounter } from '../../count/sip-counter.js';
-import { ParseError, parseErrorIdsWithPrefix } from '../../errors.js';
+import { ParseError, SYSLOG_PARSE_ERRORS, type SyslogParseError } from '../../errors.js';
 import type { CounterCell } from '../../metrics/hot-counter.js';
 import { ListenerStats, type SelfMetrics } from '../../metrics/self-metrics.js';
 import { methodIndexOfString } from '../../sip/methods.js';
@@ -14,7 +14,7 @@ import { parseSyslog } from './parse.js';
  * sender's address), count. Shared by the UDP, TCP and TLS listeners.
  */
 export class SyslogIngest {
-  readonly stats: ListenerStats;
+  readonly stats: ListenerStats<SyslogParseError>;
   private extractors: readonly Extractor[] = [];
   private matches: CounterCell[] = [];
   /** one cell per extractor name ever configured, so a reload keeps counting where it was */
@@ -26,7 +26,11 @@ export class SyslogIngest {
     private readonly self: SelfMetrics,
     extractors: readonly Extractor[],
   ) {
-    this.stats = new ListenerStats(self, 'syslog', ['udp', 'tcp', 'tls'], parseErrorIdsWithPrefix('syslog_'));
+    // Syslog extractors find responses only: no request series, and no auth key.
+    this.stats = new ListenerStats(self, 'syslog', {
+      transports: ['udp', 'tcp', 'tls'],
+      parseErrorIds: SYSLOG_PARSE_ERRORS,
+    });
     this.unmatched = self.syslogUnmatched.cell({});
     this.setExtractors(extractors);
   }
@@ -53,7 +57,7 @@ export class SyslogIngest {
     try {
       this.count(frame, sender, now);
     } catch {
-      this.stats.parseErrors[ParseError.SYSLOG_UNPARSEABLE].value++;
+      this.stats.parseErrors.count(ParseError.SYSLOG_UNPARSEABLE);
     }
   }
 
@@ -61,14 +65,14 @@ export class SyslogIngest {
   private count(frame: Buffer, sender: string, now: number): void {
     const message = parseSyslog(frame.toString('utf8'));
     if (typeof message === 'number') {
-      this.stats.parseErrors[message].value++;
+      this.stats.parseErrors.count(message);
       return;
     }
     for (let i = 0; i < this.extractors.length; i++) {
       const found = this.extractors[i].extract(message.text);
       if (found === null) continue;
       if (!isValidStatusCode(found.code)) {
-        this.stats.parseErrors[ParseError.SYSLOG_BAD_STATUS_CODE].value++;
+        this.stats.parseErrors.count(ParseError.SYSLOG_BAD_STATUS_CODE);
         return;
       }
       const node = this.counter.nodes.fromText(found.node ?? message.host ?? sender);

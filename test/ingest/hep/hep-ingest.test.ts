@@ -32,8 +32,8 @@ describe('the per-packet guard', () => {
       return real.apply(this, args);
     };
     const udp = udpSender();
-    const port = exporter.hep!.udpPort;
-    const tcp = await tcpConnect(exporter.hep!.tcpPort);
+    const port = exporter.source('hep').listener!.udpPort;
+    const tcp = await tcpConnect(exporter.source('hep').listener!.tcpPort);
     try {
       await sendUdp(udp, hep3({ payload: sipResponse({ code: 486, callId: 'u1' }), nodeName: 'n' }), port);
       await write(tcp, hep3({ payload: sipResponse({ code: 486, callId: 't1' }), nodeName: 'n' }));

@@ -70,7 +70,7 @@ describe('syslog from util-linux logger', () => {
   ] as const) {
     it(`counts ${name} exactly`, async () => {
       exporter = await startExporter();
-      const port = exporter.syslog!.plain!.udpPort;
+      const port = exporter.source('syslog').listener!.plain!.udpPort;
       await logger(['-n', '127.0.0.1', '-P', String(port), '-t', 'kamailio', ...args], LINES);
       const text = await waitForMessages(transport, LINES.length);
       expect(responses(text)).toEqual(EXPECTED(HOST));
@@ -96,7 +96,7 @@ describe('syslog forwarded by a real rsyslogd', () => {
   for (const protocol of ['udp', 'tcp'] as const) {
     it(`over ${protocol.toUpperCase()}${protocol === 'tcp' ? ' with octet counting' : ''}: acc lines, and a multi-line SIP message rsyslog escapes`, async () => {
       exporter = await startExporter();
-      const port = exporter.syslog!.plain!.udpPort;
+      const port = exporter.source('syslog').listener!.plain!.udpPort;
       rsyslogd = await startRsyslogd({ port, protocol });
       await logger(['-u', rsyslogd.socket, '-t', 'kamailio'], LINES);
       // One message with line breaks inside, as Asterisk's logger hands it to syslog.
@@ -126,9 +126,9 @@ describe('syslog listener bounds', () => {
     await sendUdp(
       s,
       Buffer.from(`<13>Nov 25 10:20:30 edge-9 asterisk[1]: ${sip}`),
-      exporter.syslog!.plain!.udpPort,
+      exporter.source('syslog').listener!.plain!.udpPort,
     );
-    await sendUdp(s, Buffer.from('garbage without pri'), exporter.syslog!.plain!.udpPort);
+    await sendUdp(s, Buffer.from('garbage without pri'), exporter.source('syslog').listener!.plain!.udpPort);
     const text = await waitForMessages('udp', 2);
     expect(responses(text)).toEqual({ [series(404, 'Not Found', 'REGISTER', 'edge-9')]: 1 });
     expect(
@@ -139,7 +139,7 @@ describe('syslog listener bounds', () => {
 
   it('closes connections that send garbage or oversized frames, and keeps serving others', async () => {
     exporter = await startExporter({ 'syslog.max-frame-size': '1024' });
-    const port = exporter.syslog!.plain!.tcpPort;
+    const port = exporter.source('syslog').listener!.plain!.tcpPort;
     const badCount = await tcpConnect(port);
     await write(badCount, Buffer.from('12abc <13>x'));
     await closed(badCount);
@@ -169,7 +169,7 @@ describe('syslog listener bounds', () => {
     await sendUdp(
       s,
       Buffer.from(`<13>Nov 25 10:20:30 h k: ${acc(999, 'Nope', 'x')}`),
-      exporter.syslog!.plain!.udpPort,
+      exporter.source('syslog').listener!.plain!.udpPort,
     );
     const text = await waitForMessages('udp', 1);
     expect(responses(text)).toEqual({});
@@ -189,7 +189,7 @@ describe('syslog over TLS (RFC 5425)', () => {
       'syslog.tls.key-file': pki.key,
       'syslog.tls.client-ca-file': pki.ca,
     });
-    const port = exporter.syslog!.tlsPort;
+    const port = exporter.source('syslog').listener!.tlsPort;
     const ca = readFileSync(pki.ca);
     const send = (withCert: boolean) =>
       new Promise<void>((resolve, reject) => {
@@ -243,14 +243,15 @@ describe("every product's line over every transport", () => {
   it('UDP, one datagram a message', async () => {
     exporter = await startExporter();
     const s = udpSender();
-    for (const line of products(false)) await sendUdp(s, Buffer.from(line), exporter.syslog!.plain!.udpPort);
+    for (const line of products(false))
+      await sendUdp(s, Buffer.from(line), exporter.source('syslog').listener!.plain!.udpPort);
     expect(responses(await waitForMessages('udp', 5))).toEqual(expected);
     await closeUdp(s);
   });
 
   it('TCP with newline framing (multi-line messages escaped) and with octet counting', async () => {
     exporter = await startExporter();
-    const port = exporter.syslog!.plain!.tcpPort;
+    const port = exporter.source('syslog').listener!.plain!.tcpPort;
     const a = await tcpConnect(port);
     await write(a, Buffer.from(`${products(true).join('\n')}\n`));
     const b = await tcpConnect(port);
@@ -277,7 +278,7 @@ describe("every product's line over every transport", () => {
     });
     const socket = tlsConnect({
       host: '127.0.0.1',
-      port: exporter.syslog!.tlsPort,
+      port: exporter.source('syslog').listener!.tlsPort,
       servername: 'localhost',
       ca: readFileSync(pki.ca),
     });

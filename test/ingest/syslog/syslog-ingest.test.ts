@@ -62,7 +62,7 @@ describe('a syslog line that once threw does not take the exporter down', () => 
     exporter = await startExporter();
     const s = udpSender();
     for (const line of [...BAD_TIMESTAMPS, ...SIGNATURE_ELEMENTS, GOOD]) {
-      await sendUdp(s, Buffer.from(line), exporter.syslog!.plain!.udpPort);
+      await sendUdp(s, Buffer.from(line), exporter.source('syslog').listener!.plain!.udpPort);
     }
     await expectSurvived('udp');
     await closeUdp(s);
@@ -70,7 +70,7 @@ describe('a syslog line that once threw does not take the exporter down', () => 
 
   it('over TCP with newline framing, on one connection', async () => {
     exporter = await startExporter();
-    const c = await tcpConnect(exporter.syslog!.plain!.tcpPort);
+    const c = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
     sockets.push(c);
     await write(c, Buffer.from(`${[...BAD_TIMESTAMPS, ...SIGNATURE_ELEMENTS, GOOD].join('\n')}\n`));
     await expectSurvived('tcp');
@@ -79,7 +79,7 @@ describe('a syslog line that once threw does not take the exporter down', () => 
 
   it('over TCP with octet counting, on one connection', async () => {
     exporter = await startExporter();
-    const c = await tcpConnect(exporter.syslog!.plain!.tcpPort);
+    const c = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
     sockets.push(c);
     const frames = [...BAD_TIMESTAMPS, ...SIGNATURE_ELEMENTS, GOOD].map(
       (l) => `${Buffer.byteLength(l)} ${l}`,
@@ -98,7 +98,7 @@ describe('a syslog line that once threw does not take the exporter down', () => 
     });
     const c = tlsConnect({
       host: '127.0.0.1',
-      port: exporter.syslog!.tlsPort,
+      port: exporter.source('syslog').listener!.tlsPort,
       servername: 'localhost',
       ca: readFileSync(pki.ca),
     });
@@ -120,11 +120,11 @@ describe('RFC 5424 structured data', () => {
     exporter = await startExporter();
     const s = udpSender();
     const line = `<134>1 2026-11-25T10:20:30Z sd-edge kamailio 7 - [origin ip="192.0.2.1"][x@1 v="a\\]b"] NOTICE: [acc] ${acc(486, 'sd1')} [done]`;
-    await sendUdp(s, Buffer.from(line), exporter.syslog!.plain!.udpPort);
+    await sendUdp(s, Buffer.from(line), exporter.source('syslog').listener!.plain!.udpPort);
     await sendUdp(
       s,
       Buffer.from('<134>1 - sd-edge kamailio - - [x@1 v="open] ACC: x'),
-      exporter.syslog!.plain!.udpPort,
+      exporter.source('syslog').listener!.plain!.udpPort,
     );
     const text = await eventually(
       metrics,
@@ -143,7 +143,7 @@ describe('RFC 5424 structured data', () => {
 describe('the per-message guard', () => {
   it('counts a message whose handling throws as syslog_unparseable and goes on with the next', async () => {
     exporter = await startExporter();
-    const ingest = exporter.syslogIngest;
+    const ingest = exporter.source('syslog').ingest;
     // A fault the parser cannot produce any more, injected where an extractor runs.
     const throwing: Extractor = {
       name: 'throws-on-kaboom',
@@ -154,10 +154,10 @@ describe('the per-message guard', () => {
     };
     ingest.setExtractors([throwing, ...buildExtractors(DEFAULT_EXTRACTORS)]);
     const s = udpSender();
-    const port = exporter.syslog!.plain!.udpPort;
+    const port = exporter.source('syslog').listener!.plain!.udpPort;
     await sendUdp(s, Buffer.from('<13>Nov 25 10:20:30 h1 kamailio: KABOOM'), port);
     await sendUdp(s, Buffer.from(`<13>Nov 25 10:20:30 h1 kamailio: ${acc(503, 'next')}`), port);
-    const c = await tcpConnect(exporter.syslog!.plain!.tcpPort);
+    const c = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
     sockets.push(c);
     await write(
       c,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DedupeWindow } from '../../../src/count/dedupe.js';
 import { NodeLabels } from '../../../src/count/nodes.js';
 import { SipCounter } from '../../../src/count/sip-counter.js';
-import { OK, ParseError } from '../../../src/errors.js';
+import { OK, ParseError, type SyslogParseError } from '../../../src/errors.js';
 import { buildExtractors, DEFAULT_EXTRACTORS } from '../../../src/ingest/syslog/extractors.js';
 import { SyslogStreamSplitter } from '../../../src/ingest/syslog/framing.js';
 import { parseSyslog } from '../../../src/ingest/syslog/parse.js';
@@ -22,7 +22,7 @@ function newPath() {
     { name: 'custom', regex: String.raw`status=(?<code>\d+) node=(?<node>\S+)` },
   ]);
   const ingest = new SyslogIngest(counter, self, extractors);
-  const errors = (id: number) => ingest.stats.parseErrors[id].value;
+  const errors = (id: SyslogParseError) => ingest.stats.parseErrors.cell(id).value;
   /** Every way a message can end; exactly one of them per message. */
   const outcomes = () =>
     self.syslogMatches.total() +

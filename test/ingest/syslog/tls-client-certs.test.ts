@@ -58,7 +58,7 @@ describe('syslog over TLS and client certificates', () => {
         'syslog.tls.key-file': pki.key,
         ...(requireCerts ? { 'syslog.tls.client-ca-file': pki.ca } : {}),
       });
-      const port = exporter.syslog!.tlsPort;
+      const port = exporter.source('syslog').listener!.tlsPort;
       const ca = readFileSync(pki.ca);
       const clients: Record<Presented, { ca: Buffer; cert?: Buffer; key?: Buffer }> = {
         none: { ca },

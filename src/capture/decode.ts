@@ -138,21 +138,19 @@ export class PacketDecoder implements FrameSink {
         break;
       }
       case LinkType.LINUX_SLL:
-        if (end - at < 16) {
+      case LinkType.LINUX_SLL2: {
+        // Linux cooked capture: v1 is 16 bytes with the protocol last, v2 is 20 with it first.
+        const v2 = linkType === LinkType.LINUX_SLL2;
+        const headerLength = v2 ? 20 : 16;
+        if (end - at < headerLength) {
           this.drop(CaptureDrop.CAPTURE_BAD_LINK_HEADER);
           return;
         }
-        etherType = (buf[at + 14] << 8) | buf[at + 15];
-        at += 16;
+        const typeAt = v2 ? at : at + 14;
+        etherType = (buf[typeAt] << 8) | buf[typeAt + 1];
+        at += headerLength;
         break;
-      case LinkType.LINUX_SLL2:
-        if (end - at < 20) {
-          this.drop(CaptureDrop.CAPTURE_BAD_LINK_HEADER);
-          return;
-        }
-        etherType = (buf[at] << 8) | buf[at + 1];
-        at += 20;
-        break;
+      }
       case LinkType.NULL:
       case LinkType.LOOP: {
         if (end - at < 4) {
@@ -234,25 +232,7 @@ export class PacketDecoder implements FrameSink {
         return;
       }
       const key = `4:${buf[at + 12]}.${buf[at + 13]}.${buf[at + 14]}.${buf[at + 15]}>${buf[at + 16]}.${buf[at + 17]}.${buf[at + 18]}.${buf[at + 19]}:${(buf[at + 4] << 8) | buf[at + 5]}:${protocol}`;
-      const done = this.fragments.add(
-        key,
-        4,
-        protocol,
-        buf,
-        at + 12,
-        at + 16,
-        offset,
-        more,
-        at + ihl,
-        ipEnd,
-        p.tsSec,
-      );
-      if (done === null) return;
-      p.addressBuf = done.datagram.addresses;
-      p.srcOffset = 0;
-      p.dstOffset = 16;
-      this.counts.reassembled++;
-      this.transport(protocol, done.payload, 0, done.payload.length, true);
+      this.fragment(key, 4, protocol, buf, at + 12, at + 16, offset, more, at + ihl, ipEnd);
       return;
     }
     p.addressBuf = buf;
@@ -324,25 +304,7 @@ export class PacketDecoder implements FrameSink {
         let key = '6:';
         for (let i = at + 8; i < at + 40; i++) key += String.fromCharCode(buf[i]);
         key += `:${ident}:${protocol}`;
-        const done = this.fragments.add(
-          key,
-          6,
-          protocol,
-          buf,
-          at + 8,
-          at + 24,
-          offset,
-          more,
-          h + 8,
-          ipEnd,
-          p.tsSec,
-        );
-        if (done === null) return;
-        p.addressBuf = done.datagram.addresses;
-        p.srcOffset = 0;
-        p.dstOffset = 16;
-        this.counts.reassembled++;
-        this.transport(protocol, done.payload, 0, done.payload.length, true);
+        this.fragment(key, 6, protocol, buf, at + 8, at + 24, offset, more, h + 8, ipEnd);
         return;
       }
       if (next === 50) {
@@ -356,6 +318,41 @@ export class PacketDecoder implements FrameSink {
     p.srcOffset = at + 8;
     p.dstOffset = at + 24;
     this.transport(next, buf, h, ipEnd, false);
+  }
+
+  /** Hands a fragment to the table and, once its datagram is whole, decodes the rebuilt payload. */
+  private fragment(
+    key: string,
+    ipVersion: 4 | 6,
+    protocol: number,
+    buf: Uint8Array,
+    srcOffset: number,
+    dstOffset: number,
+    offset: number,
+    more: boolean,
+    start: number,
+    end: number,
+  ): void {
+    const p = this.packet;
+    const done = this.fragments.add(
+      key,
+      ipVersion,
+      protocol,
+      buf,
+      srcOffset,
+      dstOffset,
+      offset,
+      more,
+      start,
+      end,
+      p.tsSec,
+    );
+    if (done === null) return;
+    p.addressBuf = done.datagram.addresses;
+    p.srcOffset = 0;
+    p.dstOffset = 16;
+    this.counts.reassembled++;
+    this.transport(protocol, done.payload, 0, done.payload.length, true);
   }
 
   private transport(protocol: number, buf: Uint8Array, at: number, end: number, reassembled: boolean): void {

@@ -1,6 +1,6 @@
 import type { FrameSink } from './container.js';
 import { CaptureDrop } from './errors.js';
-import { FragmentTable } from './fragments.js';
+import { FragmentTable, type PendingDatagram } from './fragments.js';
 import { CapturedPacket, LinkType, PayloadKind, Transport } from './packet.js';
 import { looksLikeSip } from './sip-framing.js';
 import { TcpReassembler } from './tcp.js';
@@ -232,7 +232,20 @@ export class PacketDecoder implements FrameSink {
         return;
       }
       const key = `4:${buf[at + 12]}.${buf[at + 13]}.${buf[at + 14]}.${buf[at + 15]}>${buf[at + 16]}.${buf[at + 17]}.${buf[at + 18]}.${buf[at + 19]}:${(buf[at + 4] << 8) | buf[at + 5]}:${protocol}`;
-      this.fragment(key, 4, protocol, buf, at + 12, at + 16, offset, more, at + ihl, ipEnd);
+      const done = this.fragments.add(
+        key,
+        4,
+        protocol,
+        buf,
+        at + 12,
+        at + 16,
+        offset,
+        more,
+        at + ihl,
+        ipEnd,
+        p.tsSec,
+      );
+      if (done !== null) this.reassembled(protocol, done);
       return;
     }
     p.addressBuf = buf;
@@ -304,7 +317,20 @@ export class PacketDecoder implements FrameSink {
         let key = '6:';
         for (let i = at + 8; i < at + 40; i++) key += String.fromCharCode(buf[i]);
         key += `:${ident}:${protocol}`;
-        this.fragment(key, 6, protocol, buf, at + 8, at + 24, offset, more, h + 8, ipEnd);
+        const done = this.fragments.add(
+          key,
+          6,
+          protocol,
+          buf,
+          at + 8,
+          at + 24,
+          offset,
+          more,
+          h + 8,
+          ipEnd,
+          p.tsSec,
+        );
+        if (done !== null) this.reassembled(protocol, done);
         return;
       }
       if (next === 50) {
@@ -320,34 +346,9 @@ export class PacketDecoder implements FrameSink {
     this.transport(next, buf, h, ipEnd, false);
   }
 
-  /** Hands a fragment to the table and, once its datagram is whole, decodes the rebuilt payload. */
-  private fragment(
-    key: string,
-    ipVersion: 4 | 6,
-    protocol: number,
-    buf: Uint8Array,
-    srcOffset: number,
-    dstOffset: number,
-    offset: number,
-    more: boolean,
-    start: number,
-    end: number,
-  ): void {
+  /** Decodes the payload of a datagram rebuilt from its fragments, addressed as its first one. */
+  private reassembled(protocol: number, done: { datagram: PendingDatagram; payload: Uint8Array }): void {
     const p = this.packet;
-    const done = this.fragments.add(
-      key,
-      ipVersion,
-      protocol,
-      buf,
-      srcOffset,
-      dstOffset,
-      offset,
-      more,
-      start,
-      end,
-      p.tsSec,
-    );
-    if (done === null) return;
     p.addressBuf = done.datagram.addresses;
     p.srcOffset = 0;
     p.dstOffset = 16;

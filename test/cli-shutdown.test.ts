@@ -3,11 +3,10 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, FREE_PORTS } from './helpers/cli.js';
 import { hep3 } from './helpers/hep.js';
 import { closed, tcpConnect, write } from './helpers/net.js';
 import { sipResponse } from './helpers/sip.js';
-
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
 interface LogLine {
   msg: string;
@@ -27,20 +26,9 @@ afterEach(() => {
 
 /** Starts the real CLI on loopback with kernel-chosen ports and collects its JSON log lines. */
 async function start(args: string[] = []) {
-  const child = spawn(
-    process.execPath,
-    [
-      ...CLI,
-      '--web.listen-address',
-      '127.0.0.1:0',
-      '--hep.listen-address',
-      '127.0.0.1:0',
-      '--syslog.listen-address',
-      '127.0.0.1:0',
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(process.execPath, [...CLI, ...FREE_PORTS, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   const lines: LogLine[] = [];
   const exited = once(child, 'exit').then(([code]) => code as number | null);

@@ -9,24 +9,9 @@ import { createInterface } from 'node:readline';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REVISION, VERSION } from '../src/version.js';
+import { CLI, FREE_PORTS } from './helpers/cli.js';
 import { makeCertificates } from './helpers/syslog.js';
 import { makeTlsFixtures, type TlsFixtures } from './helpers/tls.js';
-
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
-
-/**
- * Every listener on a kernel-chosen loopback port. A test that starts the exporter passes these
- * (later flags win), so it never binds the defaults 9060, 5514 and 9467, which a developer's own
- * exporter or another test run may hold.
- */
-const FREE_PORTS = [
-  '--web.listen-address',
-  '127.0.0.1:0',
-  '--hep.listen-address',
-  '127.0.0.1:0',
-  '--syslog.listen-address',
-  '127.0.0.1:0',
-];
 
 function run(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [...CLI, ...args], {

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import type { Exporter } from '../src/exporter.js';
+import { CLI } from './helpers/cli.js';
 import { samples, sampleValue, startExporter } from './helpers/exporter.js';
 import { hep3 } from './helpers/hep.js';
 import {
@@ -277,9 +278,7 @@ describe('SIGHUP with a broken web config file', () => {
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'src/cli.ts',
+        ...CLI,
         '--web.listen-address',
         '127.0.0.1:0',
         '--web.config.file',

@@ -46,6 +46,12 @@ function u32le(b: Uint8Array, p: number): number {
 function u32be(b: Uint8Array, p: number): number {
   return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 }
+function u16le(b: Uint8Array, p: number): number {
+  return b[p] | (b[p + 1] << 8);
+}
+function u16be(b: Uint8Array, p: number): number {
+  return (b[p] << 8) | b[p + 1];
+}
 
 /** pcapng interface: link type and how to turn its timestamps into seconds and nanoseconds. */
 interface PcapngInterface {
@@ -280,7 +286,7 @@ export class CaptureReader {
           this.corrupt(true);
           return;
         }
-        const major = le ? buf[pos + 12] | (buf[pos + 13] << 8) : (buf[pos + 12] << 8) | buf[pos + 13];
+        const major = le ? u16le(buf, pos + 12) : u16be(buf, pos + 12);
         if (major !== 1) {
           if (this.records === 0 && this.interfaces.length === 0) {
             throw new CaptureFormatError(`unsupported pcapng version ${major}`);
@@ -298,13 +304,13 @@ export class CaptureReader {
           this.corrupt(false);
           return;
         }
-        const linkType = le ? buf[pos + 8] | (buf[pos + 9] << 8) : (buf[pos + 8] << 8) | buf[pos + 9];
+        const linkType = le ? u16le(buf, pos + 8) : u16be(buf, pos + 8);
         const snapLen = le ? u32le(buf, pos + 12) : u32be(buf, pos + 12);
         const iface = newInterface(linkType, snapLen);
         let p = pos + 16;
         while (p + 4 <= end) {
-          const code = le ? buf[p] | (buf[p + 1] << 8) : (buf[p] << 8) | buf[p + 1];
-          const len = le ? buf[p + 2] | (buf[p + 3] << 8) : (buf[p + 2] << 8) | buf[p + 3];
+          const code = le ? u16le(buf, p) : u16be(buf, p);
+          const len = le ? u16le(buf, p + 2) : u16be(buf, p + 2);
           if (code === 0 || p + 4 + len > end) break;
           if (code === 9 && len >= 1) setResolution(iface, buf[p + 4]);
           else if (code === 14 && len >= 8) {
@@ -318,29 +324,18 @@ export class CaptureReader {
         this.interfaces.push(iface);
         return;
       }
-      case 6: {
-        // Enhanced Packet Block.
-        this.records++;
-        if (length < 32) {
-          this.corrupt(false);
-          return;
-        }
-        const ifId = le ? u32le(buf, pos + 8) : u32be(buf, pos + 8);
-        const high = le ? u32le(buf, pos + 12) : u32be(buf, pos + 12);
-        const low = le ? u32le(buf, pos + 16) : u32be(buf, pos + 16);
-        const capLen = le ? u32le(buf, pos + 20) : u32be(buf, pos + 20);
-        const origLen = le ? u32le(buf, pos + 24) : u32be(buf, pos + 24);
-        this.packet(ifId, high, low, buf, pos + 28, capLen, origLen, end);
-        return;
-      }
+      case 6:
       case 2: {
-        // Packet Block (obsolete, still written by old tools).
+        // Enhanced Packet Block, and the obsolete Packet Block old tools still write: the same
+        // layout but for a 16-bit interface id (followed by a drops count).
         this.records++;
         if (length < 32) {
           this.corrupt(false);
           return;
         }
-        const ifId = le ? buf[pos + 8] | (buf[pos + 9] << 8) : (buf[pos + 8] << 8) | buf[pos + 9];
+        let ifId: number;
+        if (type === 6) ifId = le ? u32le(buf, pos + 8) : u32be(buf, pos + 8);
+        else ifId = le ? u16le(buf, pos + 8) : u16be(buf, pos + 8);
         const high = le ? u32le(buf, pos + 12) : u32be(buf, pos + 12);
         const low = le ? u32le(buf, pos + 16) : u32be(buf, pos + 16);
         const capLen = le ? u32le(buf, pos + 20) : u32be(buf, pos + 20);

@@ -1,6 +1,6 @@
 import type { FrameSink } from './container.js';
 import { CaptureDrop } from './errors.js';
-import { FragmentTable } from './fragments.js';
+import { FragmentTable, type PendingDatagram } from './fragments.js';
 import { CapturedPacket, LinkType, PayloadKind, Transport } from './packet.js';
 import { looksLikeSip } from './sip-framing.js';
 import { TcpReassembler } from './tcp.js';
@@ -138,21 +138,19 @@ export class PacketDecoder implements FrameSink {
         break;
       }
       case LinkType.LINUX_SLL:
-        if (end - at < 16) {
+      case LinkType.LINUX_SLL2: {
+        // Linux cooked capture: v1 is 16 bytes with the protocol last, v2 is 20 with it first.
+        const v2 = linkType === LinkType.LINUX_SLL2;
+        const headerLength = v2 ? 20 : 16;
+        if (end - at < headerLength) {
           this.drop(CaptureDrop.CAPTURE_BAD_LINK_HEADER);
           return;
         }
-        etherType = (buf[at + 14] << 8) | buf[at + 15];
-        at += 16;
+        const typeAt = v2 ? at : at + 14;
+        etherType = (buf[typeAt] << 8) | buf[typeAt + 1];
+        at += headerLength;
         break;
-      case LinkType.LINUX_SLL2:
-        if (end - at < 20) {
-          this.drop(CaptureDrop.CAPTURE_BAD_LINK_HEADER);
-          return;
-        }
-        etherType = (buf[at] << 8) | buf[at + 1];
-        at += 20;
-        break;
+      }
       case LinkType.NULL:
       case LinkType.LOOP: {
         if (end - at < 4) {
@@ -247,12 +245,7 @@ export class PacketDecoder implements FrameSink {
         ipEnd,
         p.tsSec,
       );
-      if (done === null) return;
-      p.addressBuf = done.datagram.addresses;
-      p.srcOffset = 0;
-      p.dstOffset = 16;
-      this.counts.reassembled++;
-      this.transport(protocol, done.payload, 0, done.payload.length, true);
+      if (done !== null) this.reassembled(protocol, done);
       return;
     }
     p.addressBuf = buf;
@@ -337,12 +330,7 @@ export class PacketDecoder implements FrameSink {
           ipEnd,
           p.tsSec,
         );
-        if (done === null) return;
-        p.addressBuf = done.datagram.addresses;
-        p.srcOffset = 0;
-        p.dstOffset = 16;
-        this.counts.reassembled++;
-        this.transport(protocol, done.payload, 0, done.payload.length, true);
+        if (done !== null) this.reassembled(protocol, done);
         return;
       }
       if (next === 50) {
@@ -356,6 +344,16 @@ export class PacketDecoder implements FrameSink {
     p.srcOffset = at + 8;
     p.dstOffset = at + 24;
     this.transport(next, buf, h, ipEnd, false);
+  }
+
+  /** Decodes the payload of a datagram rebuilt from its fragments, addressed as its first one. */
+  private reassembled(protocol: number, done: { datagram: PendingDatagram; payload: Uint8Array }): void {
+    const p = this.packet;
+    p.addressBuf = done.datagram.addresses;
+    p.srcOffset = 0;
+    p.dstOffset = 16;
+    this.counts.reassembled++;
+    this.transport(protocol, done.payload, 0, done.payload.length, true);
   }
 
   private transport(protocol: number, buf: Uint8Array, at: number, end: number, reassembled: boolean): void {

@@ -1,4 +1,5 @@
 import { CaptureDrop } from './errors.js';
+import { KeyedTable } from './keyed-table.js';
 
 /** IP datagrams larger than this cannot exist (IPv4 total length, IPv6 without jumbograms). */
 const MAX_DATAGRAM = 65535;
@@ -35,19 +36,7 @@ export interface FragmentOptions {
  * (65535 per datagram). Time is capture time, so a file replays the same way however fast it is
  * read. Only fragments pay for the string key and the copies; whole packets never come here.
  */
-export class FragmentTable {
-  private readonly table = new Map<string, PendingDatagram>();
-  private nextSweep = 0;
-
-  constructor(
-    private readonly options: FragmentOptions,
-    private readonly drops: Float64Array,
-  ) {}
-
-  get size(): number {
-    return this.table.size;
-  }
-
+export class FragmentTable extends KeyedTable<PendingDatagram, FragmentOptions> {
   /**
    * Adds the fragment buf[start, end) at byte `offset` of the payload; `more` is the MF flag.
    * Returns the datagram with its payload rebuilt once complete, else null.
@@ -124,8 +113,7 @@ export class FragmentTable {
 
   /** Drops datagrams older than the timeout; runs at most once per capture-time second. */
   sweep(nowSec: number): void {
-    if (nowSec < this.nextSweep || this.table.size === 0) return;
-    this.nextSweep = nowSec + 1;
+    if (!this.sweepDue(nowSec, 1)) return;
     const limit = nowSec - this.options.timeoutSeconds;
     for (const [key, entry] of this.table) {
       // Insertion order is arrival order; a negative clock jump leaves later entries for later.

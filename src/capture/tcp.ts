@@ -1,4 +1,5 @@
 import { CaptureDrop } from './errors.js';
+import { KeyedTable } from './keyed-table.js';
 import {
   BAD_CONTENT_LENGTH,
   contentLength,
@@ -59,19 +60,7 @@ const MAX_OUT_OF_ORDER_SEGMENTS = 32;
  * message cut across segments is buffered. Every bound, when hit, is counted and the stream
  * resynchronises on the next segment that starts a SIP message.
  */
-export class TcpReassembler {
-  private readonly streams = new Map<string, Stream>();
-  private nextSweep = 0;
-
-  constructor(
-    private readonly options: TcpOptions,
-    private readonly drops: Float64Array,
-  ) {}
-
-  get size(): number {
-    return this.streams.size;
-  }
-
+export class TcpReassembler extends KeyedTable<Stream, TcpOptions> {
   segment(
     key: string,
     seq: number,
@@ -83,10 +72,10 @@ export class TcpReassembler {
     emit: MessageEmitter,
   ): void {
     this.sweep(nowSec);
-    let st = this.streams.get(key);
+    let st = this.table.get(key);
     if (st === undefined) {
       if (end === start && (flags & TCP_SYN) === 0) return; // a bare ACK/FIN of a stream we never saw
-      if (this.streams.size >= this.options.maxStreams) {
+      if (this.table.size >= this.options.maxStreams) {
         if (end > start) this.drops[CaptureDrop.CAPTURE_TCP_STREAM_LIMIT]++;
         return;
       }
@@ -101,7 +90,7 @@ export class TcpReassembler {
         scanned: 0,
         known: -1,
       };
-      this.streams.set(key, st);
+      this.table.set(key, st);
     }
     st.lastSec = nowSec;
     if ((flags & TCP_SYN) !== 0) {
@@ -267,19 +256,18 @@ export class TcpReassembler {
   private close(key: string, st: Stream): void {
     if (st.len > 0) this.drops[CaptureDrop.CAPTURE_TCP_INCOMPLETE]++;
     if (st.ooo.length > 0) this.drops[CaptureDrop.CAPTURE_TCP_GAP]++;
-    this.streams.delete(key);
+    this.table.delete(key);
   }
 
   /** Forgets idle streams; runs at most once per ten capture-time seconds. */
   sweep(nowSec: number): void {
-    if (nowSec < this.nextSweep || this.streams.size === 0) return;
-    this.nextSweep = nowSec + 10;
+    if (!this.sweepDue(nowSec, 10)) return;
     const limit = nowSec - this.options.idleSeconds;
-    for (const [key, st] of this.streams) if (st.lastSec < limit) this.close(key, st);
+    for (const [key, st] of this.table) if (st.lastSec < limit) this.close(key, st);
   }
 
   /** The input ended: streams in the middle of a message are counted. */
   finish(): void {
-    for (const [key, st] of this.streams) this.close(key, st);
+    for (const [key, st] of this.table) this.close(key, st);
   }
 }

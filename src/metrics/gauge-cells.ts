@@ -1,4 +1,5 @@
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { registerCellFamily } from './cell-family.js';
 
 /** A gauge series its owner sets with a plain assignment; exported when scraped. */
 export interface GaugeCell {
@@ -14,17 +15,7 @@ export class GaugeCells<L extends string> {
   private readonly series: Array<{ labels: Record<L, string>; cell: GaugeCell }> = [];
 
   constructor(registry: Registry, name: string, help: string, labelNames: readonly L[]) {
-    const series = this.series;
-    new Gauge<L>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of series) this.set(s.labels, s.cell.value);
-      },
-    });
+    registerCellFamily('gauge', registry, name, help, labelNames, this.series);
   }
 
   /** A new series, starting at `value`; asking again for the same labels gives the same cell. */

@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { registerCellFamily } from './cell-family.js';
 
 /** A counter series the hot path bumps with a plain `value++`. */
 export interface CounterCell {
@@ -35,20 +36,7 @@ export class HotCounter<L extends string> {
     private readonly labelNames: readonly L[],
     private readonly cap?: SeriesCap<L>,
   ) {
-    const series = this.series;
-    new Counter<L>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (let i = 0; i < series.length; i++) {
-          // prom-client's own types want a mutable label object; ours is never changed after creation.
-          this.inc(series[i].labels as never, series[i].cell.value);
-        }
-      },
-    });
+    registerCellFamily('counter', registry, name, help, labelNames, this.series);
   }
 
   /**

@@ -1,4 +1,7 @@
+import type { Socket } from 'node:net';
 import { pino } from 'pino';
+import request from 'supertest';
+import { afterEach } from 'vitest';
 import type { ConfigSources } from '../../src/config/load.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Exporter } from '../../src/exporter.js';
@@ -21,6 +24,53 @@ export async function startExporter(
   const exporter = new Exporter(config, pino({ level: 'silent' }));
   await exporter.start();
   return exporter;
+}
+
+/** The exposition an exporter serves on /metrics. */
+export async function scrape(exporter: Exporter): Promise<string> {
+  return (await request(`http://127.0.0.1:${exporter.httpPort}`).get('/metrics').expect(200)).text;
+}
+
+export interface ExporterPerTest {
+  /** Starts the test's exporter (see startExporter); it is stopped after the test. */
+  start(flags?: Record<string, string>, sources?: ConfigSources): Promise<Exporter>;
+  /** Stops the test's exporter now, for tests of what stopping does. */
+  stop(): Promise<void>;
+  /** The test's exposition. */
+  metrics(): Promise<string>;
+  /** Client sockets to destroy after the test, before the exporter stops. */
+  readonly sockets: Socket[];
+}
+
+/**
+ * One exporter per test of the calling file, with the client sockets the test opens, torn down
+ * after each test. Call it before the file's own afterEach hooks: hooks run in reverse order, so
+ * the file's run first, while the exporter is still up.
+ */
+export function exporterPerTest(): ExporterPerTest {
+  let exporter: Exporter | null = null;
+  const sockets: Socket[] = [];
+  const stop = async (): Promise<void> => {
+    const running = exporter;
+    exporter = null;
+    await running?.stop();
+  };
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await stop();
+  });
+  return {
+    start: async (flags, sources) => {
+      exporter = await startExporter(flags, sources);
+      return exporter;
+    },
+    stop,
+    metrics: () => {
+      if (exporter === null) throw new Error('no exporter is running');
+      return scrape(exporter);
+    },
+    sockets,
+  };
 }
 
 /** The value of one sample in an exposition, or undefined when the series is absent. */

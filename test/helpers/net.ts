@@ -1,5 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 
 export function udpSender(): UdpSocket {
   return createSocket('udp4');
@@ -49,4 +50,22 @@ export async function eventually<T>(
     value = await read();
   }
   return value;
+}
+
+/**
+ * Connects over TLS to a loopback listener whose certificate names localhost and is signed by
+ * `ca`, and writes `data` once the handshake is done; resolves with the socket once written.
+ */
+export async function tlsWrite(port: number, ca: Buffer, data: string | Buffer): Promise<TLSSocket> {
+  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', () => socket.write(data, (err) => (err ? reject(err) : resolve())));
+      socket.once('error', reject);
+    });
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  return socket;
 }

@@ -44,6 +44,15 @@ export async function startRsyslogd(forward: RsyslogForward): Promise<Rsyslogd> 
   return { socket: r.socket, output: r.process.log, stop: r.process.stop };
 }
 
+/** The flags that turn on the syslog TLS listener, on a kernel-chosen port, with `pki`'s server pair. */
+export function syslogTlsFlags(pki: { cert: string; key: string }): Record<string, string> {
+  return {
+    'syslog.tls.listen-address': '127.0.0.1:0',
+    'syslog.tls.cert-file': pki.cert,
+    'syslog.tls.key-file': pki.key,
+  };
+}
+
 /** A throwaway CA, server certificate and client certificate, made with openssl. */
 export async function makeCertificates(): Promise<{
   dir: string;

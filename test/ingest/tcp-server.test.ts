@@ -2,31 +2,20 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import fc from 'fast-check';
-import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Exporter } from '../../src/exporter.js';
+import { describe, expect, it } from 'vitest';
 import { HepStreamSplitter } from '../../src/ingest/hep/stream-splitter.js';
 import { SyslogStreamSplitter } from '../../src/ingest/syslog/framing.js';
 import { type FrameSplitter, frameReader, ReadState } from '../../src/ingest/tcp-server.js';
-import { sampleValue, startExporter } from '../helpers/exporter.js';
+import { exporterPerTest, sampleValue } from '../helpers/exporter.js';
 import { hep3 } from '../helpers/hep.js';
 import { closed, eventually, tcpConnect, write } from '../helpers/net.js';
 import { sipResponse } from '../helpers/sip.js';
-import { makeCertificates } from '../helpers/syslog.js';
+import { makeCertificates, syslogTlsFlags } from '../helpers/syslog.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let exporter: Exporter | null = null;
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await exporter?.stop();
-  exporter = null;
-});
-
-async function metrics(): Promise<string> {
-  return (await request(`http://127.0.0.1:${exporter!.httpPort}`).get('/metrics').expect(200)).text;
-}
+const run = exporterPerTest();
+const { metrics, sockets } = run;
 
 const closedBy = (text: string, listener: string, reason: string) =>
   sampleValue(text, `sip_exporter_tcp_connections_closed_total{listener="${listener}",reason="${reason}"}`);
@@ -58,7 +47,7 @@ const octets = (line: Buffer) => Buffer.concat([Buffer.from(`${line.length} `), 
 
 describe('frame deadline against a peer that trickles bytes', () => {
   it('closes a HEP connection whose packet does not complete in time, and counts it', async () => {
-    exporter = await startExporter({ 'hep.frame-timeout': '400ms' });
+    const exporter = await run.start({ 'hep.frame-timeout': '400ms' });
     const socket = await tcpConnect(exporter.source('hep').listener!.tcpPort);
     sockets.push(socket);
     socket.on('error', () => undefined);
@@ -72,7 +61,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
   });
 
   it('closes a syslog TCP connection trickling a message, octet-counted or by line, or trickling blanks', async () => {
-    exporter = await startExporter({ 'syslog.frame-timeout': '400ms' });
+    const exporter = await run.start({ 'syslog.frame-timeout': '400ms' });
     const port = exporter.source('syslog').listener!.plain!.tcpPort;
     const peers = await Promise.all([tcpConnect(port), tcpConnect(port), tcpConnect(port)]);
     sockets.push(...peers);
@@ -91,7 +80,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
 
   it('closes a syslog TLS connection trickling a message, and one that never finishes its handshake', async () => {
     const pki = await makeCertificates();
-    exporter = await startExporter({
+    const exporter = await run.start({
       'syslog.frame-timeout': '400ms',
       'syslog.tls.listen-address': '127.0.0.1:0',
       'syslog.tls.cert-file': pki.cert,
@@ -118,7 +107,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
   });
 
   it('keeps connections that send whole frames slowly, each frame promptly, and counts every frame', async () => {
-    exporter = await startExporter({ 'hep.frame-timeout': '600ms', 'syslog.frame-timeout': '600ms' });
+    const exporter = await run.start({ 'hep.frame-timeout': '600ms', 'syslog.frame-timeout': '600ms' });
     const hep = await tcpConnect(exporter.source('hep').listener!.tcpPort);
     const syslog = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
     sockets.push(hep, syslog);
@@ -146,7 +135,7 @@ describe('frame deadline against a peer that trickles bytes', () => {
   });
 
   it('has no deadline when the frame timeout is 0', async () => {
-    exporter = await startExporter({ 'hep.frame-timeout': '0' });
+    const exporter = await run.start({ 'hep.frame-timeout': '0' });
     const socket = await tcpConnect(exporter.source('hep').listener!.tcpPort);
     sockets.push(socket);
     await write(socket, HEP.subarray(0, 10));
@@ -222,7 +211,7 @@ describe('readers tell the server where frames begin', () => {
 
 describe('stopping with connections open', () => {
   it('reads and counts what the peers sent before the stop, and counts each close as shutdown', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const e = exporter;
     const hep = await tcpConnect(e.source('hep').listener!.tcpPort);
     const syslog = await tcpConnect(e.source('syslog').listener!.plain!.tcpPort);
@@ -232,8 +221,7 @@ describe('stopping with connections open', () => {
       write(hep, Buffer.concat(Array.from({ length: n }, () => HEP))),
       write(syslog, Buffer.concat(Array.from({ length: n }, () => SYSLOG_LINE))),
     ]);
-    await e.stop();
-    exporter = null;
+    await run.stop();
     const text = await e.registry.metrics();
     expect(received(text, 'hep', 'tcp')).toBe(n);
     expect(received(text, 'syslog', 'tcp')).toBe(n);
@@ -247,19 +235,14 @@ describe('stopping with connections open', () => {
 
   it('does not wait for a TLS handshake that never comes', async () => {
     const pki = await makeCertificates();
-    exporter = await startExporter({
-      'syslog.tls.listen-address': '127.0.0.1:0',
-      'syslog.tls.cert-file': pki.cert,
-      'syslog.tls.key-file': pki.key,
-    });
+    const exporter = await run.start(syslogTlsFlags(pki));
     const e = exporter;
     const silent = await tcpConnect(e.source('syslog').listener!.tlsPort);
     sockets.push(silent);
     silent.on('error', () => undefined);
     await sleep(100);
     const started = Date.now();
-    await e.stop();
-    exporter = null;
+    await run.stop();
     expect(Date.now() - started).toBeLessThan(2000);
     await closed(silent);
   });

@@ -2,31 +2,23 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { formatListenAddress } from '../listen-address.js';
 import { explainListenError } from '../listen-errors.js';
-import { activity, type Source, type SourceDeps, type SourceEndpoint } from '../source.js';
+import { ListenerSource } from '../listener-source.js';
+import { activity, type SourceDeps, type SourceEndpoint } from '../source.js';
 import { SyslogListener } from './listener.js';
 import { SyslogIngest } from './syslog-ingest.js';
 
-/**
- * Syslog lines over UDP and TCP on one port and over TLS on another. As for HEP, the ingest and
- * its series exist even when both listeners are off.
- */
-export class SyslogSource implements Source {
-  readonly name = 'syslog';
-  readonly ingest: SyslogIngest;
-  /** null until started, and when both syslog listen addresses are empty */
-  listener: SyslogListener | null = null;
-
+/** Syslog lines over UDP and TCP on one port and over TLS on another. */
+export class SyslogSource extends ListenerSource<SyslogIngest, SyslogListener> {
   constructor(
     private readonly config: Config['syslog'],
-    private readonly deps: SourceDeps,
+    deps: SourceDeps,
   ) {
-    this.ingest = new SyslogIngest(deps.counter, deps.self, config.extractors);
-    for (const transport of ['udp', 'tcp', 'tls'] as const)
-      deps.arrivals.watch(this.name, transport, this.ingest.stats.packets[transport]);
-  }
-
-  get ready(): boolean {
-    return this.listener === null || this.listener.ready;
+    super(
+      'syslog',
+      new SyslogIngest(deps.counter, deps.self, config.extractors),
+      ['udp', 'tcp', 'tls'],
+      deps,
+    );
   }
 
   async start(logger: Logger): Promise<void> {
@@ -64,10 +56,6 @@ export class SyslogSource implements Source {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.listener !== null) await this.listener.stop();
-  }
-
   endpoints(): SourceEndpoint[] {
     const listener = this.listener;
     if (listener === null) return [];
@@ -91,11 +79,6 @@ export class SyslogSource implements Source {
       });
     }
     return list;
-  }
-
-  packetsReceived(): Record<string, number> {
-    const packets = this.ingest.stats.packets;
-    return { udp: packets.udp.value, tcp: packets.tcp.value, tls: packets.tls.value };
   }
 
   reload(next: Config): void {

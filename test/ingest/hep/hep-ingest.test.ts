@@ -1,20 +1,11 @@
-import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Exporter } from '../../../src/exporter.js';
-import { samples, startExporter } from '../../helpers/exporter.js';
+import { describe, expect, it } from 'vitest';
+import { exporterPerTest, samples } from '../../helpers/exporter.js';
 import { hep3 } from '../../helpers/hep.js';
 import { closeUdp, eventually, sendUdp, tcpConnect, udpSender, write } from '../../helpers/net.js';
 import { sipResponse } from '../../helpers/sip.js';
 
-let exporter: Exporter | null = null;
-afterEach(async () => {
-  await exporter?.stop();
-  exporter = null;
-});
-
-async function metrics(): Promise<string> {
-  return (await request(`http://127.0.0.1:${exporter!.httpPort}`).get('/metrics').expect(200)).text;
-}
+const run = exporterPerTest();
+const { metrics } = run;
 
 const packets = (text: string) =>
   samples(text, 'sip_exporter_packets_received_total')['{listener="hep",transport="udp"}'] +
@@ -22,7 +13,7 @@ const packets = (text: string) =>
 
 describe('the per-packet guard', () => {
   it('counts a packet whose handling throws as hep_internal, keeps the TCP stream, and goes on', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const counter = exporter.counter;
     const real = counter.countScanned;
     // A fault no packet should cause, injected in the counter the ingest hands every packet to.

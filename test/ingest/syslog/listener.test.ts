@@ -1,14 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
-import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Exporter } from '../../../src/exporter.js';
-import { samples, sampleValue, startExporter } from '../../helpers/exporter.js';
-import { closed, closeUdp, eventually, sendUdp, tcpConnect, udpSender, write } from '../../helpers/net.js';
-import { logger, makeCertificates, type Rsyslogd, startRsyslogd } from '../../helpers/syslog.js';
+import { exporterPerTest, samples, sampleValue } from '../../helpers/exporter.js';
+import {
+  closed,
+  closeUdp,
+  eventually,
+  sendUdp,
+  tcpConnect,
+  tlsWrite,
+  udpSender,
+  write,
+} from '../../helpers/net.js';
+import {
+  logger,
+  makeCertificates,
+  type Rsyslogd,
+  startRsyslogd,
+  syslogTlsFlags,
+} from '../../helpers/syslog.js';
 
-let exporter: Exporter | null = null;
+const run = exporterPerTest();
+const { metrics } = run;
 let rsyslogd: Rsyslogd | null = null;
 afterEach(async (context) => {
   if (rsyslogd !== null && context.task.result?.state === 'fail') {
@@ -16,15 +30,9 @@ afterEach(async (context) => {
   }
   await rsyslogd?.stop();
   rsyslogd = null;
-  await exporter?.stop();
-  exporter = null;
 });
 
 const HOST = hostname().split('.')[0];
-
-async function metrics(): Promise<string> {
-  return (await request(`http://127.0.0.1:${exporter!.httpPort}`).get('/metrics').expect(200)).text;
-}
 
 function responses(text: string): Record<string, number> {
   return samples(text, 'sip_responses_total');
@@ -69,7 +77,7 @@ describe('syslog from util-linux logger', () => {
     ['RFC 3164 over TCP, octet counting', ['--rfc3164', '-T', '--octet-count'], 'tcp'],
   ] as const) {
     it(`counts ${name} exactly`, async () => {
-      exporter = await startExporter();
+      const exporter = await run.start();
       const port = exporter.source('syslog').listener!.plain!.udpPort;
       await logger(['-n', '127.0.0.1', '-P', String(port), '-t', 'kamailio', ...args], LINES);
       const text = await waitForMessages(transport, LINES.length);
@@ -95,7 +103,7 @@ describe('syslog forwarded by a real rsyslogd', () => {
 
   for (const protocol of ['udp', 'tcp'] as const) {
     it(`over ${protocol.toUpperCase()}${protocol === 'tcp' ? ' with octet counting' : ''}: acc lines, and a multi-line SIP message rsyslog escapes`, async () => {
-      exporter = await startExporter();
+      const exporter = await run.start();
       const port = exporter.source('syslog').listener!.plain!.udpPort;
       rsyslogd = await startRsyslogd({ port, protocol });
       await logger(['-u', rsyslogd.socket, '-t', 'kamailio'], LINES);
@@ -120,7 +128,7 @@ describe('syslog forwarded by a real rsyslogd', () => {
 
 describe('syslog listener bounds', () => {
   it('reads one UDP datagram as one message, line breaks and all', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const s = udpSender();
     const sip = 'SIP/2.0 404 Not Found\nCall-ID: u1\nCSeq: 1 REGISTER\nTo: <sip:x>;tag=9\n\n';
     await sendUdp(
@@ -138,7 +146,7 @@ describe('syslog listener bounds', () => {
   });
 
   it('closes connections that send garbage or oversized frames, and keeps serving others', async () => {
-    exporter = await startExporter({ 'syslog.max-frame-size': '1024' });
+    const exporter = await run.start({ 'syslog.max-frame-size': '1024' });
     const port = exporter.source('syslog').listener!.plain!.tcpPort;
     const badCount = await tcpConnect(port);
     await write(badCount, Buffer.from('12abc <13>x'));
@@ -164,7 +172,7 @@ describe('syslog listener bounds', () => {
   });
 
   it('counts a matched line with an impossible code as an error, not a response', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const s = udpSender();
     await sendUdp(
       s,
@@ -183,10 +191,8 @@ describe('syslog listener bounds', () => {
 describe('syslog over TLS (RFC 5425)', () => {
   it('reads octet-counted messages over TLS and, when asked, requires a client certificate', async () => {
     const pki = await makeCertificates();
-    exporter = await startExporter({
-      'syslog.tls.listen-address': '127.0.0.1:0',
-      'syslog.tls.cert-file': pki.cert,
-      'syslog.tls.key-file': pki.key,
+    const exporter = await run.start({
+      ...syslogTlsFlags(pki),
       'syslog.tls.client-ca-file': pki.ca,
     });
     const port = exporter.source('syslog').listener!.tlsPort;
@@ -241,7 +247,7 @@ describe("every product's line over every transport", () => {
   const octets = (lines: string[]) => Buffer.from(lines.map((l) => `${Buffer.byteLength(l)} ${l}`).join(''));
 
   it('UDP, one datagram a message', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const s = udpSender();
     for (const line of products(false))
       await sendUdp(s, Buffer.from(line), exporter.source('syslog').listener!.plain!.udpPort);
@@ -250,7 +256,7 @@ describe("every product's line over every transport", () => {
   });
 
   it('TCP with newline framing (multi-line messages escaped) and with octet counting', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const port = exporter.source('syslog').listener!.plain!.tcpPort;
     const a = await tcpConnect(port);
     await write(a, Buffer.from(`${products(true).join('\n')}\n`));
@@ -271,23 +277,12 @@ describe("every product's line over every transport", () => {
 
   it('TLS with octet counting', async () => {
     const pki = await makeCertificates();
-    exporter = await startExporter({
-      'syslog.tls.listen-address': '127.0.0.1:0',
-      'syslog.tls.cert-file': pki.cert,
-      'syslog.tls.key-file': pki.key,
-    });
-    const socket = tlsConnect({
-      host: '127.0.0.1',
-      port: exporter.source('syslog').listener!.tlsPort,
-      servername: 'localhost',
-      ca: readFileSync(pki.ca),
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('secureConnect', () =>
-        socket.write(octets(products(false)), (err) => (err ? reject(err) : resolve())),
-      );
-      socket.once('error', reject);
-    });
+    const exporter = await run.start(syslogTlsFlags(pki));
+    const socket = await tlsWrite(
+      exporter.source('syslog').listener!.tlsPort,
+      readFileSync(pki.ca),
+      octets(products(false)),
+    );
     expect(responses(await waitForMessages('tls', 5))).toEqual(expected);
     socket.destroy();
   });

@@ -1,29 +1,16 @@
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Exporter } from '../../../src/exporter.js';
+import { describe, expect, it } from 'vitest';
 import {
   buildExtractors,
   DEFAULT_EXTRACTORS,
   type Extractor,
 } from '../../../src/ingest/syslog/extractors.js';
-import { samples, sampleValue, startExporter } from '../../helpers/exporter.js';
-import { closeUdp, eventually, sendUdp, tcpConnect, udpSender, write } from '../../helpers/net.js';
-import { makeCertificates } from '../../helpers/syslog.js';
+import { exporterPerTest, samples, sampleValue } from '../../helpers/exporter.js';
+import { closeUdp, eventually, sendUdp, tcpConnect, tlsWrite, udpSender, write } from '../../helpers/net.js';
+import { makeCertificates, syslogTlsFlags } from '../../helpers/syslog.js';
 
-let exporter: Exporter | null = null;
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await exporter?.stop();
-  exporter = null;
-});
-
-async function metrics(): Promise<string> {
-  return (await request(`http://127.0.0.1:${exporter!.httpPort}`).get('/metrics').expect(200)).text;
-}
+const run = exporterPerTest();
+const { metrics, sockets } = run;
 
 const syslogErrors = (text: string) => samples(text, 'sip_exporter_parse_errors_total');
 const reason = (r: string) => `{listener="syslog",reason="${r}"}`;
@@ -59,7 +46,7 @@ async function expectSurvived(transport: string): Promise<void> {
 
 describe('a syslog line that once threw does not take the exporter down', () => {
   it('over UDP', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const s = udpSender();
     for (const line of [...BAD_TIMESTAMPS, ...SIGNATURE_ELEMENTS, GOOD]) {
       await sendUdp(s, Buffer.from(line), exporter.source('syslog').listener!.plain!.udpPort);
@@ -69,7 +56,7 @@ describe('a syslog line that once threw does not take the exporter down', () => 
   });
 
   it('over TCP with newline framing, on one connection', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const c = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
     sockets.push(c);
     await write(c, Buffer.from(`${[...BAD_TIMESTAMPS, ...SIGNATURE_ELEMENTS, GOOD].join('\n')}\n`));
@@ -78,7 +65,7 @@ describe('a syslog line that once threw does not take the exporter down', () => 
   });
 
   it('over TCP with octet counting, on one connection', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const c = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
     sockets.push(c);
     const frames = [...BAD_TIMESTAMPS, ...SIGNATURE_ELEMENTS, GOOD].map(
@@ -91,25 +78,16 @@ describe('a syslog line that once threw does not take the exporter down', () => 
 
   it('over TLS with octet counting, on one connection', async () => {
     const pki = await makeCertificates();
-    exporter = await startExporter({
-      'syslog.tls.listen-address': '127.0.0.1:0',
-      'syslog.tls.cert-file': pki.cert,
-      'syslog.tls.key-file': pki.key,
-    });
-    const c = tlsConnect({
-      host: '127.0.0.1',
-      port: exporter.source('syslog').listener!.tlsPort,
-      servername: 'localhost',
-      ca: readFileSync(pki.ca),
-    });
-    sockets.push(c);
+    const exporter = await run.start(syslogTlsFlags(pki));
     const frames = [...BAD_TIMESTAMPS, ...SIGNATURE_ELEMENTS, GOOD].map(
       (l) => `${Buffer.byteLength(l)} ${l}`,
     );
-    await new Promise<void>((resolve, reject) => {
-      c.once('secureConnect', () => c.write(frames.join(''), (err) => (err ? reject(err) : resolve())));
-      c.once('error', reject);
-    });
+    const c = await tlsWrite(
+      exporter.source('syslog').listener!.tlsPort,
+      readFileSync(pki.ca),
+      frames.join(''),
+    );
+    sockets.push(c);
     await expectSurvived('tls');
     expect(c.destroyed).toBe(false);
   });
@@ -117,7 +95,7 @@ describe('a syslog line that once threw does not take the exporter down', () => 
 
 describe('RFC 5424 structured data', () => {
   it('counts a line with structured data whose MSG has words ending in ] (once swallowed as SD)', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const s = udpSender();
     const line = `<134>1 2026-11-25T10:20:30Z sd-edge kamailio 7 - [origin ip="192.0.2.1"][x@1 v="a\\]b"] NOTICE: [acc] ${acc(486, 'sd1')} [done]`;
     await sendUdp(s, Buffer.from(line), exporter.source('syslog').listener!.plain!.udpPort);
@@ -142,7 +120,7 @@ describe('RFC 5424 structured data', () => {
 
 describe('the per-message guard', () => {
   it('counts a message whose handling throws as syslog_unparseable and goes on with the next', async () => {
-    exporter = await startExporter();
+    const exporter = await run.start();
     const ingest = exporter.source('syslog').ingest;
     // A fault the parser cannot produce any more, injected where an extractor runs.
     const throwing: Extractor = {

@@ -1,22 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
-import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Exporter } from '../../../src/exporter.js';
-import { samples, sampleValue, startExporter } from '../../helpers/exporter.js';
+import { describe, expect, it } from 'vitest';
+import { exporterPerTest, samples, sampleValue } from '../../helpers/exporter.js';
 import type { Presented } from '../../helpers/https.js';
 import { eventually } from '../../helpers/net.js';
-import { makeCertificates } from '../../helpers/syslog.js';
+import { makeCertificates, syslogTlsFlags } from '../../helpers/syslog.js';
 
-let exporter: Exporter | null = null;
-afterEach(async () => {
-  await exporter?.stop();
-  exporter = null;
-});
-
-async function metrics(): Promise<string> {
-  return (await request(`http://127.0.0.1:${exporter!.httpPort}`).get('/metrics').expect(200)).text;
-}
+const run = exporterPerTest();
+const { metrics } = run;
 
 const acc = (host: string) => {
   const msg = `<134>1 2026-11-25T10:20:30Z ${host} kamailio - - - ACC: transaction answered: timestamp=1;method=INVITE;from_tag=f;to_tag=t;call_id=${host};code=486;reason=Busy Here`;
@@ -52,10 +43,8 @@ describe('syslog over TLS and client certificates', () => {
     it(name, async () => {
       const pki = await makeCertificates();
       const other = await makeCertificates();
-      exporter = await startExporter({
-        'syslog.tls.listen-address': '127.0.0.1:0',
-        'syslog.tls.cert-file': pki.cert,
-        'syslog.tls.key-file': pki.key,
+      const exporter = await run.start({
+        ...syslogTlsFlags(pki),
         ...(requireCerts ? { 'syslog.tls.client-ca-file': pki.ca } : {}),
       });
       const port = exporter.source('syslog').listener!.tlsPort;

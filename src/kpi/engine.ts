@@ -2,6 +2,8 @@ import { METHOD_LABELS } from '../sip/methods.js';
 import {
   AttemptOutcome,
   attemptOutcomeOf,
+  DIRECTION_RECEIVED,
+  DIRECTION_SENT,
   type KpiMessage,
   type KpiSink,
   REASON_NONE,
@@ -44,6 +46,8 @@ const F_REGISTER = 8;
 const F_SRD = 16;
 const F_PDD = 32;
 const F_EXPIRES0 = 64;
+/** The upstream branch was taken from a copy the node sent: a received copy may correct it. */
+const F_FROM_SENT = 128;
 const BRANCH_MASK = 0xffffff00 | 0;
 
 /*
@@ -279,15 +283,28 @@ export class KpiEngine {
       const state = w & STATE;
       if (state === OPEN || state === CHALLENGED) {
         // Same or lower CSeq: a retransmission, or the node's own outgoing copy (its own Via
-        // branch on top): the branch first seen stays the upstream one.
-        if (cseq <= t[i + 4]) return;
+        // branch on top): the branch first seen stays the upstream one, unless it came from a
+        // copy the node sent (the capture reordered the two) and this one was received.
+        if (cseq <= t[i + 4]) {
+          if (cseq === t[i + 4] && (w & F_FROM_SENT) !== 0 && m.direction === DIRECTION_RECEIVED) {
+            t[i + 2] = m.branchHi >>> 0;
+            t[i + 3] = ((m.branchLo & BRANCH_MASK) | (w & 0xff & ~F_FROM_SENT)) >>> 0;
+            // The received copy is the request as the caller sent it: measure from it.
+            if (((cap - t[i + 7]) | 0) < 0) {
+              if (t[i + 6] === t[i + 7]) t[i + 6] = cap;
+              t[i + 7] = cap;
+            }
+          }
+          return;
+        }
         // A re-send after a challenge: the same attempt, now measured from this request.
         t[i + 2] = m.branchHi >>> 0;
         t[i + 3] =
           ((m.branchLo & BRANCH_MASK) |
-            (w & ~STATE & 0xff & ~F_EXPIRES0) |
+            (w & ~STATE & 0xff & ~F_EXPIRES0 & ~F_FROM_SENT) |
             OPEN |
-            (m.expires0 ? F_EXPIRES0 : 0)) >>>
+            (m.expires0 ? F_EXPIRES0 : 0) |
+            (m.direction === DIRECTION_SENT ? F_FROM_SENT : 0)) >>>
           0;
         t[i + 4] = cseq;
         t[i + 5] = (rel + (kind === 0 ? this.inviteTimeout : this.nonInviteTimeout)) >>> 0;
@@ -303,7 +320,13 @@ export class KpiEngine {
     t[i] = this.kHi;
     t[i + 1] = this.kLo;
     t[i + 2] = m.branchHi >>> 0;
-    t[i + 3] = ((m.branchLo & BRANCH_MASK) | OPEN | kind | (m.expires0 ? F_EXPIRES0 : 0)) >>> 0;
+    t[i + 3] =
+      ((m.branchLo & BRANCH_MASK) |
+        OPEN |
+        kind |
+        (m.expires0 ? F_EXPIRES0 : 0) |
+        (m.direction === DIRECTION_SENT ? F_FROM_SENT : 0)) >>>
+      0;
     t[i + 4] = cseq;
     t[i + 5] = (rel + (kind === 0 ? this.inviteTimeout : this.nonInviteTimeout)) >>> 0;
     t[i + 6] = cap;

@@ -9,7 +9,8 @@
  *   msg.status = obs.status; msg.cseq = obs.cseq; msg.captureMs = obs.captureMs; msg.now = obs.now;
  *   hasher.begin().bytes(buf, obs.callIdStart, obs.callIdEnd).end();
  *   msg.callIdHi = hasher.hi; msg.callIdLo = hasher.lo;   // and likewise From tag, To tag, branch
- *   msg.hasToTag = obs.toTagEnd > obs.toTagStart; msg.expires0 = ...; msg.reasonProtocol = ...;
+ *   msg.hasToTag = obs.toTagEnd > obs.toTagStart; msg.direction = (dst is the node's) ? 1 : ...;
+ *   msg.expires0 = ...; msg.reasonProtocol = ...; msg.reasonCause = ...;
  *
  * One KpiMessage object is reused for every message, as the observation is.
  */
@@ -37,6 +38,13 @@ export interface KpiMessage {
   /** 64-bit hash of the branch parameter of the top Via header. */
   branchHi: number;
   branchLo: number;
+  /**
+   * Whether the node received or sent this copy (DIRECTION_*), when the adapter can tell (the
+   * HEP destination is one of the node's addresses); DIRECTION_UNKNOWN otherwise. Only used to
+   * correct the upstream branch when a capture delivers a proxy's outgoing INVITE before the
+   * incoming one.
+   */
+  direction: number;
   /** Capture time, in milliseconds since the epoch, as the capture agent stamped it (HEP). */
   captureMs: number;
   /** The exporter's monotonic clock in milliseconds (performance.now()): drives expiry only. */
@@ -65,6 +73,7 @@ export function emptyKpiMessage(): KpiMessage {
     toTagLo: 0,
     branchHi: 0,
     branchLo: 0,
+    direction: 0,
     captureMs: 0,
     now: 0,
     expires0: false,
@@ -72,6 +81,10 @@ export function emptyKpiMessage(): KpiMessage {
     reasonCause: 0,
   };
 }
+
+export const DIRECTION_UNKNOWN = 0;
+export const DIRECTION_RECEIVED = 1;
+export const DIRECTION_SENT = 2;
 
 export const REASON_NONE = 0;
 export const REASON_Q850 = 1;

@@ -28,6 +28,7 @@ const messageArb = fc
     step: fc.constantFrom(0, 1, 40, 1000, 20_000, 33_000, 200_000),
     jitter: fc.constantFrom(0, 0, 0, 7, -300),
     expires0: fc.constantFrom(false, false, true),
+    dir: fc.constantFrom<'in' | 'out' | undefined>(undefined, 'in', 'out'),
     reason: fc.option(
       fc.tuple(fc.constantFrom(1 as const, 2 as const), fc.constantFrom(0, 16, 34, 127, 128, 486, 200)),
       {
@@ -283,6 +284,7 @@ describe('bad input', () => {
             toTagLo: num,
             branchHi: num,
             branchLo: num,
+            direction: num,
             captureMs: num,
             now: num,
             expires0: fc.boolean(),

@@ -138,6 +138,37 @@ describe('a proxy traced in and out', () => {
     ]);
   });
 
+  it('a capture that delivers the outgoing INVITE first is corrected by the direction hint', () => {
+    const { sink, send } = setup();
+    send(
+      invite('to-a', 1, 1, { dir: 'out' }),
+      invite('up', 0, 1, { dir: 'in' }),
+      reply(503, 'to-a', 40),
+      invite('to-b', 41, 1, { dir: 'out' }),
+      reply(200, 'to-b', 500),
+      reply(200, 'up', 501),
+    );
+    expect(sink.take()).toEqual([
+      `branch 0 5 503 ${branchText('to-a')}`,
+      `branch 0 5 200 ${branchText('to-b')}`,
+      'srd 0 success 0.501',
+      'attempt 0 answered',
+      'session-start 0',
+    ]);
+  });
+
+  it('without the hint, the first copy seen is taken as upstream (the documented limit)', () => {
+    const { sink, send } = setup();
+    send(
+      invite('to-a', 1),
+      invite('up', 0),
+      reply(503, 'to-a', 40),
+      invite('to-b', 41),
+      reply(200, 'up', 501),
+    );
+    expect(sink.take()).toEqual(['srd 0 failure 0.039', 'attempt 0 ineffective']);
+  });
+
   it('the callee may send the BYE: the dialog is found from either side', () => {
     const { sink, send } = setup();
     send(invite('up', 0), reply(200, 'up', 1000));
@@ -348,6 +379,13 @@ describe('registrations', () => {
     send(reg('x', 100, 1, { callId: 'reg-2' }));
     engine.expireAll(100 + 32_000);
     expect(sink.take()).toEqual(['register 0 failed', 'register 0 timeout']);
+  });
+
+  it('a registrar proxy traced out before in: RRD runs from the received REGISTER', () => {
+    const { sink, send } = setup();
+    send(reg('down', 5, 1, { dir: 'out' }), reg('up', 0, 1, { dir: 'in' }));
+    send(regReply(200, 'down', 60, 1), regReply(200, 'up', 61, 1));
+    expect(sink.take()).toEqual(['rrd 0 0.061', 'register 0 registered']);
   });
 
   it('a de-registration is counted apart, with no RRD', () => {

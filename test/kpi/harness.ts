@@ -27,6 +27,8 @@ export interface Msg {
   /** expiry clock, ms */
   now: number;
   expires0?: boolean;
+  /** which way the node saw this copy, when known */
+  dir?: 'in' | 'out';
   reason?: [protocol: 1 | 2, cause: number];
 }
 
@@ -47,6 +49,7 @@ export function toKpi(m: Msg, out: KpiMessage = emptyKpiMessage()): KpiMessage {
   out.hasToTag = m.toTag !== undefined;
   [out.toTagHi, out.toTagLo] = m.toTag === undefined ? [0, 0] : hash(m.toTag);
   [out.branchHi, out.branchLo] = hash(m.branch);
+  out.direction = m.dir === 'in' ? 1 : m.dir === 'out' ? 2 : 0;
   out.captureMs = m.cap;
   out.now = m.now;
   out.expires0 = m.expires0 ?? false;

@@ -19,6 +19,7 @@ interface Attempt {
   srd: boolean;
   pdd: boolean;
   expires0: boolean;
+  fromSent: boolean;
 }
 interface Dialog {
   node: number;
@@ -102,6 +103,19 @@ export class ReferenceEngine {
         const timeout = register ? this.o.nonInviteTimeoutMs : this.o.inviteTimeoutMs;
         const a = this.settle(key, now) ? this.attempts.get(key) : undefined;
         if (a !== undefined) {
+          if (
+            m.cseq === a.cseq &&
+            (a.state === 'open' || a.state === 'challenged') &&
+            a.fromSent &&
+            m.dir === 'in'
+          ) {
+            a.branch = m.branch;
+            a.fromSent = false;
+            if (cap < a.cur) {
+              if (a.first === a.cur) a.first = cap;
+              a.cur = cap;
+            }
+          }
           if (m.cseq <= a.cseq) return;
           if (a.state === 'open' || a.state === 'challenged') {
             Object.assign(a, {
@@ -112,6 +126,7 @@ export class ReferenceEngine {
               cur: cap,
             });
             a.expires0 = m.expires0 ?? false;
+            a.fromSent = m.dir === 'out';
             return;
           }
         }
@@ -127,6 +142,7 @@ export class ReferenceEngine {
           srd: false,
           pdd: false,
           expires0: m.expires0 ?? false,
+          fromSent: m.dir === 'out',
         });
       } else if (m.method === 'BYE' && m.toTag !== undefined) {
         const key = `${node}|${m.callId}|${[m.fromTag, m.toTag].sort().join('|')}`;

@@ -385,7 +385,11 @@ describe('registrations', () => {
     const { sink, send } = setup();
     send(reg('down', 5, 1, { dir: 'out' }), reg('up', 0, 1, { dir: 'in' }));
     send(regReply(200, 'down', 60, 1), regReply(200, 'up', 61, 1));
-    expect(sink.take()).toEqual(['rrd 0 0.061', 'register 0 registered']);
+    expect(sink.take()).toEqual([
+      `branch 0 12 200 ${branchText('down')}`,
+      'rrd 0 0.061',
+      'register 0 registered',
+    ]);
   });
 
   it('a de-registration is counted apart, with no RRD', () => {

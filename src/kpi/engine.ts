@@ -169,9 +169,9 @@ class Buckets {
 /**
  * The call-state engine: from the SIP messages one or more nodes send and receive (HEP
  * capture), it finds session and registration attempts, their single outcome, their delays,
- * and the duration of answered dialogs, and reports them to a KpiSink. Pure: no clock, no
- * timer, no metric; `now` comes with each message, and `expire(now)` may be called from a timer
- * so that a source that goes silent still times out.
+ * and the duration of answered dialogs, and reports them to a KpiSink. Pure: it reads no clock
+ * after construction, sets no timer and touches no metric; `now` comes with each message, and
+ * `expire(now)` may be called from a timer so that a source that goes silent still times out.
  *
  * Memory is fixed at construction; each message costs a lookup in at most two buckets of one
  * table plus a slice of the expiry sweep, and allocates nothing. See docs/kpis.md.

@@ -1,0 +1,675 @@
+import { METHOD_LABELS } from '../sip/methods.js';
+import {
+  AttemptOutcome,
+  attemptOutcomeOf,
+  DIRECTION_RECEIVED,
+  DIRECTION_SENT,
+  type KpiMessage,
+  type KpiSink,
+  REASON_NONE,
+  REASON_Q850,
+  REASON_SIP,
+  RegistrationOutcome,
+  SessionCut,
+  SrdResult,
+} from './types.js';
+
+const INVITE = METHOD_LABELS.indexOf('INVITE');
+const REGISTER = METHOD_LABELS.indexOf('REGISTER');
+const BYE = METHOD_LABELS.indexOf('BYE');
+
+const WAYS = 4;
+
+/*
+ * Attempt entry, 8 uint32 words (32 bytes; a bucket of 4 is two cache lines):
+ *   0 key high half
+ *   1 key bits 31..16 | node + 1 in bits 15..0 (never 0 while the entry is in use)
+ *   2 upstream Via branch high half
+ *   3 upstream Via branch bits 31..8 | flags in bits 7..0
+ *   4 CSeq number of the attempt's current request
+ *   5 deadline on the expiry clock (ms since origin, modulo 2^32)
+ *   6 capture time of the attempt's first request (ms since the capture origin, modulo 2^32)
+ *   7 capture time of the current request (after a challenge, the re-sent one)
+ * Keys keep 48 of their 64 bits and branches 56: a false match needs both halves to agree
+ * among the eight entries one key can live in, about 1 in 2^45 per lookup.
+ */
+const AW = 8;
+const STATE = 7;
+const OPEN = 1;
+/** Answered 401/407 (423 for REGISTER): waiting for the re-sent request. */
+const CHALLENGED = 2;
+/** Has its outcome; remembered so that late copies and retransmissions are not new attempts. */
+const ENDED = 3;
+/** Timed out; remembered so that a late final is recognised as such. */
+const TIMED_OUT = 4;
+const F_REGISTER = 8;
+const F_SRD = 16;
+const F_PDD = 32;
+const F_EXPIRES0 = 64;
+/** The upstream branch was taken from a copy the node sent: a received copy may correct it. */
+const F_FROM_SENT = 128;
+const BRANCH_MASK = 0xffffff00 | 0;
+
+/*
+ * Dialog entry, 4 uint32 words (16 bytes; a bucket of 4 is one cache line):
+ *   0 key high half, 1 key bits 31..16 | node + 1, 2 deadline (answer + max session duration),
+ *   3 capture time of the 200 OK.
+ */
+const DW = 4;
+
+export interface KpiEngineOptions {
+  /** Entries of the open-attempt table (INVITE and REGISTER); rounded up to a power of two. */
+  maxAttempts?: number;
+  /** Entries of the answered-dialog table; rounded up to a power of two. */
+  maxDialogs?: number;
+  /** No final response to an INVITE within this: the attempt times out. */
+  inviteTimeoutMs?: number;
+  /** REGISTER timeout, and the window in which a challenged request may be re-sent. */
+  nonInviteTimeoutMs?: number;
+  /** How long an ended or timed-out attempt is remembered (to absorb copies, spot late finals). */
+  lingerMs?: number;
+  /** A dialog with no BYE within this ends as cut (`max_duration`). */
+  maxSessionMs?: number;
+  /** The expiry sweep visits every entry once per this period. */
+  sweepPeriodMs?: number;
+  /** Origin of the expiry clock; the first `now` the engine will see or earlier. */
+  now?: number;
+}
+
+export const KPI_DEFAULTS = {
+  // 10,000 calls/s, each held ~15 s in setup and 32 s after its final: ~470,000 live entries.
+  maxAttempts: 1 << 20,
+  // 10,000 calls/s with a mean hold of 180 s: ~1.8 million dialogs, under half the table.
+  maxDialogs: 1 << 22,
+  inviteTimeoutMs: 190_000,
+  nonInviteTimeoutMs: 32_000,
+  lingerMs: 32_000,
+  maxSessionMs: 4 * 3600_000,
+  sweepPeriodMs: 1000,
+} as const;
+
+/** Bytes per entry, for the docs and the memory check. */
+export const ATTEMPT_ENTRY_BYTES = AW * 4;
+export const DIALOG_ENTRY_BYTES = DW * 4;
+
+/** Counters of the engine's own bounds and dropped input; a self-metric layer reads them. */
+export class KpiStats {
+  /** Open attempts (no outcome yet) replaced by a new one in a full bucket: no outcome counted. */
+  attemptEvictions = 0;
+  /** Ended attempts forgotten before their linger ran out (a late copy could start a new attempt). */
+  lingerEvictions = 0;
+  /** Answered dialogs replaced in a full bucket: ended as cut (`evicted`). */
+  dialogEvictions = 0;
+  /** Messages refused: node index out of range or capture time not a number. */
+  rejected = 0;
+  /** Reason headers with a cause outside the valid range. */
+  invalidReasons = 0;
+  /** Delays not observed because the capture clock went backwards between the two messages. */
+  negativeDelays = 0;
+  /** BYEs matching no answered dialog (started before the exporter, or already ended). */
+  unmatchedByes = 0;
+  /** Final responses to attempts that had already timed out. */
+  lateFinals = 0;
+  /** Dialogs answered and not yet ended, all nodes. */
+  activeSessions = 0;
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * A set-associative table with two candidate buckets per key (the less loaded one takes a new
+ * key), so that a table half full almost never has to evict a live entry.
+ */
+class Buckets {
+  readonly mask: number;
+  readonly t: Uint32Array;
+  b1 = 0;
+  b2 = 0;
+  constructor(
+    readonly words: number,
+    maxEntries: number,
+  ) {
+    let buckets = 1;
+    while (buckets * WAYS < maxEntries) buckets *= 2;
+    this.mask = buckets - 1;
+    this.t = new Uint32Array(buckets * WAYS * words);
+  }
+
+  get capacity(): number {
+    return (this.mask + 1) * WAYS;
+  }
+
+  /** Sets b1 and b2 (word offsets of the two buckets) for the key; returns the entry or -1. */
+  find(kHi: number, kLo: number): number {
+    const mask = this.mask;
+    const b1 = kHi & mask;
+    let b2 = Math.imul(kHi ^ (kLo >>> 16), 0x9e3779b1);
+    b2 = ((b2 >>> 16) | (b2 << 16)) & mask;
+    if (b2 === b1) b2 = (b1 ^ 1) & mask;
+    const stride = WAYS * this.words;
+    this.b1 = b1 * stride;
+    this.b2 = b2 * stride;
+    const t = this.t;
+    for (let i = this.b1, end = i + stride; i < end; i += this.words)
+      if (t[i + 1] === kLo && t[i] === kHi) return i;
+    if (this.b2 !== this.b1)
+      for (let i = this.b2, end = i + stride; i < end; i += this.words)
+        if (t[i + 1] === kLo && t[i] === kHi) return i;
+    return -1;
+  }
+}
+
+/**
+ * The call-state engine: from the SIP messages one or more nodes send and receive (HEP
+ * capture), it finds session and registration attempts, their single outcome, their delays,
+ * and the duration of answered dialogs, and reports them to a KpiSink. Pure: it reads no clock
+ * after construction, sets no timer and touches no metric; `now` comes with each message, and
+ * `expire(now)` may be called from a timer so that a source that goes silent still times out.
+ *
+ * Memory is fixed at construction; each message costs a lookup in at most two buckets of one
+ * table plus a slice of the expiry sweep, and allocates nothing. See docs/kpis.md.
+ */
+export class KpiEngine {
+  readonly stats = new KpiStats();
+  private readonly attempts: Buckets;
+  private readonly dialogs: Buckets;
+  private readonly inviteTimeout: number;
+  private readonly nonInviteTimeout: number;
+  private readonly linger: number;
+  private readonly maxSession: number;
+  private readonly sweepPeriod: number;
+  private readonly origin: number;
+  private captureOrigin = Number.NaN;
+  private kHi = 0;
+  private kLo = 0;
+  private lastSweep = Number.NaN;
+  private attemptSweepDebt = 0;
+  private dialogSweepDebt = 0;
+  private attemptCursor = 0;
+  private dialogCursor = 0;
+
+  constructor(
+    private readonly sink: KpiSink,
+    options: KpiEngineOptions = {},
+  ) {
+    const o = { ...KPI_DEFAULTS, ...options };
+    for (const [name, value] of Object.entries(o))
+      if (name !== 'now' && !(typeof value === 'number' && value >= 1 && value < 2 ** 31))
+        throw new RangeError(`KPI option ${name} must be between 1 and 2^31`);
+    this.attempts = new Buckets(AW, o.maxAttempts);
+    this.dialogs = new Buckets(DW, o.maxDialogs);
+    this.inviteTimeout = Math.floor(o.inviteTimeoutMs);
+    this.nonInviteTimeout = Math.floor(o.nonInviteTimeoutMs);
+    this.linger = Math.floor(o.lingerMs);
+    this.maxSession = Math.floor(o.maxSessionMs);
+    this.sweepPeriod = o.sweepPeriodMs;
+    this.origin = options.now ?? performance.now();
+  }
+
+  get attemptCapacity(): number {
+    return this.attempts.capacity;
+  }
+
+  get dialogCapacity(): number {
+    return this.dialogs.capacity;
+  }
+
+  /** Bytes held by both tables. */
+  get memoryBytes(): number {
+    return this.attempts.t.byteLength + this.dialogs.t.byteLength;
+  }
+
+  private rel(now: number): number {
+    return Math.floor(now - this.origin) >>> 0;
+  }
+
+  /** Reads one message. Never throws on any field values. */
+  handle(m: KpiMessage): void {
+    const node = m.node;
+    if (!(node >= 0 && node <= 0xfffe && node === Math.floor(node)) || !Number.isFinite(m.captureMs)) {
+      this.stats.rejected++;
+      return;
+    }
+    const now = Number.isFinite(m.now) ? m.now : this.origin;
+    this.expire(now);
+    const rel = this.rel(now);
+    if (Number.isNaN(this.captureOrigin)) this.captureOrigin = Math.floor(m.captureMs);
+    const cap = Math.round(m.captureMs - this.captureOrigin) >>> 0;
+    const method = m.method;
+    if (m.isRequest) {
+      if (method === INVITE) {
+        // A To tag marks an in-dialog request: a re-INVITE is no attempt.
+        if (!m.hasToTag) this.request(m, 0, rel, cap);
+      } else if (method === REGISTER) this.request(m, F_REGISTER, rel, cap);
+      else if (method === BYE && m.hasToTag) this.bye(m, rel, cap);
+    } else if (method === INVITE) this.response(m, 0, rel, cap);
+    else if (method === REGISTER) this.response(m, F_REGISTER, rel, cap);
+  }
+
+  private attemptKey(m: KpiMessage, kind: number): void {
+    const salt = m.node * 4 + (kind === 0 ? 1 : 2);
+    this.kHi = fmix((m.callIdHi ^ fmix(m.fromTagLo ^ fmix(salt))) >>> 0);
+    this.kLo =
+      ((fmix(m.callIdLo ^ fmix(m.fromTagHi ^ Math.imul(salt, 0x9e3779b1))) & 0xffff0000) | (m.node + 1)) >>>
+      0;
+  }
+
+  /** The dialog's key is the same whichever side sends the BYE: the two tags are combined. */
+  private dialogKey(m: KpiMessage): void {
+    const salt = m.node * 4 + 3;
+    const tagHi = (m.fromTagHi ^ m.toTagHi) >>> 0;
+    const tagLo = (m.fromTagLo ^ m.toTagLo) >>> 0;
+    this.kHi = fmix((m.callIdHi ^ fmix(tagLo ^ fmix(salt))) >>> 0);
+    this.kLo =
+      ((fmix(m.callIdLo ^ fmix(tagHi ^ Math.imul(salt, 0x9e3779b1))) & 0xffff0000) | (m.node + 1)) >>> 0;
+  }
+
+  private request(m: KpiMessage, kind: number, rel: number, cap: number): void {
+    this.attemptKey(m, kind);
+    const a = this.attempts;
+    let i = a.find(this.kHi, this.kLo);
+    if (i >= 0 && !this.settleAttempt(i, rel)) i = -1;
+    const cseq = m.cseq >>> 0;
+    const t = a.t;
+    if (i >= 0) {
+      const w = t[i + 3];
+      const state = w & STATE;
+      if (state === OPEN || state === CHALLENGED) {
+        // Same or lower CSeq: a retransmission, or the node's own outgoing copy (its own Via
+        // branch on top): the branch first seen stays the upstream one, unless it came from a
+        // copy the node sent (the capture reordered the two) and this one was received.
+        if (cseq <= t[i + 4]) {
+          if (cseq === t[i + 4] && (w & F_FROM_SENT) !== 0 && m.direction === DIRECTION_RECEIVED) {
+            t[i + 2] = m.branchHi >>> 0;
+            t[i + 3] = ((m.branchLo & BRANCH_MASK) | (w & 0xff & ~F_FROM_SENT)) >>> 0;
+            // The received copy is the request as the caller sent it: measure from it.
+            if (((cap - t[i + 7]) | 0) < 0) {
+              if (t[i + 6] === t[i + 7]) t[i + 6] = cap;
+              t[i + 7] = cap;
+            }
+          }
+          return;
+        }
+        // A re-send after a challenge: the same attempt, now measured from this request.
+        t[i + 2] = m.branchHi >>> 0;
+        t[i + 3] =
+          ((m.branchLo & BRANCH_MASK) |
+            (w & ~STATE & 0xff & ~F_EXPIRES0 & ~F_FROM_SENT) |
+            OPEN |
+            (m.expires0 ? F_EXPIRES0 : 0) |
+            (m.direction === DIRECTION_SENT ? F_FROM_SENT : 0)) >>>
+          0;
+        t[i + 4] = cseq;
+        t[i + 5] = (rel + (kind === 0 ? this.inviteTimeout : this.nonInviteTimeout)) >>> 0;
+        t[i + 7] = cap;
+        return;
+      }
+      // Ended: a late copy of its request, or (higher CSeq) a new attempt reusing Call-ID and
+      // From tag, as a REGISTER refresh or a redirected INVITE does.
+      if (cseq <= t[i + 4]) return;
+    } else {
+      i = this.allocAttempt(rel);
+    }
+    t[i] = this.kHi;
+    t[i + 1] = this.kLo;
+    t[i + 2] = m.branchHi >>> 0;
+    t[i + 3] =
+      ((m.branchLo & BRANCH_MASK) |
+        OPEN |
+        kind |
+        (m.expires0 ? F_EXPIRES0 : 0) |
+        (m.direction === DIRECTION_SENT ? F_FROM_SENT : 0)) >>>
+      0;
+    t[i + 4] = cseq;
+    t[i + 5] = (rel + (kind === 0 ? this.inviteTimeout : this.nonInviteTimeout)) >>> 0;
+    t[i + 6] = cap;
+    t[i + 7] = cap;
+  }
+
+  private response(m: KpiMessage, kind: number, rel: number, cap: number): void {
+    const status = m.status;
+    if (!(status >= 100 && status <= 699)) return;
+    this.attemptKey(m, kind);
+    const a = this.attempts;
+    const i = a.find(this.kHi, this.kLo);
+    if (i < 0 || !this.settleAttempt(i, rel)) return;
+    const t = a.t;
+    const w = t[i + 3];
+    const state = w & STATE;
+    const upstream = t[i + 2] === m.branchHi >>> 0 && (w & BRANCH_MASK) === (m.branchLo & BRANCH_MASK);
+    if (state === TIMED_OUT) {
+      if (upstream && status >= 200) {
+        this.stats.lateFinals++;
+        t[i + 3] = ((w & ~STATE) | ENDED) >>> 0;
+        this.sink.onLateFinal(m.node, m.method);
+      }
+      return;
+    }
+    // Ended, or a response to an earlier (challenged) request of the attempt.
+    if (state === ENDED || m.cseq >>> 0 !== t[i + 4]) return;
+    if (!upstream) {
+      if (status >= 200)
+        this.sink.onBranchFinal(m.node, m.method, status, m.branchHi >>> 0, m.branchLo >>> 0);
+      return;
+    }
+    // A copy or retransmission of the challenge itself.
+    if (state === CHALLENGED) return;
+    if (kind === 0) this.inviteResponse(i, w, m, status, rel, cap);
+    else this.registerResponse(i, w, m, status, rel, cap);
+  }
+
+  private inviteResponse(
+    i: number,
+    w: number,
+    m: KpiMessage,
+    status: number,
+    rel: number,
+    cap: number,
+  ): void {
+    const t = this.attempts.t;
+    const node = m.node;
+    const ms = (cap - t[i + 7]) | 0;
+    if (status < 200) {
+      // 100 says only that the next hop got the request: no status indication.
+      if (status === 100) return;
+      let f = w;
+      if ((w & F_SRD) === 0) {
+        f |= F_SRD;
+        this.delay(node, ms, SrdResult.SUCCESS, 0);
+      }
+      if ((status === 180 || status === 183) && (w & F_PDD) === 0) {
+        f |= F_PDD;
+        this.delay(node, ms, 0, 1);
+      }
+      t[i + 3] = f >>> 0;
+      return;
+    }
+    if (status === 401 || status === 407) {
+      t[i + 3] = ((w & ~STATE) | CHALLENGED) >>> 0;
+      t[i + 5] = (rel + this.nonInviteTimeout) >>> 0;
+      return;
+    }
+    const outcome = attemptOutcomeOf(status);
+    if ((w & F_SRD) === 0) {
+      if (status < 300) this.delay(node, ms, SrdResult.SUCCESS, 0);
+      else if (status >= 400) this.delay(node, ms, SrdResult.FAILURE, 0);
+    }
+    t[i + 3] = ((w & ~STATE) | ENDED | F_SRD) >>> 0;
+    t[i + 5] = (rel + this.linger) >>> 0;
+    this.sink.onAttemptEnd(node, outcome);
+    this.reason(m);
+    if (outcome === AttemptOutcome.ANSWERED) this.openDialog(m, rel, cap);
+  }
+
+  private registerResponse(
+    i: number,
+    w: number,
+    m: KpiMessage,
+    status: number,
+    rel: number,
+    cap: number,
+  ): void {
+    if (status < 200) return;
+    const t = this.attempts.t;
+    if (status === 401 || status === 407 || status === 423) {
+      t[i + 3] = ((w & ~STATE) | CHALLENGED) >>> 0;
+      t[i + 5] = (rel + this.nonInviteTimeout) >>> 0;
+      return;
+    }
+    t[i + 3] = ((w & ~STATE) | ENDED) >>> 0;
+    t[i + 5] = (rel + this.linger) >>> 0;
+    const node = m.node;
+    if ((w & F_EXPIRES0) !== 0) {
+      this.sink.onDeregistrationEnd(
+        node,
+        status < 300 ? RegistrationOutcome.REGISTERED : RegistrationOutcome.FAILED,
+      );
+      return;
+    }
+    if (status < 300) {
+      this.delay(node, (cap - t[i + 6]) | 0, 0, 2);
+      this.sink.onRegistrationEnd(node, RegistrationOutcome.REGISTERED);
+    } else this.sink.onRegistrationEnd(node, RegistrationOutcome.FAILED);
+  }
+
+  /** which: 0 SRD, 1 PDD, 2 RRD. A negative delay means the capture clock stepped back. */
+  private delay(node: number, ms: number, result: number, which: number): void {
+    if (ms < 0) {
+      this.stats.negativeDelays++;
+      return;
+    }
+    if (which === 0) this.sink.onSrd(node, result, ms / 1000);
+    else if (which === 1) this.sink.onPdd(node, ms / 1000);
+    else this.sink.onRrd(node, ms / 1000);
+  }
+
+  private reason(m: KpiMessage): void {
+    const protocol = m.reasonProtocol;
+    if (protocol === REASON_NONE) return;
+    const cause = m.reasonCause;
+    if (
+      (protocol === REASON_Q850 && cause >= 1 && cause <= 127 && cause === Math.floor(cause)) ||
+      (protocol === REASON_SIP && cause >= 300 && cause <= 699 && cause === Math.floor(cause))
+    )
+      this.sink.onReleaseCause(m.node, protocol, cause);
+    else this.stats.invalidReasons++;
+  }
+
+  /**
+   * Moves an attempt past every deadline that `rel` has passed, reporting what that ends.
+   * Returns false when the entry is free afterwards. Each step starts from the previous
+   * deadline, not from `rel`, so the result does not depend on when the sweep comes by.
+   */
+  private settleAttempt(i: number, rel: number): boolean {
+    const t = this.attempts.t;
+    for (;;) {
+      const deadline = t[i + 5];
+      if (((rel - deadline) | 0) < 0) return true;
+      const w = t[i + 3];
+      const state = w & STATE;
+      const node = (t[i + 1] & 0xffff) - 1;
+      if (state === OPEN || state === CHALLENGED) {
+        // An unanswered challenge is the attempt's last word: it failed.
+        const timedOut = state === OPEN;
+        t[i + 3] = ((w & ~STATE) | (timedOut ? TIMED_OUT : ENDED)) >>> 0;
+        t[i + 5] = (deadline + this.linger) >>> 0;
+        if ((w & F_REGISTER) === 0)
+          this.sink.onAttemptEnd(node, timedOut ? AttemptOutcome.TIMEOUT : AttemptOutcome.FAILED);
+        else {
+          const outcome = timedOut ? RegistrationOutcome.TIMEOUT : RegistrationOutcome.FAILED;
+          if ((w & F_EXPIRES0) !== 0) this.sink.onDeregistrationEnd(node, outcome);
+          else this.sink.onRegistrationEnd(node, outcome);
+        }
+      } else {
+        t[i + 1] = 0;
+        return false;
+      }
+    }
+  }
+
+  private allocAttempt(rel: number): number {
+    const a = this.attempts;
+    const t = a.t;
+    const stride = WAYS * AW;
+    let free1 = 0;
+    let first1 = -1;
+    let free2 = 0;
+    let first2 = -1;
+    let victim = -1;
+    let victimRank = Number.POSITIVE_INFINITY;
+    for (let pass = 0; pass < 2; pass++) {
+      const base = pass === 0 ? a.b1 : a.b2;
+      if (pass === 1 && base === a.b1) break;
+      for (let i = base; i < base + stride; i += AW) {
+        if (t[i + 1] !== 0) this.settleAttempt(i, rel);
+        if (t[i + 1] === 0) {
+          if (pass === 0) {
+            if (free1++ === 0) first1 = i;
+          } else if (free2++ === 0) first2 = i;
+          continue;
+        }
+        // Victim: an ended attempt before an open one, then the one closest to its deadline.
+        const state = t[i + 3] & STATE;
+        const rank = ((t[i + 5] - rel) | 0) + (state === ENDED || state === TIMED_OUT ? 0 : 2 ** 32);
+        if (rank < victimRank) {
+          victimRank = rank;
+          victim = i;
+        }
+      }
+    }
+    if (free1 > 0 && free1 >= free2) return first1;
+    if (free2 > 0) return first2;
+    const state = t[victim + 3] & STATE;
+    if (state === ENDED || state === TIMED_OUT) this.stats.lingerEvictions++;
+    else this.stats.attemptEvictions++;
+    return victim;
+  }
+
+  private openDialog(m: KpiMessage, rel: number, cap: number): void {
+    this.dialogKey(m);
+    const d = this.dialogs;
+    // Already there: a second answered attempt on the same Call-ID and tags; keep the first.
+    const found = d.find(this.kHi, this.kLo);
+    if (found >= 0 && this.settleDialog(found, rel)) return;
+    const i = this.allocDialog(rel);
+    const t = d.t;
+    t[i] = this.kHi;
+    t[i + 1] = this.kLo;
+    t[i + 2] = (rel + this.maxSession) >>> 0;
+    t[i + 3] = cap;
+    this.stats.activeSessions++;
+    this.sink.onSessionStart(m.node);
+  }
+
+  private bye(m: KpiMessage, rel: number, cap: number): void {
+    this.dialogKey(m);
+    const d = this.dialogs;
+    const i = d.find(this.kHi, this.kLo);
+    if (i < 0 || !this.settleDialog(i, rel)) {
+      this.stats.unmatchedByes++;
+      return;
+    }
+    const t = d.t;
+    t[i + 1] = 0;
+    this.stats.activeSessions--;
+    const ms = (cap - t[i + 3]) | 0;
+    if (ms < 0) {
+      this.stats.negativeDelays++;
+      this.sink.onSessionCut(m.node, SessionCut.CLOCK_STEP);
+    } else this.sink.onSessionEnd(m.node, ms / 1000);
+    this.reason(m);
+  }
+
+  private settleDialog(i: number, rel: number): boolean {
+    const t = this.dialogs.t;
+    if (((rel - t[i + 2]) | 0) < 0) return true;
+    const node = (t[i + 1] & 0xffff) - 1;
+    t[i + 1] = 0;
+    this.stats.activeSessions--;
+    this.sink.onSessionCut(node, SessionCut.MAX_DURATION);
+    return false;
+  }
+
+  private allocDialog(rel: number): number {
+    const d = this.dialogs;
+    const t = d.t;
+    const stride = WAYS * DW;
+    let free1 = 0;
+    let first1 = -1;
+    let free2 = 0;
+    let first2 = -1;
+    let victim = -1;
+    let victimRank = Number.POSITIVE_INFINITY;
+    for (let pass = 0; pass < 2; pass++) {
+      const base = pass === 0 ? d.b1 : d.b2;
+      if (pass === 1 && base === d.b1) break;
+      for (let i = base; i < base + stride; i += DW) {
+        if (t[i + 1] !== 0) this.settleDialog(i, rel);
+        if (t[i + 1] === 0) {
+          if (pass === 0) {
+            if (free1++ === 0) first1 = i;
+          } else if (free2++ === 0) first2 = i;
+          continue;
+        }
+        const rank = (t[i + 2] - rel) | 0;
+        if (rank < victimRank) {
+          victimRank = rank;
+          victim = i;
+        }
+      }
+    }
+    if (free1 > 0 && free1 >= free2) return first1;
+    if (free2 > 0) return first2;
+    // The oldest dialog goes: it is the likeliest to have ended unseen.
+    this.stats.dialogEvictions++;
+    this.stats.activeSessions--;
+    const node = (t[victim + 1] & 0xffff) - 1;
+    t[victim + 1] = 0;
+    this.sink.onSessionCut(node, SessionCut.EVICTED);
+    return victim;
+  }
+
+  /**
+   * Advances the expiry sweep to `now`: each table is visited at a rate that covers it once per
+   * sweep period, so timeouts are reported at most one period late and the cost per call is
+   * proportional to the time elapsed, not to the table size. Safe to call from a timer.
+   */
+  expire(now: number): void {
+    if (!Number.isFinite(now)) return;
+    if (Number.isNaN(this.lastSweep) || now < this.lastSweep) {
+      this.lastSweep = now;
+      return;
+    }
+    const elapsed = now - this.lastSweep;
+    if (elapsed < 1) return;
+    this.lastSweep = now;
+    const rel = this.rel(now);
+    const fraction = Math.min(1, elapsed / this.sweepPeriod);
+    this.attemptSweepDebt = Math.min(1, this.attemptSweepDebt + fraction);
+    this.dialogSweepDebt = Math.min(1, this.dialogSweepDebt + fraction);
+    const aBuckets = this.attempts.mask + 1;
+    let n = Math.floor(this.attemptSweepDebt * aBuckets);
+    if (n > 0) {
+      this.attemptSweepDebt -= n / aBuckets;
+      const t = this.attempts.t;
+      const stride = WAYS * AW;
+      let cursor = this.attemptCursor;
+      for (; n > 0; n--) {
+        const base = cursor * stride;
+        for (let i = base; i < base + stride; i += AW) if (t[i + 1] !== 0) this.settleAttempt(i, rel);
+        cursor = (cursor + 1) & this.attempts.mask;
+      }
+      this.attemptCursor = cursor;
+    }
+    const dBuckets = this.dialogs.mask + 1;
+    n = Math.floor(this.dialogSweepDebt * dBuckets);
+    if (n > 0) {
+      this.dialogSweepDebt -= n / dBuckets;
+      const t = this.dialogs.t;
+      const stride = WAYS * DW;
+      let cursor = this.dialogCursor;
+      for (; n > 0; n--) {
+        const base = cursor * stride;
+        for (let i = base; i < base + stride; i += DW) if (t[i + 1] !== 0) this.settleDialog(i, rel);
+        cursor = (cursor + 1) & this.dialogs.mask;
+      }
+      this.dialogCursor = cursor;
+    }
+  }
+
+  /** Settles every entry against `now` at once (tests, and a clean shutdown report). */
+  expireAll(now: number): void {
+    const rel = this.rel(now);
+    const at = this.attempts.t;
+    for (let i = 0; i < at.length; i += AW) if (at[i + 1] !== 0) this.settleAttempt(i, rel);
+    const dt = this.dialogs.t;
+    for (let i = 0; i < dt.length; i += DW) if (dt[i + 1] !== 0) this.settleDialog(i, rel);
+  }
+}

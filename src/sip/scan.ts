@@ -21,6 +21,11 @@ export class SipMessageScan {
   callIdEnd = -1;
   toTagStart = -1;
   toTagEnd = -1;
+  fromTagStart = -1;
+  fromTagEnd = -1;
+  /** the `branch` parameter of the first value of the first Via header */
+  viaBranchStart = -1;
+  viaBranchEnd = -1;
 
   reset(): void {
     this.kind = 0;
@@ -32,6 +37,10 @@ export class SipMessageScan {
     this.callIdEnd = -1;
     this.toTagStart = -1;
     this.toTagEnd = -1;
+    this.fromTagStart = -1;
+    this.fromTagEnd = -1;
+    this.viaBranchStart = -1;
+    this.viaBranchEnd = -1;
   }
 
   /** The method a response answers is the one in its CSeq; a request names its own. */
@@ -52,6 +61,9 @@ const EQUALS = 61;
 const LT = 60;
 const GT = 62;
 const DASH = 45;
+const COMMA = 44;
+const QUOTE = 34;
+const BACKSLASH = 92;
 
 function isDigit(b: number): boolean {
   return b >= 48 && b <= 57;
@@ -112,6 +124,16 @@ const HEADER_OTHER = 0;
 const HEADER_CALL_ID = 1;
 const HEADER_CSEQ = 2;
 const HEADER_TO = 3;
+const HEADER_FROM = 4;
+const HEADER_VIA = 5;
+
+/** Bits of the headers read so far; the scan stops once it has them all. */
+const FOUND_CSEQ = 1;
+const FOUND_CALL_ID = 2;
+const FOUND_TO = 4;
+const FOUND_FROM = 8;
+const FOUND_VIA = 16;
+const FOUND_ALL = 31;
 
 /** Which of the headers we read the name buf[start, stop) is; names are case-insensitive. */
 function headerKind(buf: Uint8Array, start: number, stop: number): number {
@@ -120,9 +142,24 @@ function headerKind(buf: Uint8Array, start: number, stop: number): number {
   if (length === 1) {
     if (first === 105) return HEADER_CALL_ID; // i
     if (first === 116) return HEADER_TO; // t
+    if (first === 102) return HEADER_FROM; // f
+    if (first === 118) return HEADER_VIA; // v
     return HEADER_OTHER;
   }
   if (length === 2) return first === 116 && (buf[start + 1] | 0x20) === 111 ? HEADER_TO : HEADER_OTHER;
+  if (length === 3) {
+    return first === 118 && (buf[start + 1] | 0x20) === 105 && (buf[start + 2] | 0x20) === 97
+      ? HEADER_VIA
+      : HEADER_OTHER;
+  }
+  if (first === 102) {
+    return length === 4 &&
+      (buf[start + 1] | 0x20) === 114 &&
+      (buf[start + 2] | 0x20) === 111 &&
+      (buf[start + 3] | 0x20) === 109
+      ? HEADER_FROM
+      : HEADER_OTHER;
+  }
   if (first !== 99) return HEADER_OTHER; // c
   if (length === 4) {
     return (buf[start + 1] | 0x20) === 115 &&
@@ -161,8 +198,14 @@ function readCSeq(buf: Uint8Array, p: number, stop: number, out: SipMessageScan)
   out.cseqMethod = methodIndex(buf, methodStart, p);
 }
 
-/** Finds the `tag` header parameter of a To value; a `;tag=` inside <...> belongs to the URI. */
-function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
+/** End of the range the last readTag or readViaBranch call found; read right after the call. */
+let foundEnd = -1;
+
+/**
+ * Finds the `tag` header parameter of a To or From value and returns where it starts (the end is
+ * in foundEnd), or -1. A `;tag=` inside <...> belongs to the URI.
+ */
+function readTag(buf: Uint8Array, p: number, stop: number): number {
   let q = p;
   while (q < stop && buf[q] !== LT && buf[q] !== SEMI) q++;
   if (q < stop && buf[q] === LT) {
@@ -189,20 +232,68 @@ function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan
         while (v < stop && isWhite(buf[v])) v++;
         const tagStart = v;
         while (v < stop && buf[v] !== SEMI && buf[v] !== CR && buf[v] !== LF && !isWhite(buf[v])) v++;
-        if (v > tagStart) {
-          out.toTagStart = tagStart;
-          out.toTagEnd = v;
-        }
-        return;
+        if (v === tagStart) return -1;
+        foundEnd = v;
+        return tagStart;
       }
     }
   }
+  return -1;
+}
+
+/** White space, or the line break of a folded header. */
+function isLinearWhite(b: number): boolean {
+  return b === SP || b === HT || b === CR || b === LF;
 }
 
 /**
- * Reads the start line and the CSeq, Call-ID and To headers of the SIP message in
+ * Finds the `branch` parameter of the first value of a Via header and returns where it starts
+ * (the end is in foundEnd), or -1. Values are separated by commas; only the first one is read.
+ * A quoted parameter value may hold `;` or `,`, so quoted strings are skipped whole.
+ */
+function readViaBranch(buf: Uint8Array, p: number, stop: number): number {
+  while (p < stop) {
+    const b = buf[p];
+    if (b === COMMA) return -1;
+    if (b === QUOTE) {
+      p++;
+      while (p < stop && buf[p] !== QUOTE) p += buf[p] === BACKSLASH ? 2 : 1;
+      p++;
+      continue;
+    }
+    p++;
+    if (b !== SEMI) continue;
+    while (p < stop && isLinearWhite(buf[p])) p++;
+    if (
+      p + 6 <= stop &&
+      (buf[p] | 0x20) === 98 && // b
+      (buf[p + 1] | 0x20) === 114 && // r
+      (buf[p + 2] | 0x20) === 97 && // a
+      (buf[p + 3] | 0x20) === 110 && // n
+      (buf[p + 4] | 0x20) === 99 && // c
+      (buf[p + 5] | 0x20) === 104 // h
+    ) {
+      let v = p + 6;
+      while (v < stop && isLinearWhite(buf[v])) v++;
+      if (v < stop && buf[v] === EQUALS) {
+        v++;
+        while (v < stop && isLinearWhite(buf[v])) v++;
+        const branchStart = v;
+        while (v < stop && buf[v] !== SEMI && buf[v] !== COMMA && !isLinearWhite(buf[v])) v++;
+        if (v === branchStart) return -1;
+        foundEnd = v;
+        return branchStart;
+      }
+    }
+  }
+  return -1;
+}
+
+/**
+ * Reads the start line and the CSeq, Call-ID, To, From and top Via headers of the SIP message in
  * buf[start, end) without making a string. Returns OK or a ParseError id. Stops at the first
- * empty line (the body is never read) or as soon as all three headers are found.
+ * empty line (the body is never read) or as soon as all five headers are found. Of each header
+ * only the first occurrence counts.
  */
 export function scanSipMessage(buf: Buffer, start: number, end: number, out: SipMessageScan): number {
   out.reset();
@@ -239,15 +330,21 @@ export function scanSipMessage(buf: Buffer, start: number, end: number, out: Sip
 
   let found = 0;
   p = firstLineEnd + 1;
-  while (p < end && found !== 7) {
+  while (p < end && found !== FOUND_ALL) {
     const first = buf[p];
     if (first === CR || first === LF) break; // empty line: the body follows
     let stop = lineEnd(buf, p, end);
     // A header may be folded onto following lines that start with white space.
     while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end);
-    // Only Call-ID/i, CSeq and To/t matter; most lines (Via, From, Route...) end here.
+    // Only Call-ID/i, CSeq, To/t, From/f and Via/v matter; most lines (Route, Contact...) end here.
     const lower = first | 0x20;
-    if (lower === 99 || lower === 105 || lower === 116) {
+    if (
+      lower === 99 ||
+      lower === 105 ||
+      lower === 116 ||
+      lower === 102 ||
+      (lower === 118 && (found & FOUND_VIA) === 0)
+    ) {
       let nameStop = p + 1;
       while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
       const kind = headerKind(buf, p, nameStop);
@@ -258,16 +355,42 @@ export function scanSipMessage(buf: Buffer, start: number, end: number, out: Sip
           v++;
           while (v < stop && isWhite(buf[v])) v++;
           const valueStop = trimEnd(buf, v, stop);
-          if (kind === HEADER_CSEQ && (found & 1) === 0) {
-            found |= 1;
-            readCSeq(buf, v, valueStop, out);
-          } else if (kind === HEADER_CALL_ID && (found & 2) === 0) {
-            found |= 2;
-            out.callIdStart = v;
-            out.callIdEnd = valueStop;
-          } else if (kind === HEADER_TO && (found & 4) === 0) {
-            found |= 4;
-            readToTag(buf, v, valueStop, out);
+          if (kind === HEADER_CSEQ) {
+            if ((found & FOUND_CSEQ) === 0) {
+              found |= FOUND_CSEQ;
+              readCSeq(buf, v, valueStop, out);
+            }
+          } else if (kind === HEADER_CALL_ID) {
+            if ((found & FOUND_CALL_ID) === 0) {
+              found |= FOUND_CALL_ID;
+              out.callIdStart = v;
+              out.callIdEnd = valueStop;
+            }
+          } else if (kind === HEADER_TO) {
+            if ((found & FOUND_TO) === 0) {
+              found |= FOUND_TO;
+              const tag = readTag(buf, v, valueStop);
+              if (tag >= 0) {
+                out.toTagStart = tag;
+                out.toTagEnd = foundEnd;
+              }
+            }
+          } else if (kind === HEADER_FROM) {
+            if ((found & FOUND_FROM) === 0) {
+              found |= FOUND_FROM;
+              const tag = readTag(buf, v, valueStop);
+              if (tag >= 0) {
+                out.fromTagStart = tag;
+                out.fromTagEnd = foundEnd;
+              }
+            }
+          } else if ((found & FOUND_VIA) === 0) {
+            found |= FOUND_VIA;
+            const branch = readViaBranch(buf, v, valueStop);
+            if (branch >= 0) {
+              out.viaBranchStart = branch;
+              out.viaBranchEnd = foundEnd;
+            }
           }
         }
       }

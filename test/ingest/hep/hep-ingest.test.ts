@@ -24,10 +24,10 @@ describe('the per-packet guard', () => {
   it('counts a packet whose handling throws as hep_internal, keeps the TCP stream, and goes on', async () => {
     exporter = await startExporter();
     const counter = exporter.counter;
-    const real = counter.countScanned;
+    const real = counter.count;
     // A fault no packet should cause, injected in the counter the ingest hands every packet to.
     let failing = true;
-    counter.countScanned = function (this: typeof counter, ...args: Parameters<typeof real>) {
+    counter.count = function (this: typeof counter, ...args: Parameters<typeof real>) {
       if (failing) throw new TypeError('injected');
       return real.apply(this, args);
     };

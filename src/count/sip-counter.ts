@@ -50,6 +50,12 @@ export class SipCounter {
   private readonly requestHits: CounterCell;
   /** which source and senders each node comes from; the ingests report to it */
   readonly sources: NodeSources;
+  /**
+   * The optional SIP fields (SCAN_* bits of sip/scan) the measurements here read; a source that
+   * scans SIP itself asks the scanner for these and no more. Dedupe and the counters need none:
+   * Call-ID, CSeq and To tag are always read.
+   */
+  readonly scanFields: number = 0;
 
   constructor(
     registry: Registry,

@@ -28,6 +28,8 @@ export class HepIngest {
   /** performance.now() counts from here: the arrival wall time of a packet without capture time */
   private readonly wallOrigin = performance.timeOrigin;
   private authKey: Buffer | null;
+  /** what the counter's measurements read beyond the always-read SIP fields */
+  private readonly scanFields: number;
 
   constructor(
     private readonly counter: SipCounter,
@@ -37,6 +39,7 @@ export class HepIngest {
     const ids = [...parseErrorIdsWithPrefix('hep_'), ...parseErrorIdsWithPrefix('sip_')];
     this.stats = new ListenerStats(self, 'hep', ['udp', 'tcp'], ids);
     this.authKey = options.authKey ? Buffer.from(options.authKey, 'utf8') : null;
+    this.scanFields = counter.scanFields;
   }
 
   /** Replaces the auth key (empty: accept all), as a config reload does. */
@@ -94,7 +97,7 @@ export class HepIngest {
       payloadEnd = inflated.length;
     }
     const scan = this.scan;
-    error = scanSipMessage(payload, payloadStart, payloadEnd, scan);
+    error = scanSipMessage(payload, payloadStart, payloadEnd, scan, this.scanFields);
     if (error !== OK) {
       stats.parseErrors[error].value++;
       return error;

@@ -13,8 +13,9 @@ const NO_BYTES = new Uint8Array(0);
 
 /**
  * A text field of an observation: a byte range into a buffer the source holds (no copy, as the
- * HEP path needs), or a string (as a regex extractor produces). Empty is absent. Read it with
- * KeyHasher.text on the hot path; toString() is for tests and cold paths.
+ * HEP path needs), or a string (as a regex extractor produces). Empty is absent, and so is a
+ * range with end <= start (the scanner's -1, -1). Read it with KeyHasher.text on the hot path;
+ * toString() is for tests and cold paths.
  */
 export class TextRef {
   buf: Uint8Array = NO_BYTES;
@@ -22,11 +23,8 @@ export class TextRef {
   end = 0;
   text: string | null = null;
 
+  /** No branch here: this runs for every field of every HEP message. */
   setBytes(buf: Uint8Array, start: number, end: number): void {
-    if (start < 0 || end <= start) {
-      this.clear();
-      return;
-    }
     this.buf = buf;
     this.start = start;
     this.end = end;
@@ -54,13 +52,15 @@ export class TextRef {
 
   /** Units of the field: bytes of a range, UTF-16 units of a string; 0 when absent. */
   get length(): number {
-    return this.text !== null ? this.text.length : this.end - this.start;
+    if (this.text !== null) return this.text.length;
+    return this.end > this.start ? this.end - this.start : 0;
   }
 
   /** Bytes decode as Latin-1, the inverse of how KeyHasher.string reads a string. */
   toString(): string {
     if (this.text !== null) return this.text;
     let s = '';
+    if (this.start < 0) return s;
     for (let i = this.start; i < this.end; i++) s += String.fromCharCode(this.buf[i]);
     return s;
   }

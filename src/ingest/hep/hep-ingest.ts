@@ -40,6 +40,7 @@ export class HepIngest {
     this.stats = new ListenerStats(self, 'hep', ['udp', 'tcp'], ids);
     this.authKey = options.authKey ? Buffer.from(options.authKey, 'utf8') : null;
     this.scanFields = counter.scanFields;
+    this.observation.listener = SOURCE_HEP;
   }
 
   /** Replaces the auth key (empty: accept all), as a config reload does. */
@@ -114,7 +115,6 @@ export class HepIngest {
     const o = this.observation;
     o.setSip(scan, payload);
     o.node = node;
-    o.listener = SOURCE_HEP;
     o.now = now;
     if (packet.hasTime) o.setCaptureTime(packet.timeSeconds, packet.timeMicroseconds);
     else o.setArrivalTime(this.wallOrigin + now);

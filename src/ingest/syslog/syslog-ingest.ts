@@ -31,6 +31,7 @@ export class SyslogIngest {
   ) {
     this.stats = new ListenerStats(self, 'syslog', ['udp', 'tcp', 'tls'], parseErrorIdsWithPrefix('syslog_'));
     this.unmatched = self.syslogUnmatched.cell({});
+    this.observation.listener = SOURCE_SYSLOG;
     this.setExtractors(extractors);
   }
 
@@ -86,7 +87,6 @@ export class SyslogIngest {
       const node = this.counter.nodes.fromText(nodeName ?? message.host ?? sender);
       this.counter.sources.seen(SOURCE_SYSLOG, node, sender);
       o.node = node;
-      o.listener = SOURCE_SYSLOG;
       o.now = now;
       // Syslog headers carry a timestamp, but to the second at best and in the sender's clock.
       o.setArrivalTime(this.wallOrigin + now);

@@ -143,9 +143,11 @@ export class Observation {
 
   /** The capture time as the arrival time, from a wall clock in ms since the Unix epoch. */
   setArrivalTime(wallMs: number): void {
-    const seconds = Math.floor(wallMs / 1000);
+    // Whole microseconds first: they stay exact in a double until the year 2255.
+    const micros = Math.round(wallMs * 1000);
+    const seconds = Math.floor(micros / 1_000_000);
     this.timeSeconds = seconds;
-    this.timeMicroseconds = Math.floor((wallMs - seconds * 1000) * 1000);
+    this.timeMicroseconds = micros - seconds * 1_000_000;
     this.timeSource = TIME_ARRIVAL;
   }
 

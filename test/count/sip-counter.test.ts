@@ -136,6 +136,28 @@ describe('SIP counter', () => {
     });
   });
 
+  it('keys a message only when it has both a Call-ID and a CSeq number, whatever the source', async () => {
+    const { registry, nodes, count, countEvent } = setup();
+    const node = nodes.fromText('edge');
+    const noCSeq = 'SIP/2.0 486 Busy Here\r\nCall-ID: c-no-cseq\r\nTo: <sip:b@x>;tag=t\r\n\r\n';
+    const badCSeq = 'SIP/2.0 480 Temporarily Unavailable\r\nCall-ID: c-bad\r\nCSeq: x INVITE\r\n\r\n';
+    const emptyCallId = 'SIP/2.0 603 Decline\r\nCall-ID:\r\nCSeq: 1 INVITE\r\n\r\n';
+    for (let i = 0; i < 2; i++) {
+      count(noCSeq, node);
+      count(badCSeq, node);
+      count(emptyCallId, node);
+      countEvent(node, { code: 404, method: methodIndexOfString('INVITE'), callId: 'acc-1' }, 0);
+    }
+    const text = await registry.metrics();
+    expect(samples(text, 'sip_responses_total')).toEqual({
+      '{code="486",class="4xx",reason="Busy Here",method="",node="edge"}': 2,
+      '{code="480",class="4xx",reason="Temporarily Unavailable",method="",node="edge"}': 2,
+      '{code="603",class="6xx",reason="Decline",method="INVITE",node="edge"}': 2,
+      '{code="404",class="4xx",reason="Not Found",method="INVITE",node="edge"}': 2,
+    });
+    expect(samples(text, 'sip_exporter_dedupe_hits_total')['{kind="response"}']).toBe(0);
+  });
+
   it('past --metrics.max-series, counts new series into per-node, per-class overflow series', async () => {
     const { registry, counter, nodes, countEvent } = setup(0, 3);
     const edge = nodes.fromText('edge');

@@ -8,8 +8,8 @@ import {
   TIME_ARRIVAL,
   TIME_CAPTURE,
 } from '../../src/count/observation.js';
-import { METHOD_LABELS } from '../../src/sip/methods.js';
 import { SipMessageScan, scanSipMessage } from '../../src/sip/scan.js';
+import { observed } from '../helpers/observation.js';
 import { REALISTIC_200_OK } from '../helpers/sip.js';
 
 function key(field: TextRef): string {
@@ -67,16 +67,7 @@ describe('Observation', () => {
     expect(scanSipMessage(buf, 0, buf.length, scan)).toBe(0);
     const o = new Observation();
     o.setSip(scan, buf);
-    expect({
-      kind: o.kind,
-      code: o.statusCode,
-      method: METHOD_LABELS[o.method],
-      cseq: o.cseqNumber,
-      callId: o.callId.toString(),
-      fromTag: o.fromTag.toString(),
-      toTag: o.toTag.toString(),
-      viaBranch: o.viaBranch.toString(),
-    }).toEqual({
+    expect(observed(o)).toMatchObject({
       kind: KIND_RESPONSE,
       code: 200,
       method: 'INVITE',

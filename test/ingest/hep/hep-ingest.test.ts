@@ -4,23 +4,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DedupeWindow } from '../../../src/count/dedupe.js';
 import { SOURCE_HEP } from '../../../src/count/node-sources.js';
 import { NodeLabels } from '../../../src/count/nodes.js';
-import {
-  KIND_REQUEST,
-  KIND_RESPONSE,
-  type Observation,
-  TIME_ARRIVAL,
-  TIME_CAPTURE,
-} from '../../../src/count/observation.js';
+import { KIND_REQUEST, KIND_RESPONSE, TIME_ARRIVAL, TIME_CAPTURE } from '../../../src/count/observation.js';
 import { SipCounter } from '../../../src/count/sip-counter.js';
 import { OK } from '../../../src/errors.js';
 import type { Exporter } from '../../../src/exporter.js';
 import { HepIngest } from '../../../src/ingest/hep/hep-ingest.js';
 import { SelfMetrics } from '../../../src/metrics/self-metrics.js';
-import { METHOD_LABELS } from '../../../src/sip/methods.js';
 import { SCAN_ALL } from '../../../src/sip/scan.js';
 import { samples, startExporter } from '../../helpers/exporter.js';
 import { hep3, hep12 } from '../../helpers/hep.js';
 import { closeUdp, eventually, sendUdp, tcpConnect, udpSender, write } from '../../helpers/net.js';
+import { recordObservations } from '../../helpers/observation.js';
 import { sipRequest, sipResponse } from '../../helpers/sip.js';
 
 let exporter: Exporter | null = null;
@@ -74,7 +68,7 @@ describe('the per-packet guard', () => {
   });
 });
 
-/** What the HEP ingest hands the counter, copied out while the call lasts (the object is reused). */
+/** A HEP ingest whose counter records what it is handed. */
 function observeHep(scanFields: number) {
   const registry = new Registry();
   const self = new SelfMetrics(registry);
@@ -82,29 +76,7 @@ function observeHep(scanFields: number) {
   const counter = new SipCounter(registry, nodes, new DedupeWindow(32_000, 1024), self);
   // As a measurement that reads the From tag and Via branch would declare.
   Object.assign(counter, { scanFields });
-  const seen: Array<Record<string, unknown>> = [];
-  const real = counter.count;
-  counter.count = function (this: typeof counter, o: Observation) {
-    seen.push({
-      node: nodes.labels[o.node],
-      kind: o.kind,
-      code: o.statusCode,
-      method: METHOD_LABELS[o.method],
-      cseq: o.cseqNumber,
-      callId: o.callId.toString(),
-      fromTag: o.fromTag.toString(),
-      toTag: o.toTag.toString(),
-      viaBranch: o.viaBranch.toString(),
-      time: [o.timeSeconds, o.timeMicroseconds, o.timeSource],
-      now: o.now,
-      source: [...o.sourceAddress.toString()].map((c) => c.charCodeAt(0)).join('.'),
-      destination: [...o.destinationAddress.toString()].map((c) => c.charCodeAt(0)).join('.'),
-      ports: [o.sourcePort, o.destinationPort],
-      transport: o.transport,
-      listener: o.listener,
-    });
-    return real.call(this, o);
-  };
+  const seen = recordObservations(counter);
   return { ingest: new HepIngest(counter, self, { maxInflatedSize: 65536 }), seen, registry };
 }
 
@@ -163,7 +135,7 @@ describe('the observation the HEP ingest fills', () => {
       ports: [5060, 5062],
       source: '192.0.2.10',
     });
-    const [seconds, micros, source] = seen[1].time as number[];
+    const [seconds, micros, source] = seen[1].time;
     expect(source).toBe(TIME_ARRIVAL);
     expect(Math.abs(seconds * 1000 + micros / 1000 - (performance.timeOrigin + now))).toBeLessThan(1);
     expect(Math.abs(seconds * 1000 - Date.now())).toBeLessThan(60_000);

@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { NodeLabels } from '../src/count/nodes.js';
+import { KIND_RESPONSE, Observation } from '../src/count/observation.js';
 import { SipCounter } from '../src/count/sip-counter.js';
 import { SelfMetrics } from '../src/metrics/self-metrics.js';
 import { METHOD_COUNT } from '../src/sip/methods.js';
@@ -39,11 +40,16 @@ const nodeIds = Array.from({ length: NODES }, (_, i) => nodes.fromText(`edge-${S
 await registry.metrics();
 const before = settle();
 
+const observation = new Observation();
+observation.kind = KIND_RESPONSE;
 let made = 0;
 for (let code = 100; code < 700 && made < series; code++) {
   for (let method = 0; method < METHOD_COUNT && made < series; method++) {
     for (let n = 0; n < NODES && made < series; n++) {
-      counter.countEvent(nodeIds[n], { code, method }, 0);
+      observation.node = nodeIds[n];
+      observation.statusCode = code;
+      observation.method = method;
+      counter.count(observation);
       made++;
     }
   }

@@ -1,3 +1,5 @@
+import type { TextRef } from './observation.js';
+
 /**
  * A 64-bit key built from two independent 32-bit hashes (murmur3- and murmur2-style mixes), fed
  * field by field, four bytes a step, with no allocation. 64 bits keep the chance that two different messages share a
@@ -62,6 +64,11 @@ export class KeyHasher {
     this.word(tail);
     this.word(end);
     return this;
+  }
+
+  /** Hashes an observation's text field, byte range or string, the same way for the same text. */
+  text(field: TextRef): this {
+    return field.text !== null ? this.string(field.text) : this.bytes(field.buf, field.start, field.end);
   }
 
   uint32(n: number): this {

@@ -3,16 +3,14 @@ import type { Registry } from 'prom-client';
 import { type CounterCell, HotCounter } from '../metrics/hot-counter.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
 import { METHOD_COUNT, METHOD_LABELS } from '../sip/methods.js';
-import { SIP_RESPONSE, type SipMessageScan } from '../sip/scan.js';
 import { MIN_STATUS_CODE, reasonPhrase, statusClass } from '../sip/status-codes.js';
 import type { DedupeWindow } from './dedupe.js';
 import { KeyHasher } from './key-hasher.js';
 import { NodeSources } from './node-sources.js';
 import type { NodeLabels } from './nodes.js';
+import { KIND_RESPONSE, type Observation } from './observation.js';
 
 const CODE_SLOTS = 600;
-const KIND_REQUEST = 1;
-const KIND_RESPONSE = 2;
 
 /** Default of --metrics.max-series. */
 export const DEFAULT_MAX_SERIES = 20_000;
@@ -30,20 +28,13 @@ export interface SipCounterOptions {
   logger?: Logger;
 }
 
-/** A SIP response or request as a syslog extractor reports it: text fields, all but code optional. */
-export interface SipEvent {
-  code?: number;
-  method: number;
-  callId?: string;
-  cseq?: number;
-  toTag?: string;
-}
-
 /**
- * The one place where a parsed SIP message becomes a counter increment, for every source.
+ * The one place where an observed SIP message becomes a counter increment, for every source.
  * A message is counted once per node: a message with the same node, Call-ID, CSeq number and
  * method (and, for a response, code and To tag) seen again within the dedupe window is a
- * duplicate — the same message traced on the way in and out, or a retransmission.
+ * duplicate — the same message traced on the way in and out, or a retransmission. A message
+ * without a Call-ID or a CSeq number is always counted: without a CSeq an INVITE and a re-INVITE
+ * of one dialog answered alike would share a key.
  *
  * Series are created on first use and cached per node in flat arrays indexed by code and
  * method, so counting is an array read and an increment. Past the series cap a new code, method
@@ -59,6 +50,12 @@ export class SipCounter {
   private readonly requestHits: CounterCell;
   /** which source and senders each node comes from; the ingests report to it */
   readonly sources: NodeSources;
+  /**
+   * The optional SIP fields (SCAN_* bits of sip/scan) the measurements here read; a source that
+   * scans SIP itself asks the scanner for these and no more. Dedupe and the counters need none:
+   * Call-ID, CSeq and To tag are always read.
+   */
+  readonly scanFields: number = 0;
 
   constructor(
     registry: Registry,
@@ -104,56 +101,26 @@ export class SipCounter {
     return this.responses.total();
   }
 
-  /** Counts what the scanner read from buf, keyed on its own bytes. */
-  countScanned(node: number, scan: SipMessageScan, buf: Uint8Array, now: number): void {
-    const method = scan.method;
-    const isResponse = scan.kind === SIP_RESPONSE;
+  /** Counts one observation; its byte ranges are read during the call only. */
+  count(o: Observation): void {
+    const isResponse = o.kind === KIND_RESPONSE;
+    const node = o.node;
+    const method = o.method;
     let keyed = false;
-    if (this.dedupe !== null && scan.callIdStart >= 0) {
+    // A byte-range field and a string field with the same text hash alike, so HEP and syslog
+    // reports of one message share a key.
+    if (this.dedupe !== null && o.cseqNumber >= 0 && o.callId.length > 0) {
       keyed = true;
       const h = this.hasher.begin();
-      h.uint32(isResponse ? KIND_RESPONSE : KIND_REQUEST)
-        .uint32(node)
-        .bytes(buf, scan.callIdStart, scan.callIdEnd)
-        .uint32(scan.cseqNumber)
-        .uint32(method);
+      h.uint32(o.kind).uint32(node).text(o.callId).uint32(o.cseqNumber).uint32(method);
       if (isResponse) {
-        h.uint32(scan.statusCode);
-        if (scan.toTagStart >= 0) h.bytes(buf, scan.toTagStart, scan.toTagEnd);
+        h.uint32(o.statusCode);
+        if (o.toTag.length > 0) h.text(o.toTag);
       }
       h.end();
     }
-    if (isResponse) this.countResponse(node, scan.statusCode, method, keyed, now);
-    else this.countRequest(node, method, keyed, now);
-  }
-
-  /** Counts a message a syslog extractor found; `event.code` set means a response. */
-  countEvent(node: number, event: SipEvent, now: number): void {
-    const isResponse = event.code !== undefined;
-    let keyed = false;
-    // Without a CSeq two transactions of one dialog (an INVITE and a re-INVITE both answered 200)
-    // would share a key, so such events are always counted.
-    if (
-      this.dedupe !== null &&
-      event.callId !== undefined &&
-      event.callId !== '' &&
-      event.cseq !== undefined
-    ) {
-      keyed = true;
-      const h = this.hasher.begin();
-      h.uint32(isResponse ? KIND_RESPONSE : KIND_REQUEST)
-        .uint32(node)
-        .string(event.callId)
-        .uint32(event.cseq)
-        .uint32(event.method);
-      if (isResponse) {
-        h.uint32(event.code!);
-        if (event.toTag !== undefined && event.toTag !== '') h.string(event.toTag);
-      }
-      h.end();
-    }
-    if (isResponse) this.countResponse(node, event.code!, event.method, keyed, now);
-    else this.countRequest(node, event.method, keyed, now);
+    if (isResponse) this.countResponse(node, o.statusCode, method, keyed, o.now);
+    else this.countRequest(node, method, keyed, o.now);
   }
 
   private countResponse(node: number, code: number, method: number, keyed: boolean, now: number): void {

@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DedupeWindow } from '../../src/count/dedupe.js';
 import { NodeLabels } from '../../src/count/nodes.js';
+import { KIND_REQUEST, KIND_RESPONSE, Observation } from '../../src/count/observation.js';
 import { SipCounter } from '../../src/count/sip-counter.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { methodIndexOfString } from '../../src/sip/methods.js';
@@ -21,12 +22,37 @@ function setup(windowMs = 32_000, maxSeries?: number) {
     { maxSeries },
   );
   const scan = new SipMessageScan();
+  const observation = new Observation();
+  /** A SIP message on the wire, through the scanner and the step every SIP-reading source takes. */
   const count = (text: string, node: number, now = 0) => {
     const buf = Buffer.from(text);
     expect(scanSipMessage(buf, 0, buf.length, scan)).toBe(0);
-    counter.countScanned(node, scan, buf, now);
+    observation.setSip(scan, buf);
+    observation.node = node;
+    observation.now = now;
+    counter.count(observation);
   };
-  return { registry, counter, nodes, count };
+  /** A message as a text extractor reports it: strings, a code for a response, the rest optional. */
+  const countEvent = (node: number, event: TextEvent, now: number) => {
+    observation.kind = event.code === undefined ? KIND_REQUEST : KIND_RESPONSE;
+    observation.statusCode = event.code ?? 0;
+    observation.method = event.method;
+    observation.cseqNumber = event.cseq ?? -1;
+    observation.callId.setText(event.callId);
+    observation.toTag.setText(event.toTag);
+    observation.node = node;
+    observation.now = now;
+    counter.count(observation);
+  };
+  return { registry, counter, nodes, count, countEvent };
+}
+
+interface TextEvent {
+  code?: number;
+  method: number;
+  callId?: string;
+  cseq?: number;
+  toTag?: string;
 }
 
 describe('SIP counter', () => {
@@ -92,15 +118,15 @@ describe('SIP counter', () => {
   });
 
   it('dedupes syslog events the same way, with the same key as the wire bytes', async () => {
-    const { registry, counter, nodes, count } = setup();
+    const { registry, nodes, count, countEvent } = setup();
     const node = nodes.fromText('edge');
     count(sipResponse({ code: 486, callId: 'c1', cseq: 3, toTag: 'tt' }), node);
-    counter.countEvent(
+    countEvent(
       node,
       { code: 486, method: methodIndexOfString('INVITE'), callId: 'c1', cseq: 3, toTag: 'tt' },
       1,
     );
-    counter.countEvent(
+    countEvent(
       node,
       { code: 486, method: methodIndexOfString('INVITE'), callId: 'c2', cseq: 3, toTag: 'tt' },
       1,
@@ -110,8 +136,30 @@ describe('SIP counter', () => {
     });
   });
 
+  it('keys a message only when it has both a Call-ID and a CSeq number, whatever the source', async () => {
+    const { registry, nodes, count, countEvent } = setup();
+    const node = nodes.fromText('edge');
+    const noCSeq = 'SIP/2.0 486 Busy Here\r\nCall-ID: c-no-cseq\r\nTo: <sip:b@x>;tag=t\r\n\r\n';
+    const badCSeq = 'SIP/2.0 480 Temporarily Unavailable\r\nCall-ID: c-bad\r\nCSeq: x INVITE\r\n\r\n';
+    const emptyCallId = 'SIP/2.0 603 Decline\r\nCall-ID:\r\nCSeq: 1 INVITE\r\n\r\n';
+    for (let i = 0; i < 2; i++) {
+      count(noCSeq, node);
+      count(badCSeq, node);
+      count(emptyCallId, node);
+      countEvent(node, { code: 404, method: methodIndexOfString('INVITE'), callId: 'acc-1' }, 0);
+    }
+    const text = await registry.metrics();
+    expect(samples(text, 'sip_responses_total')).toEqual({
+      '{code="486",class="4xx",reason="Busy Here",method="",node="edge"}': 2,
+      '{code="480",class="4xx",reason="Temporarily Unavailable",method="",node="edge"}': 2,
+      '{code="603",class="6xx",reason="Decline",method="INVITE",node="edge"}': 2,
+      '{code="404",class="4xx",reason="Not Found",method="INVITE",node="edge"}': 2,
+    });
+    expect(samples(text, 'sip_exporter_dedupe_hits_total')['{kind="response"}']).toBe(0);
+  });
+
   it('past --metrics.max-series, counts new series into per-node, per-class overflow series', async () => {
-    const { registry, counter, nodes } = setup(0, 3);
+    const { registry, counter, nodes, countEvent } = setup(0, 3);
     const edge = nodes.fromText('edge');
     const core = nodes.fromText('core');
     const invite = methodIndexOfString('INVITE');
@@ -130,8 +178,8 @@ describe('SIP counter', () => {
       [core, 200, invite],
       [edge, 503, invite],
     ];
-    for (const [node, code, method] of events) counter.countEvent(node, { code, method }, 0);
-    for (let i = 0; i < 5; i++) counter.countEvent(edge, { method: methodIndexOfString('OPTIONS') }, 0);
+    for (const [node, code, method] of events) countEvent(node, { code, method }, 0);
+    for (let i = 0; i < 5; i++) countEvent(edge, { method: methodIndexOfString('OPTIONS') }, 0);
     const text = await registry.metrics();
     expect(samples(text, 'sip_responses_total')).toEqual({
       '{code="200",class="2xx",reason="OK",method="INVITE",node="edge"}': 2,
@@ -154,10 +202,10 @@ describe('SIP counter', () => {
   });
 
   it('caps sip_requests_total apart, keeping the node in its overflow series', async () => {
-    const { registry, counter, nodes } = setup(0, 2);
+    const { registry, nodes, countEvent } = setup(0, 2);
     const edge = nodes.fromText('edge');
     for (const method of ['INVITE', 'BYE', 'ACK', 'CANCEL', 'INVITE'])
-      counter.countEvent(edge, { method: methodIndexOfString(method) }, 0);
+      countEvent(edge, { method: methodIndexOfString(method) }, 0);
     const text = await registry.metrics();
     expect(samples(text, 'sip_requests_total')).toEqual({
       '{method="INVITE",node="edge"}': 2,

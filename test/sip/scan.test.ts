@@ -1,7 +1,16 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PARSE_ERROR_INFO } from '../../src/errors.js';
 import { METHOD_LABELS } from '../../src/sip/methods.js';
-import { SIP_REQUEST, SIP_RESPONSE, SipMessageScan, scanSipMessage } from '../../src/sip/scan.js';
+import {
+  SCAN_ALL,
+  SCAN_FROM_TAG,
+  SCAN_VIA_BRANCH,
+  SIP_REQUEST,
+  SIP_RESPONSE,
+  SipMessageScan,
+  scanSipMessage,
+} from '../../src/sip/scan.js';
 import { REALISTIC_200_OK, sipRequest, sipResponse } from '../helpers/sip.js';
 
 interface Scanned {
@@ -153,5 +162,211 @@ describe('SIP scanner', () => {
     ]) {
       expect(scan(text).error, JSON.stringify(text)).toBe('sip_bad_start_line');
     }
+  });
+});
+
+/** The optional fields: From tag and top Via branch, as text, or undefined when not found. */
+function scanOptional(text: string, optional = SCAN_ALL): { fromTag?: string; viaBranch?: string } {
+  const buf = Buffer.from(text, 'latin1');
+  const out = new SipMessageScan();
+  expect(scanSipMessage(buf, 0, buf.length, out, optional)).toBe(0);
+  return {
+    fromTag: out.fromTagStart >= 0 ? buf.toString('latin1', out.fromTagStart, out.fromTagEnd) : undefined,
+    viaBranch:
+      out.viaBranchStart >= 0 ? buf.toString('latin1', out.viaBranchStart, out.viaBranchEnd) : undefined,
+  };
+}
+
+/** A response with the given Via and From lines in place of the usual ones. */
+function withHeaders(via: string[], from: string): string {
+  return [
+    'SIP/2.0 200 OK',
+    ...via,
+    from,
+    'To: <sip:b@x>;tag=to-1',
+    'Call-ID: c1',
+    'CSeq: 1 INVITE',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+describe('SIP scanner: From tag and top Via branch', () => {
+  it('reads both from real messages', () => {
+    expect(scanOptional(REALISTIC_200_OK)).toEqual({
+      fromTag: 'as5f3a2c1b',
+      viaBranch: 'z9hG4bK-524287-1---7b3c5f0b6e1a2c3d',
+    });
+    expect(scanOptional(sipRequest('INVITE'))).toEqual({
+      fromTag: '1928301774',
+      viaBranch: 'z9hG4bKnashds8',
+    });
+  });
+
+  it('reads only what is asked for, and the rest of the message the same either way', () => {
+    expect(scanOptional(REALISTIC_200_OK, 0)).toEqual({ fromTag: undefined, viaBranch: undefined });
+    expect(scanOptional(REALISTIC_200_OK, SCAN_FROM_TAG)).toEqual({
+      fromTag: 'as5f3a2c1b',
+      viaBranch: undefined,
+    });
+    expect(scanOptional(REALISTIC_200_OK, SCAN_VIA_BRANCH).viaBranch).toBe(
+      'z9hG4bK-524287-1---7b3c5f0b6e1a2c3d',
+    );
+  });
+
+  it('takes the branch of the first Via header only, and of its first value only', () => {
+    const from = 'From: <sip:a@x>;tag=f1';
+    expect(
+      scanOptional(
+        withHeaders(
+          ['Via: SIP/2.0/UDP a;branch=z9hG4bK-first', 'Via: SIP/2.0/UDP b;branch=z9hG4bK-second'],
+          from,
+        ),
+      ).viaBranch,
+    ).toBe('z9hG4bK-first');
+    expect(
+      scanOptional(
+        withHeaders(['Via: SIP/2.0/UDP a;branch=z9hG4bK-a , SIP/2.0/TCP b;branch=z9hG4bK-b'], from),
+      ).viaBranch,
+    ).toBe('z9hG4bK-a');
+    // The first value has no branch: a later value's branch is not the top one.
+    expect(
+      scanOptional(withHeaders(['Via: SIP/2.0/UDP a;rport, SIP/2.0/UDP b;branch=z9hG4bK-b'], from)).viaBranch,
+    ).toBeUndefined();
+    expect(
+      scanOptional(withHeaders(['Via: SIP/2.0/UDP a;rport', 'Via: SIP/2.0/UDP b;branch=z9hG4bK-b'], from))
+        .viaBranch,
+    ).toBeUndefined();
+  });
+
+  it('reads compact forms, any case, white space around = and folded lines', () => {
+    expect(
+      scanOptional(
+        withHeaders(
+          ['v: SIP/2.0/UDP a ; rport ; BRANCH = z9hG4bK-c ;received=1.2.3.4'],
+          'f: <sip:a@x> ; TAG = f-c',
+        ),
+      ),
+    ).toEqual({ fromTag: 'f-c', viaBranch: 'z9hG4bK-c' });
+    expect(
+      scanOptional(
+        withHeaders(
+          ['VIA: SIP/2.0/UDP a\r\n ;received=1.2.3.4\r\n\t;branch=z9hG4bK-fold'],
+          'FROM: <sip:a@x>\r\n ;tag=f-fold',
+        ),
+      ),
+    ).toEqual({ fromTag: 'f-fold', viaBranch: 'z9hG4bK-fold' });
+  });
+
+  it('does not take a tag or branch from inside a URI or a quoted value', () => {
+    expect(
+      scanOptional(
+        withHeaders(
+          ['Via: SIP/2.0/UDP a;x="q;branch=wrong, SIP/2.0/UDP c";branch=z9hG4bK-right'],
+          'From: "A" <sip:a@x;tag=wrong>;tag=right',
+        ),
+      ),
+    ).toEqual({ fromTag: 'right', viaBranch: 'z9hG4bK-right' });
+    expect(scanOptional(withHeaders(['Via: SIP/2.0/UDP a;xbranch=no'], 'From: <sip:a@x>;xtag=no'))).toEqual({
+      fromTag: undefined,
+      viaBranch: undefined,
+    });
+    expect(scanOptional(withHeaders(['Via: SIP/2.0/UDP a;branch='], 'From: <sip:a@x>;tag='))).toEqual({
+      fromTag: undefined,
+      viaBranch: undefined,
+    });
+  });
+
+  it('never reads From or Via from the body', () => {
+    const text =
+      'SIP/2.0 200 OK\r\nCSeq: 1 OPTIONS\r\n\r\nVia: SIP/2.0/UDP b;branch=body\r\nFrom: <sip:x>;tag=body\r\n';
+    expect(scanOptional(text)).toEqual({ fromTag: undefined, viaBranch: undefined });
+  });
+
+  it('never throws and keeps every range inside the message, for any bytes and any cut (property)', () => {
+    const scan = new SipMessageScan();
+    const sipish = fc
+      .array(
+        fc.constantFrom(
+          'SIP/2.0 200 OK',
+          'INVITE sip:x SIP/2.0',
+          '\r\n',
+          '\n',
+          ' ',
+          '\t',
+          'Via: ',
+          'v:',
+          'SIP/2.0/UDP h',
+          ';branch=',
+          'z9hG4bK1',
+          ',',
+          '"',
+          '\\',
+          'From: ',
+          'f: ',
+          '<sip:a@x;tag=u>',
+          ';tag=',
+          'To: ',
+          'Call-ID: ',
+          'CSeq: 1 INVITE',
+          '=',
+          ';',
+          'x',
+        ),
+        { maxLength: 40 },
+      )
+      .map((parts) => Buffer.from(parts.join(''), 'latin1'));
+    const anyBytes = fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a));
+    fc.assert(
+      fc.property(
+        fc.oneof(sipish, anyBytes),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: SCAN_ALL }),
+        (buf, a, b, optional) => {
+          const start = buf.length === 0 ? 0 : a % (buf.length + 1);
+          const end = start + (buf.length - start === 0 ? 0 : b % (buf.length - start + 1));
+          const error = scanSipMessage(buf, start, end, scan, optional);
+          expect(Number.isInteger(error)).toBe(true);
+          const ranges: Array<[number, number]> = [
+            [scan.callIdStart, scan.callIdEnd],
+            [scan.toTagStart, scan.toTagEnd],
+            [scan.fromTagStart, scan.fromTagEnd],
+            [scan.viaBranchStart, scan.viaBranchEnd],
+          ];
+          for (const [s, e] of ranges) {
+            if (s < 0) expect(e).toBe(-1);
+            else {
+              expect(s).toBeGreaterThanOrEqual(start);
+              expect(s).toBeLessThanOrEqual(e);
+              expect(e).toBeLessThanOrEqual(end);
+            }
+          }
+          if ((optional & SCAN_FROM_TAG) === 0) expect(scan.fromTagStart).toBe(-1);
+          if ((optional & SCAN_VIA_BRANCH) === 0) expect(scan.viaBranchStart).toBe(-1);
+          if (error === 0) {
+            // What is always read does not depend on what else is asked for.
+            const all = new SipMessageScan();
+            scanSipMessage(buf, start, end, all, SCAN_ALL);
+            expect([
+              scan.kind,
+              scan.statusCode,
+              scan.method,
+              scan.cseqNumber,
+              scan.callIdStart,
+              scan.toTagStart,
+            ]).toEqual([
+              all.kind,
+              all.statusCode,
+              all.method,
+              all.cseqNumber,
+              all.callIdStart,
+              all.toTagStart,
+            ]);
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -20,6 +20,8 @@ export class HepPacket {
   destinationPort = 0;
   timeSeconds = 0;
   timeMicroseconds = 0;
+  /** the packet carries a capture time (chunk 0x0009, or the HEPv2 time header) */
+  hasTime = false;
   /** -1 when the packet carries no capture agent ID */
   captureId = -1;
   captureNameStart = -1;
@@ -44,6 +46,7 @@ export class HepPacket {
     this.destinationPort = 0;
     this.timeSeconds = 0;
     this.timeMicroseconds = 0;
+    this.hasTime = false;
     this.captureId = -1;
     this.captureNameStart = -1;
     this.captureNameEnd = -1;
@@ -143,6 +146,7 @@ function decodeHep3(buf: Uint8Array, start: number, end: number, out: HepPacket)
       case 0x0009:
         if (bodyLength !== 4) return ParseError.HEP_BAD_CHUNK;
         out.timeSeconds = u32(buf, body);
+        out.hasTime = true;
         break;
       case 0x000a:
         if (bodyLength !== 4) return ParseError.HEP_BAD_CHUNK;
@@ -210,6 +214,7 @@ function decodeHep12(buf: Uint8Array, start: number, end: number, out: HepPacket
     const time = start + headerLength;
     out.timeSeconds = u32le(buf, time);
     out.timeMicroseconds = u32le(buf, time + 4);
+    out.hasTime = true;
     out.captureId = buf[time + 8] | (buf[time + 9] << 8);
   }
   if (payloadStart === end) return ParseError.HEP_NO_PAYLOAD;

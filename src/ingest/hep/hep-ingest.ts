@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { unzipSync } from 'node:zlib';
 import { SOURCE_HEP } from '../../count/node-sources.js';
+import { Observation } from '../../count/observation.js';
 import type { SipCounter } from '../../count/sip-counter.js';
 import {
   HEP_PARSE_ERRORS,
@@ -31,7 +32,12 @@ export class HepIngest {
   readonly stats: ListenerStats<HepListenerError>;
   private readonly packet = new HepPacket();
   private readonly scan = new SipMessageScan();
+  private readonly observation = new Observation();
+  /** performance.now() counts from here: the arrival wall time of a packet without capture time */
+  private readonly wallOrigin = performance.timeOrigin;
   private authKey: Buffer | null;
+  /** what the counter's measurements read beyond the always-read SIP fields */
+  private readonly scanFields: number;
 
   constructor(
     private readonly counter: SipCounter,
@@ -46,6 +52,8 @@ export class HepIngest {
       requests: true,
     });
     this.authKey = options.authKey ? Buffer.from(options.authKey, 'utf8') : null;
+    this.scanFields = counter.scanFields;
+    this.observation.listener = SOURCE_HEP;
   }
 
   /** Replaces the auth key (empty: accept all), as a config reload does. */
@@ -57,7 +65,9 @@ export class HepIngest {
    * Handles the packet in buf[start, end). `sender` names the node when the packet names none
    * (HEPv1, or HEPv3 without capture ID or name). Returns OK or the ParseError id; never throws:
    * a packet whose handling fails unexpectedly is counted as HEP_INTERNAL and dropped, so one
-   * packet cannot take the process down or close the TCP stream it came on.
+   * packet cannot take the process down or close the TCP stream it came on. `now` is
+   * performance.now() at arrival: it drives the dedupe window and stands in for a missing
+   * capture time.
    */
   handle(buf: Buffer, start: number, end: number, sender: string, now: number): HepListenerError | Ok {
     try {
@@ -101,7 +111,7 @@ export class HepIngest {
       payloadEnd = inflated.length;
     }
     const scan = this.scan;
-    error = scanSipMessage(payload, payloadStart, payloadEnd, scan);
+    error = scanSipMessage(payload, payloadStart, payloadEnd, scan, this.scanFields);
     if (error !== OK) {
       stats.parseErrors.count(error);
       return error;
@@ -115,7 +125,18 @@ export class HepIngest {
     this.counter.sources.seen(SOURCE_HEP, node, sender);
     if (scan.kind === SIP_RESPONSE) stats.responses.value++;
     else stats.requests.value++;
-    this.counter.countScanned(node, scan, payload, now);
+    const o = this.observation;
+    o.setSip(scan, payload);
+    o.node = node;
+    o.now = now;
+    if (packet.hasTime) o.setCaptureTime(packet.timeSeconds, packet.timeMicroseconds);
+    else o.setArrivalTime(this.wallOrigin + now);
+    o.sourceAddress.setBytes(buf, packet.sourceAddressStart, packet.sourceAddressEnd);
+    o.destinationAddress.setBytes(buf, packet.destinationAddressStart, packet.destinationAddressEnd);
+    o.sourcePort = packet.sourcePort;
+    o.destinationPort = packet.destinationPort;
+    o.transport = packet.ipProtocol;
+    this.counter.count(o);
     return OK;
   }
 

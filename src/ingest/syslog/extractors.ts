@@ -1,5 +1,6 @@
+import { KIND_RESPONSE, Observation } from '../../count/observation.js';
 import { ConfigError } from '../../errors.js';
-import { METHOD_LABELS } from '../../sip/methods.js';
+import { METHOD_LABELS, METHOD_UNKNOWN, methodIndexOfString } from '../../sip/methods.js';
 import { SIP_RESPONSE, SipMessageScan, scanSipMessage } from '../../sip/scan.js';
 
 /** A SIP response found in a log line. Strings as the line has them; code still unchecked. */
@@ -16,6 +17,12 @@ export interface ExtractedResponse {
 export interface Extractor {
   readonly name: string;
   extract(text: string): ExtractedResponse | null;
+  /**
+   * For an extractor that reads a whole SIP message: fills the SIP fields of `out` through the
+   * step HEP payloads take (Observation.setSip) and says whether the message matched. When
+   * present the ingest calls it instead of extract, so both sources read SIP alike.
+   */
+  observe?(text: string, out: Observation): boolean;
 }
 
 /** What the config file may say for one extractor: a built-in name, or a custom regex. */
@@ -92,36 +99,65 @@ const kamailioXlog: Extractor = {
 
 const STATUS_LINE = /(?:^|\n)([ \t]*)SIP\/2\.0 \d/;
 
+const scratchScan = new SipMessageScan();
+
+/**
+ * Finds a SIP response printed in text and hands its scan to the shared step. The message is
+ * re-encoded as Latin-1, so byte ranges read back (and hash) as the string's own characters.
+ */
+function observeLoggedResponse(text: string, out: Observation): boolean {
+  const m = STATUS_LINE.exec(text);
+  if (m === null) return false;
+  let message = text.slice(m.index + (m[0].startsWith('\n') ? 1 : 0));
+  const indent = m[1];
+  if (indent !== '') {
+    message = message
+      .split('\n')
+      .map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line))
+      .join('\n');
+  }
+  const buf = Buffer.from(message, 'latin1');
+  if (scanSipMessage(buf, 0, buf.length, scratchScan) !== 0 || scratchScan.kind !== SIP_RESPONSE)
+    return false;
+  out.setSip(scratchScan, buf);
+  return true;
+}
+
 /**
  * A whole SIP response printed into a log message: Asterisk's pjsip logger, FreeSWITCH's sofia
  * trace (which indents every line), or an xlog of $mb. The status line and headers are read by
- * the same scanner as HEP payloads.
+ * the same scanner, and turned into an observation by the same step, as HEP payloads.
  */
 const sipMessage: Extractor = {
   name: 'sip-message',
+  observe: observeLoggedResponse,
   extract(text) {
-    const m = STATUS_LINE.exec(text);
-    if (m === null) return null;
-    let message = text.slice(m.index + (m[0].startsWith('\n') ? 1 : 0));
-    const indent = m[1];
-    if (indent !== '') {
-      message = message
-        .split('\n')
-        .map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line))
-        .join('\n');
-    }
-    const buf = Buffer.from(message, 'latin1');
-    const scan = new SipMessageScan();
-    if (scanSipMessage(buf, 0, buf.length, scan) !== 0 || scan.kind !== SIP_RESPONSE) return null;
+    const o = new Observation();
+    if (!observeLoggedResponse(text, o)) return null;
     return {
-      code: scan.statusCode,
-      method: scan.cseqMethod === 0 ? undefined : METHOD_LABELS[scan.cseqMethod],
-      cseq: scan.cseqNumber >= 0 ? scan.cseqNumber : undefined,
-      callId: scan.callIdStart >= 0 ? buf.toString('latin1', scan.callIdStart, scan.callIdEnd) : undefined,
-      toTag: scan.toTagStart >= 0 ? buf.toString('latin1', scan.toTagStart, scan.toTagEnd) : undefined,
+      code: o.statusCode,
+      method: o.method === METHOD_UNKNOWN ? undefined : METHOD_LABELS[o.method],
+      cseq: o.cseqNumber >= 0 ? o.cseqNumber : undefined,
+      callId: o.callId.length > 0 ? o.callId.toString() : undefined,
+      toTag: o.toTag.length > 0 ? o.toTag.toString() : undefined,
     };
   },
 };
+
+/**
+ * The step from what a text extractor found to an observation's SIP fields. Fields a log line
+ * does not carry (From tag, Via branch) are cleared.
+ */
+export function observeExtracted(found: ExtractedResponse, out: Observation): void {
+  out.kind = KIND_RESPONSE;
+  out.statusCode = found.code;
+  out.method = methodIndexOfString(found.method);
+  out.cseqNumber = found.cseq ?? -1;
+  out.callId.setText(found.callId);
+  out.fromTag.clear();
+  out.toTag.setText(found.toTag);
+  out.viaBranch.clear();
+}
 
 const BUILT_IN: ReadonlyMap<string, Extractor> = new Map([
   ['kamailio-acc', accExtractor('kamailio-acc')],

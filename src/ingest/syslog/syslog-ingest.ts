@@ -1,11 +1,11 @@
 import { SOURCE_SYSLOG } from '../../count/node-sources.js';
+import { KIND_RESPONSE, Observation } from '../../count/observation.js';
 import type { SipCounter } from '../../count/sip-counter.js';
 import { ParseError, SYSLOG_PARSE_ERRORS, type SyslogParseError } from '../../errors.js';
 import type { CounterCell } from '../../metrics/hot-counter.js';
 import { ListenerStats, type SelfMetrics } from '../../metrics/self-metrics.js';
-import { methodIndexOfString } from '../../sip/methods.js';
 import { isValidStatusCode } from '../../sip/status-codes.js';
-import type { Extractor } from './extractors.js';
+import { type Extractor, observeExtracted } from './extractors.js';
 import { parseSyslog } from './parse.js';
 
 /**
@@ -20,6 +20,9 @@ export class SyslogIngest {
   /** one cell per extractor name ever configured, so a reload keeps counting where it was */
   private readonly cellsByName = new Map<string, CounterCell>();
   private readonly unmatched: CounterCell;
+  private readonly observation = new Observation();
+  /** performance.now() counts from here: a log line's arrival wall time */
+  private readonly wallOrigin = performance.timeOrigin;
 
   constructor(
     private readonly counter: SipCounter,
@@ -32,6 +35,7 @@ export class SyslogIngest {
       parseErrorIds: SYSLOG_PARSE_ERRORS,
     });
     this.unmatched = self.syslogUnmatched.cell({});
+    this.observation.listener = SOURCE_SYSLOG;
     this.setExtractors(extractors);
   }
 
@@ -68,26 +72,30 @@ export class SyslogIngest {
       this.stats.parseErrors.count(message);
       return;
     }
+    const o = this.observation;
     for (let i = 0; i < this.extractors.length; i++) {
-      const found = this.extractors[i].extract(message.text);
-      if (found === null) continue;
-      if (!isValidStatusCode(found.code)) {
+      const extractor = this.extractors[i];
+      let nodeName: string | undefined;
+      if (extractor.observe !== undefined) {
+        if (!extractor.observe(message.text, o)) continue;
+      } else {
+        const found = extractor.extract(message.text);
+        if (found === null) continue;
+        observeExtracted(found, o);
+        nodeName = found.node;
+      }
+      if (o.kind !== KIND_RESPONSE || !isValidStatusCode(o.statusCode)) {
         this.stats.parseErrors.count(ParseError.SYSLOG_BAD_STATUS_CODE);
         return;
       }
-      const node = this.counter.nodes.fromText(found.node ?? message.host ?? sender);
+      const node = this.counter.nodes.fromText(nodeName ?? message.host ?? sender);
       this.counter.sources.seen(SOURCE_SYSLOG, node, sender);
-      this.counter.countEvent(
-        node,
-        {
-          code: found.code,
-          method: methodIndexOfString(found.method),
-          callId: found.callId,
-          cseq: found.cseq,
-          toTag: found.toTag,
-        },
-        now,
-      );
+      o.node = node;
+      o.now = now;
+      // Syslog headers carry a timestamp, but to the second at best and in the sender's clock.
+      o.setArrivalTime(this.wallOrigin + now);
+      o.clearPeers();
+      this.counter.count(o);
       // Counted last, so a message that fails on the way is the one parse error and nothing else.
       this.matches[i].value++;
       this.stats.responses.value++;

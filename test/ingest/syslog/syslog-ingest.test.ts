@@ -1,12 +1,25 @@
 import { readFileSync } from 'node:fs';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { DedupeWindow } from '../../../src/count/dedupe.js';
+import { SOURCE_SYSLOG } from '../../../src/count/node-sources.js';
+import { NodeLabels } from '../../../src/count/nodes.js';
+import { KIND_RESPONSE, TIME_ARRIVAL } from '../../../src/count/observation.js';
+import { SipCounter } from '../../../src/count/sip-counter.js';
+import { OK } from '../../../src/errors.js';
+import { HepIngest } from '../../../src/ingest/hep/hep-ingest.js';
 import {
   buildExtractors,
   DEFAULT_EXTRACTORS,
   type Extractor,
 } from '../../../src/ingest/syslog/extractors.js';
+import { SyslogIngest } from '../../../src/ingest/syslog/syslog-ingest.js';
+import { SelfMetrics } from '../../../src/metrics/self-metrics.js';
 import { exporterPerTest, samples, sampleValue } from '../../helpers/exporter.js';
+import { hep3 } from '../../helpers/hep.js';
 import { closeUdp, eventually, sendUdp, tcpConnect, tlsWrite, udpSender, write } from '../../helpers/net.js';
+import { recordObservations } from '../../helpers/observation.js';
+import { sipResponse } from '../../helpers/sip.js';
 import { makeCertificates, syslogTlsFlags } from '../../helpers/syslog.js';
 
 const run = exporterPerTest();
@@ -154,5 +167,97 @@ describe('the per-message guard', () => {
     // The connection that carried the failing message stays open: one bad line is not a bad stream.
     expect(c.destroyed).toBe(false);
     await closeUdp(s);
+  });
+});
+
+describe('the observation the syslog ingest fills', () => {
+  function observeSyslog() {
+    const registry = new Registry();
+    const self = new SelfMetrics(registry);
+    const nodes = new NodeLabels(10, new Map(), self.nodeOverflow.cell({}));
+    const counter = new SipCounter(registry, nodes, new DedupeWindow(32_000, 1024), self);
+    const seen = recordObservations(counter);
+    const extractors = buildExtractors([
+      ...DEFAULT_EXTRACTORS,
+      { name: 'sbc', regex: String.raw`status=(?<code>\d+) id=(?<callid>\S+) host=(?<node>\S+)` },
+    ]);
+    const ingest = new SyslogIngest(counter, self, extractors);
+    const hep = new HepIngest(counter, self, { maxInflatedSize: 65536 });
+    return { ingest, hep, seen, registry };
+  }
+
+  const logged = (lines: string[]) => `<13>Nov 25 10:20:30 pbx1 asterisk[321]: ${lines.join('#015#012')}`;
+
+  it('reads a logged SIP message through the step HEP takes, From tag and Via branch included', () => {
+    const { ingest, seen } = observeSyslog();
+    const line = logged([
+      'SIP/2.0 486 Busy Here',
+      'Via: SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bKPj1',
+      'Call-ID: ast-77@192.0.2.1',
+      'From: <sip:alice@x>;tag=f-ast',
+      'To: <sip:bob@x>;tag=t-ast',
+      'CSeq: 31 INVITE',
+      '',
+      '',
+    ]);
+    ingest.handle(Buffer.from(line), '192.0.2.7', 77);
+    expect(seen).toMatchObject([
+      {
+        node: 'pbx1',
+        kind: KIND_RESPONSE,
+        code: 486,
+        method: 'INVITE',
+        cseq: 31,
+        callId: 'ast-77@192.0.2.1',
+        fromTag: 'f-ast',
+        toTag: 't-ast',
+        viaBranch: 'z9hG4bKPj1',
+        now: 77,
+        source: '',
+        destination: '',
+        ports: [0, 0],
+        transport: 0,
+        listener: SOURCE_SYSLOG,
+      },
+    ]);
+    expect(seen[0].time[2]).toBe(TIME_ARRIVAL);
+  });
+
+  it('takes text fields from the other extractors, and the node from a named group', () => {
+    const { ingest, seen } = observeSyslog();
+    ingest.handle(
+      Buffer.from(
+        '<142>Nov 25 10:20:30 proxy1 kamailio[1]: ACC: transaction answered: timestamp=1;method=BYE;from_tag=a;to_tag=b;call_id=acc-1;code=200;reason=OK',
+      ),
+      '192.0.2.7',
+      1,
+    );
+    ingest.handle(Buffer.from('<13>Nov 25 10:20:30 h1 sbc: status=503 id=sbc-1 host=sbc-7'), '192.0.2.7', 2);
+    expect(seen).toMatchObject([
+      {
+        node: 'proxy1',
+        code: 200,
+        method: 'BYE',
+        cseq: -1,
+        callId: 'acc-1',
+        toTag: 'b',
+        fromTag: '',
+        viaBranch: '',
+      },
+      { node: 'sbc-7', code: 503, method: '', cseq: -1, callId: 'sbc-1', toTag: '', listener: SOURCE_SYSLOG },
+    ]);
+  });
+
+  it('gives a response traced over HEP and logged by the same node one dedupe key', async () => {
+    const { ingest, hep, registry } = observeSyslog();
+    const response = sipResponse({ code: 480, callId: 'both-1', cseq: 5, toTag: 'tb' });
+    const packet = hep3({ payload: response, nodeName: 'pbx1' });
+    expect(hep.handle(packet, 0, packet.length, '192.0.2.7', 0)).toBe(OK);
+    ingest.handle(Buffer.from(logged(response.split('\r\n'))), '192.0.2.7', 1);
+    const text = await registry.metrics();
+    expect(samples(text, 'sip_responses_total')).toEqual({
+      '{code="480",class="4xx",reason="Temporarily Unavailable",method="INVITE",node="pbx1"}': 1,
+    });
+    expect(samples(text, 'sip_exporter_dedupe_hits_total')['{kind="response"}']).toBe(1);
   });
 });

@@ -7,6 +7,7 @@ import { CODE, SreError } from './errors.js';
 import { Exporter } from './exporter.js';
 import { loadWebConfig } from './http/web-config.js';
 import { createLogger } from './logger.js';
+import { replayCommand } from './replay/command.js';
 import { VERSION } from './version.js';
 
 /** How long a stop may take before the process exits anyway. */
@@ -26,7 +27,9 @@ function buildProgram(): Command {
       'after',
       `\nEvery option can also be set in the environment (${envName(OPTIONS[0])}, ...) or in the config file.\n`,
     )
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    // Options after `replay` are the subcommand's, though some share a name with the daemon's.
+    .enablePositionalOptions();
   for (const spec of OPTIONS) {
     const shownDefault = spec.defaultText === '' ? '' : ` [default: ${spec.defaultText}]`;
     const option = new Option(`--${spec.flag} <${spec.valueName}>`, spec.description + shownDefault);
@@ -43,7 +46,12 @@ function receivedPackets(exporter: Exporter): Record<string, Record<string, numb
 
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  let subcommand: Promise<number> | null = null;
+  program.addCommand(replayCommand((done) => (subcommand = done)));
+  // The daemon is the command without a subcommand; an action keeps commander from asking for one.
+  program.action(() => {});
   program.parse(argv);
+  if (subcommand !== null) return subcommand;
   const opts = program.opts();
   const flags: Record<string, string | undefined> = {};
   for (const spec of OPTIONS) {

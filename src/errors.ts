@@ -120,6 +120,25 @@ const LOGGED = {
     action:
       'check the file with `capinfos`; convert another format to pcapng with `editcap -F pcapng` (damage inside a capture is counted, not this error)',
   },
+  SRE_ERR_REPLAY_FILE: {
+    level: 'error',
+    meaning:
+      'a file given to `replay` cannot be opened or read (missing, a directory, no permission); the command exits 2',
+    action: 'check the path and its permissions',
+  },
+  SRE_ERR_REPLAY_USAGE: {
+    level: 'error',
+    meaning:
+      'a bad `replay` flag value: `--output`, `--replay.step`, `--replay.hep-ports` or `--replay.node`; the command exits 2',
+    action: 'fix the flag the message names (`sip-response-exporter replay --help` lists them)',
+  },
+  SRE_ERR_REPLAY_TOO_MANY_STEPS: {
+    level: 'error',
+    meaning:
+      'the capture spans more steps of `--replay.step` than the OpenMetrics output allows (100,000), often because one packet has a wrong timestamp; the command exits 2',
+    action:
+      'choose a larger `--replay.step`, or cut the capture to the time of interest with `editcap -A START -B STOP`',
+  },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;
 
 /**

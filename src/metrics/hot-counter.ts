@@ -78,6 +78,14 @@ export class HotCounter<L extends string> {
     return sum;
   }
 
+  /**
+   * Every series so far, in creation order (append-only, overflow series included), for readers
+   * that need the values synchronously between two increments: a replay's timed samples.
+   */
+  get allSeries(): readonly { readonly labels: Readonly<Record<L, string>>; readonly cell: CounterCell }[] {
+    return this.series;
+  }
+
   /** Series exported, overflow series included. */
   get seriesCount(): number {
     return this.series.length;

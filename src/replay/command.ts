@@ -131,7 +131,8 @@ async function replayMain(command: Command, files: string[]): Promise<number> {
   const stepMs = stepText === undefined ? DEFAULT_REPLAY_STEP_MS : parseDuration(stepText);
   if (stepMs === undefined || stepMs < 1)
     throw usage(`--replay.step: "${stepText}" is not a duration above 0 (15s, 1m)`);
-  const portsText = opts['replay.hep-ports'] as string | undefined;
+  // commander camel-cases the part after the last dot: --replay.hep-ports is replay.hepPorts.
+  const portsText = opts['replay.hepPorts'] as string | undefined;
   const hepPorts = portsText === undefined ? [DEFAULT_HEP_PORT] : parsePorts(portsText);
   const node = (opts['replay.node'] as string | undefined) ?? DEFAULT_REPLAY_NODE;
   if (node === '') throw usage('--replay.node: a node label cannot be empty');

@@ -69,9 +69,7 @@ export class Timeline {
   }
 
   /** Each family's series with its value at every step (0 before it appeared). */
-  *samples(
-    steps: number,
-  ): Generator<{
+  *samples(steps: number): Generator<{
     family: HotCounter<string>;
     series: Array<{ labels: Record<string, string>; values: Float64Array }>;
   }> {

@@ -1,0 +1,45 @@
+/**
+ * Replay throughput: packets per second from a pcap file on one core, counted end to end as
+ * `sip-response-exporter replay` counts them (capture reader, SIP scan, observation, dedupe,
+ * series cells), with the files of bench/capture.ts. Also with the OpenMetrics timeline on, which
+ * samples the counters every step of capture time.
+ *
+ *   npx tsx bench/replay.ts [packets]
+ *
+ * The machine may be shared: run it once, not in a loop.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.js';
+import { summarize } from '../src/replay/output.js';
+import { replayFiles } from '../src/replay/replay.js';
+import { generate } from './capture-file.js';
+
+const PACKETS = Number(process.argv[2] ?? 300_000);
+const RUNS = 3;
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const dir = mkdtempSync(join(tmpdir(), 'sre-bench-replay-'));
+try {
+  const path = join(dir, 'bench.pcap');
+  generate(path, false, PACKETS);
+  const config = loadConfig({ flags: {}, env: {} });
+  for (const stepMs of [undefined, 15_000]) {
+    let best = 0;
+    let responses = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const began = process.hrtime.bigint();
+      const result = await replayFiles([path], { config, stepMs });
+      const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+      responses = summarize(result).totals.responses;
+      if (responses !== PACKETS) throw new Error(`counted ${responses} of ${PACKETS} responses`);
+      best = Math.max(best, PACKETS / seconds);
+    }
+    console.log(
+      `replay ${stepMs === undefined ? 'table/json ' : 'openmetrics'}: ${fmt(best)} packets/s (best of ${RUNS}; ${fmt(PACKETS)} packets, ${fmt(responses)} responses counted)`,
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

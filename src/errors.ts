@@ -135,7 +135,7 @@ const LOGGED = {
   SRE_ERR_REPLAY_TOO_MANY_STEPS: {
     level: 'error',
     meaning:
-      'the capture spans more steps of `--replay.step` than the OpenMetrics output allows (100,000), often because one packet has a wrong timestamp; the command exits 2',
+      'the capture spans more steps of `--replay.step` than the OpenMetrics output allows (100,000 steps, or 20,000,000 samples over all series), often because one packet has a wrong timestamp; the command exits 2',
     action:
       'choose a larger `--replay.step`, or cut the capture to the time of interest with `editcap -A START -B STOP`',
   },

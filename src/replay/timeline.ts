@@ -3,6 +3,11 @@ import type { HotCounter } from '../metrics/hot-counter.js';
 
 /** Most steps an OpenMetrics replay writes; past it the run stops with SRE_ERR_REPLAY_TOO_MANY_STEPS. */
 export const MAX_STEPS = 100_000;
+/**
+ * Most samples (series times steps) it writes, about 2 GB of text; past it likewise. It bounds the
+ * memory of the kept changes too, which are never more than the samples.
+ */
+export const MAX_SAMPLES = 20_000_000;
 
 /** One series' values: the steps where it changed, and its value from that step on. */
 interface SeriesHistory {
@@ -37,6 +42,7 @@ export class Timeline {
     readonly stepMs: number,
     families: readonly HotCounter<string>[],
     private readonly maxSteps = MAX_STEPS,
+    private readonly maxSamples = MAX_SAMPLES,
   ) {
     this.families = families.map((family) => ({ family, history: [] }));
   }
@@ -101,6 +107,14 @@ export class Timeline {
   }
 
   private record(step: number): void {
+    let series = 0;
+    for (const { family } of this.families) series += family.allSeries.length;
+    if (series * (step + 1) > this.maxSamples) {
+      throw new SreError(
+        CODE.SRE_ERR_REPLAY_TOO_MANY_STEPS,
+        `${series} series over ${step + 1} steps of ${this.stepMs} ms is more than ${this.maxSamples} samples; choose a larger --replay.step or cut the capture with editcap -A/-B`,
+      );
+    }
     for (const { family, history } of this.families) {
       const all = family.allSeries;
       for (let i = 0; i < all.length; i++) {

@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,11 @@ import { summarize } from '../../src/replay/output.js';
 import { replayFiles } from '../../src/replay/replay.js';
 import { sipMessage } from '../capture/build.js';
 import { captureTools, decodeAs, run, tsharkSipStat } from '../capture/peers.js';
+import { CLI } from '../helpers/cli.js';
 import { scrape, startExporter } from '../helpers/exporter.js';
 import { hep3 } from '../helpers/hep.js';
 import { eventually } from '../helpers/net.js';
+import { requirePeer } from '../helpers/peers.js';
 
 /**
  * Truth from tools we did not write: tcpdump records SIP and HEP that node sockets send over
@@ -248,5 +250,38 @@ describe('replay of a tcpdump capture', () => {
     expect(replayed).toEqual(live);
     // And both are what was sent once the in/out copy of the 480 is folded.
     expect(replayed).toEqual({ '200': 1, '480': 1, '404': 1 });
+  });
+
+  it('backfills through promtool to the counts the replay shows', async () => {
+    const promtool = requirePeer('promtool', 'prometheus');
+    const args = ['replay', '--replay.node', 'lab', '--replay.hep-ports', String(ports.hep), file];
+    const cli = (extra: string[]) =>
+      execFileSync(process.execPath, [...CLI, ...args.slice(0, 1), ...extra, ...args.slice(1)], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        maxBuffer: 1 << 26,
+      });
+    const json = JSON.parse(cli(['--output', 'json'])) as ReturnType<typeof summarize>;
+    const om = join(dir, 'lo.om');
+    writeFileSync(om, cli(['--output', 'openmetrics', '--replay.step', '1s']));
+    const blocks = join(dir, 'blocks');
+    run(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', om, blocks]);
+    mkdirSync(join(blocks, 'wal'));
+    const dump = execFileSync(promtool, ['tsdb', 'dump', '--match', 'sip_responses_total', blocks], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    // The last sample of each series (dump lists a series' samples in time order).
+    const last = new Map<string, number>();
+    for (const line of dump.split('\n')) {
+      const m = /^\{(.*)\} (\S+) \d+$/.exec(line);
+      if (m === null) continue;
+      const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      last.set(`${labels.node} ${labels.code} ${labels.method}`, Number(m[2]));
+    }
+    const expected = new Map<string, number>();
+    for (const r of json.responses) expected.set(`${r.node} ${r.code} ${r.method}`, r.count);
+    expect(expected.size).toBeGreaterThan(5);
+    expect(last).toEqual(expected);
   });
 });

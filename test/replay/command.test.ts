@@ -1,12 +1,14 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generate } from '../../bench/capture-file.js';
 import { LinkType } from '../../src/capture/index.js';
 import type { ReplaySummary } from '../../src/replay/output.js';
 import { ethernet, ipv4, pcap, sipMessage, udp } from '../capture/build.js';
 import { CLI } from '../helpers/cli.js';
+import { requirePeer } from '../helpers/peers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sre-replay-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -117,5 +119,26 @@ describe('sip-response-exporter replay', () => {
       expect(result.status, args.join(' ')).toBe(2);
       expectCoded(result.stderr, 'SRE_ERR_REPLAY_USAGE');
     }
+  });
+
+  it('on a terminal: a table by default, and a progress line on stderr for a large file', () => {
+    // script(1) runs the command on a pseudo-terminal, as an operator's shell would.
+    const script = requirePeer('script', 'util-linux');
+    const big = join(dir, 'big.pcap');
+    generate(big, false, 20_000);
+    const command = [process.execPath, ...CLI, 'replay', big].map((a) => `'${a}'`).join(' ');
+    const out = execFileSync(script, ['-qec', command, '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      maxBuffer: 1 << 24,
+    });
+    expect(out).toMatch(/\rreplay: \S+big\.pcap \d+% \(\d+ of \d+ MiB\)/);
+    expect(out).toContain(`replay: ${big} 100%`);
+    expect(out).toContain('Responses by code');
+    expect(out).toMatch(/20000 responses and 0 requests counted/);
+    // Not on a terminal: no progress line, whatever the size.
+    const piped = run(['replay', '--output', 'json', big]);
+    expect(piped.status).toBe(0);
+    expect(piped.stderr).toBe('');
   });
 });

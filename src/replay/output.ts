@@ -27,6 +27,8 @@ export interface ReplaySummary {
   /** sip_exporter_parse_errors_total by listener (`replay` for raw SIP, `hep`) and reason */
   parseErrors: Array<{ listener: string; reason: string; count: number }>;
   authFailures: number;
+  /** raw SIP messages lost to an unexpected failure (a bug to report; HEP's are parse errors `hep_internal`) */
+  internalErrors: number;
   /** HEP packets whose payload is not SIP, by HEP payload type */
   hepNonSip: Record<string, number>;
   captureDrops: Record<string, number>;
@@ -106,6 +108,7 @@ export function summarize(result: ReplayResult): ReplaySummary {
     dedupeHits: hits,
     parseErrors,
     authFailures,
+    internalErrors: result.ingest.internalErrors,
     hepNonSip,
     captureDrops: result.captureDrops,
     totals: {
@@ -152,7 +155,8 @@ export function summaryLine(summary: ReplaySummary, result: ReplayResult): strin
   return (
     `${summary.files.length} file(s), ${t.records} records, ${t.messages} messages, ${span}: ` +
     `${t.responses} responses and ${t.requests} requests counted, ${t.duplicates} duplicates, ` +
-    `${t.parseErrors} parse errors, ${summary.authFailures} auth failures, ${t.captureDrops} capture drops`
+    `${t.parseErrors} parse errors, ${summary.authFailures} auth failures, ${t.captureDrops} capture drops` +
+    (summary.internalErrors > 0 ? `, ${summary.internalErrors} internal errors (please report)` : '')
   );
 }
 

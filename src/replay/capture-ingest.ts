@@ -62,7 +62,7 @@ export class CaptureIngest {
     this.observation.listener = SOURCE_HEP;
   }
 
-  /** Counts one packet; never throws (a failure is counted as HEP's or SIP's internal error). */
+  /** Counts one packet; never throws (HEP's failures are `hep_internal`, raw SIP's internalErrors). */
   handle(packet: CapturedPacket): void {
     const now = packet.tsSec * 1000 + packet.tsNsec / 1e6;
     const length = packet.payloadEnd - packet.payloadStart;

@@ -203,7 +203,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   /** the peers list, compiled once per load; empty when absent */
-  peers: peersSchema,
+  // prefault: absent is an empty list (a bare transform would make the key required)
+  peers: peersSchema.prefault(null),
 });
 
 export type Config = z.output<typeof configSchema>;

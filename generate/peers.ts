@@ -44,7 +44,9 @@ export function peerRuleGroups(): RuleGroup[] {
     },
     {
       record: 'sip_peer_direction:retransmissions:rate5m',
-      expr: `sum by (${BY}, direction) (rate(sip_peer_retransmissions_total[5m]))`,
+      // ACK left out: Kamailio traces the ACK of a non-2xx final twice as received, which would
+      // read as a retransmission of every failed call.
+      expr: `sum by (${BY}, direction) (rate(sip_peer_retransmissions_total{method!="ACK"}[5m]))`,
     },
     { record: 'sip_peer:options_answered_from_peer:rate5m', expr: rate(OPTIONS_ANSWERED) },
     {
@@ -205,12 +207,12 @@ export function peersDashboard() {
     {
       title: 'Retransmissions by peer and direction',
       description:
-        'Requests and responses seen again at the same peer and direction within the dedupe window: a rising rate is the earliest sign of a lossy or overloaded trunk.',
+        'Requests and responses seen again at the same peer and direction within the dedupe window: a rising rate is the earliest sign of a lossy or overloaded trunk. ACK is left out: Kamailio traces the ACK of a failed call twice as received.',
       type: 'timeseries',
       unit: 'ops',
       targets: [
         {
-          expr: `sum by (peer, direction) (rate(sip_peer_retransmissions_total{${P}}[${RATE}]))`,
+          expr: `sum by (peer, direction) (rate(sip_peer_retransmissions_total{${P},method!="ACK"}[${RATE}]))`,
           legendFormat: '{{peer}} {{direction}}',
         },
       ],

@@ -1,3 +1,4 @@
+import { peersDashboard } from './peers.js';
 import { THRESHOLDS as T } from './thresholds.js';
 
 /**
@@ -124,7 +125,7 @@ function layout(specs: PanelSpec[]) {
   return panels;
 }
 
-function queryVariable(
+export function queryVariable(
   name: string,
   label: string,
   query: string,
@@ -156,8 +157,8 @@ const datasourceVariable = {
   refresh: 1,
 };
 
-const jobVariable = queryVariable('job', 'Job', 'label_values(sip_exporter_build_info, job)');
-const instanceVariable = queryVariable(
+export const jobVariable = queryVariable('job', 'Job', 'label_values(sip_exporter_build_info, job)');
+export const instanceVariable = queryVariable(
   'instance',
   'Instance',
   'label_values(sip_exporter_build_info{job=~"$job"}, instance)',
@@ -166,7 +167,7 @@ const instanceVariable = queryVariable(
  * How each node reaches the exporter (`hep` or `syslog`), from sip_exporter_node_info. An
  * exporter without that gauge gives no values, and "All" then selects everything.
  */
-const sourceVariable = queryVariable(
+export const sourceVariable = queryVariable(
   'source',
   'Source',
   'label_values(sip_exporter_node_info{job=~"$job",instance=~"$instance"}, source)',
@@ -176,16 +177,16 @@ const sourceVariable = queryVariable(
  * that it keeps everything where sip_exporter_node_info does not exist (an older exporter) and
  * when every source is selected.
  */
-const FROM_SOURCE =
+export const FROM_SOURCE =
   'unless on (job, instance, node) sip_exporter_node_info{job=~"$job",instance=~"$instance",source!~"$source"}';
 /** Nodes with responses, of the chosen sources; the same tolerance as FROM_SOURCE. */
-const nodeVariable = queryVariable(
+export const nodeVariable = queryVariable(
   'node',
   'Node',
   `query_result(group by (node) (sip_responses_total{job=~"$job",instance=~"$instance"} ${FROM_SOURCE}))`,
   { regex: '/node="([^"]*)"/' },
 );
-const methodVariable = queryVariable(
+export const methodVariable = queryVariable(
   'method',
   'Method',
   'label_values(sip_responses_total{job=~"$job",instance=~"$instance",node=~"$node"}, method)',
@@ -203,7 +204,7 @@ const firingAlerts = {
   useValueForTime: false,
 };
 
-function dashboard(
+export function dashboard(
   uid: string,
   title: string,
   description: string,
@@ -653,5 +654,6 @@ export function dashboards(): Array<{ file: string; json: unknown }> {
     { file: 'dashboards/sip-responses-overview.json', json: overview() },
     { file: 'dashboards/sip-response-code.json', json: drillDown() },
     { file: 'dashboards/sip-exporter-health.json', json: health() },
+    { file: 'dashboards/sip-peers.json', json: peersDashboard() },
   ];
 }

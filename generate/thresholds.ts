@@ -29,6 +29,12 @@ export const THRESHOLDS = {
   exporterMissingLookback: '1h',
   /** parse errors, auth failures and kernel drops as a share of what arrives */
   ingestErrorRatioWarning: 0.01,
+  /** 5xx share of the INVITE final responses one peer sends (OPTIONS answers left out) */
+  peerServerErrorRatioWarning: 0.1,
+  /** that ratio counts only with at least this many INVITE finals per second from the peer */
+  peerMinInviteFinalRate: 0.05,
+  /** share of a peer's OPTIONS answers that are 408 or 503, above which it is unreachable */
+  peerOptionsFailureRatio: 0.5,
 } as const;
 
 /**

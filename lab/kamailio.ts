@@ -20,6 +20,8 @@ export interface KamailioRoutes {
   answer: number;
   busy: number;
   decline: number;
+  /** where each callee listens, when not on the proxy's host (carriers on their own addresses) */
+  hosts?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
 }
 
 /** The recommended reply line, as docs/sources/kamailio.md gives it. */
@@ -104,11 +106,11 @@ request_route {
     }
     ${trace.acc ? 'setflag(1);\n    setflag(3);' : ''}
     if ($rU == "answer") {
-        $du = "sip:${self}:${routes.answer}";
+        $du = "sip:${uriHost(routes.hosts?.answer ?? host)}:${routes.answer}";
     } else if ($rU == "busy") {
-        $du = "sip:${self}:${routes.busy}";
+        $du = "sip:${uriHost(routes.hosts?.busy ?? host)}:${routes.busy}";
     } else if ($rU == "decline") {
-        $du = "sip:${self}:${routes.decline}";
+        $du = "sip:${uriHost(routes.hosts?.decline ?? host)}:${routes.decline}";
     } else if ($rU == "overload") {
         sl_send_reply("503", "Service Unavailable");
         exit;

@@ -8,6 +8,8 @@ export interface HepPacketSpec {
   payloadType?: number;
   srcIp?: string;
   srcPort?: number;
+  dstIp?: string;
+  dstPort?: number;
 }
 
 /** A HEPv3 packet made by hep-js, the sipcapture project's own encoder, not by us. */
@@ -16,9 +18,9 @@ export function hep3(spec: HepPacketSpec): Buffer {
     protocolFamily: 2,
     protocol: 17,
     srcIp: spec.srcIp ?? '192.0.2.10',
-    dstIp: '192.0.2.20',
+    dstIp: spec.dstIp ?? '192.0.2.20',
     srcPort: spec.srcPort ?? 5060,
-    dstPort: 5060,
+    dstPort: spec.dstPort ?? 5060,
     timeSeconds: 1_795_600_000,
     timeUseconds: 123_456,
     payloadType: spec.payloadType ?? 1,

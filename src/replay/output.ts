@@ -23,6 +23,8 @@ export interface ReplaySummary {
   requests: Array<{ node: string; method: string; count: number }>;
   /** responses per node and class */
   classes: Array<{ node: string; class: string; count: number }>;
+  /** responses per configured peer, direction and class, most first (empty without `peers`) */
+  peers: Array<{ peer: string; direction: string; class: string; count: number }>;
   dedupeHits: { response: number; request: number };
   /** sip_exporter_parse_errors_total by listener (`replay` for raw SIP, `hep`) and reason */
   parseErrors: Array<{ listener: string; reason: string; count: number }>;
@@ -83,6 +85,22 @@ export function summarize(result: ReplayResult): ReplaySummary {
     classMap.set(key, row);
   }
   const classes = [...classMap.values()].sort((a, b) => byText(a.node, b.node) || byText(a.class, b.class));
+  const peerMap = new Map<string, ReplaySummary['peers'][number]>();
+  for (const s of seriesOf(result, 'sip_peer_responses_total')) {
+    if (s.cell.value === 0) continue;
+    const l = s.labels;
+    const key = `${l.peer}\u0000${l.direction}\u0000${l.class}`;
+    const row = peerMap.get(key) ?? { peer: l.peer, direction: l.direction, class: l.class, count: 0 };
+    row.count += s.cell.value;
+    peerMap.set(key, row);
+  }
+  const peers = [...peerMap.values()].sort(
+    (a, b) =>
+      b.count - a.count ||
+      byText(a.peer, b.peer) ||
+      byText(a.direction, b.direction) ||
+      byText(a.class, b.class),
+  );
   const parseErrors: ReplaySummary['parseErrors'] = [];
   for (const s of self.parseErrors.allSeries) {
     if (s.cell.value > 0)
@@ -105,6 +123,7 @@ export function summarize(result: ReplayResult): ReplaySummary {
     responses,
     requests,
     classes,
+    peers,
     dedupeHits: hits,
     parseErrors,
     authFailures,
@@ -122,6 +141,9 @@ export function summarize(result: ReplayResult): ReplaySummary {
     },
   };
 }
+
+/** Rows of the table's peer section; the json output has them all. */
+const TOP_PEERS = 20;
 
 /** Left-aligned text columns, numbers right-aligned. */
 function table(header: string[], rows: Array<Array<string | number>>): string {
@@ -180,6 +202,18 @@ export function formatTable(summary: ReplaySummary, result: ReplayResult): strin
           summary.classes.map((r) => [r.node, r.class, r.count]),
         ),
   );
+  if (summary.peers.length > 0) {
+    parts.push(
+      '',
+      `Top peers (responses by peer, direction and class${summary.peers.length > TOP_PEERS ? `, first ${TOP_PEERS}` : ''})`,
+    );
+    parts.push(
+      table(
+        ['peer', 'direction', 'class', 'count'],
+        summary.peers.slice(0, TOP_PEERS).map((r) => [r.peer, r.direction, r.class, r.count]),
+      ),
+    );
+  }
   if (summary.requests.length > 0) {
     parts.push('', 'Requests');
     parts.push(

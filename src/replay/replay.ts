@@ -16,6 +16,7 @@ import { SipCounter } from '../count/sip-counter.js';
 import { CODE, SreError } from '../errors.js';
 import type { HotCounter } from '../metrics/hot-counter.js';
 import { SelfMetrics } from '../metrics/self-metrics.js';
+import { PeerCounter } from '../peers/peer-counter.js';
 import { CaptureIngest, REPLAY_LISTENER } from './capture-ingest.js';
 import { Timeline } from './timeline.js';
 
@@ -113,6 +114,15 @@ export async function replayFiles(files: readonly string[], options: ReplayOptio
       ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries, 0, dedupeCells)
       : null;
   const counter = new SipCounter(registry, nodes, dedupe, self, { maxSeries: config.metrics.max_series });
+  // Per-peer counts as the exporter builds them: `peers` and `nodes.self_addresses` from the file.
+  const peers = new PeerCounter(registry, nodes, self, {
+    maxSeries: config.metrics.max_series,
+    dedupeWindowMs: config.dedupe.window,
+    dedupeEntries: config.dedupe.max_entries,
+    dedupeEvictions: dedupeCells.evictions,
+  });
+  peers.configure(config.peers, config.nodes.self_addresses);
+  counter.peers = peers;
   const ingest = new CaptureIngest(counter, self, {
     node: options.node ?? DEFAULT_REPLAY_NODE,
     authKey: config.hep.auth_key === '' ? undefined : config.hep.auth_key,

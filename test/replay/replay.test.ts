@@ -150,6 +150,33 @@ describe('replayFiles', () => {
     expect(keyed.authFailures).toBe(1);
   });
 
+  it('counts per peer as the exporter does, from the peers in the config file', async () => {
+    const yaml = join(dir, 'peers.yml');
+    writeFileSync(
+      yaml,
+      'peers:\n  - name: carrier-a\n    addresses: ["192.0.2.1"]\nnodes:\n  self_addresses:\n    replay: ["192.0.2.2"]\n',
+    );
+    const config = loadConfig({ file: yaml, flags: {}, env: {} });
+    // 192.0.2.1 -> 192.0.2.2 (the node): from carrier-a; 192.0.2.2 -> 192.0.2.3: to other.
+    const path = file([
+      at(0, udpFrame(response(200, 'p1'), UDP_A)),
+      at(1, udpFrame(response(486, 'p2'), UDP_B)),
+    ]);
+    const result = await replayFiles([path], { config, stepMs: 15_000 });
+    expect(summarize(result).peers).toEqual([
+      { peer: 'carrier-a', direction: 'from_peer', class: '2xx', count: 1 },
+      { peer: 'other', direction: 'to_peer', class: '4xx', count: 1 },
+    ]);
+    const { stream, text } = sink();
+    await writeOpenMetrics(result, stream);
+    expect(text()).toMatch(
+      /^sip_peer_responses_total\{peer="carrier-a",direction="from_peer",code="200",.*\} 1 \d+\.000$/m,
+    );
+    expect(formatTable(summarize(result), result)).toMatch(
+      /Top peers .*\npeer\s+direction\s+class\s+count\ncarrier-a\s+from_peer\s+2xx\s+1\n/,
+    );
+  });
+
   it('counts parse errors and capture drops by reason, and a truncated file is not an error', async () => {
     const good = udpFrame(response(200, 'ok'));
     const badCode = udpFrame(response(200, 'bad').replace('SIP/2.0 200', 'SIP/2.0 999'));

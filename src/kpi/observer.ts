@@ -1,9 +1,14 @@
 import { KeyHasher } from '../count/key-hasher.js';
 import { SOURCE_SYSLOG } from '../count/node-sources.js';
 import { KIND_REQUEST, type Observation } from '../count/observation.js';
+import { METHOD_LABELS } from '../sip/methods.js';
 import { SCAN_KPI } from '../sip/scan.js';
 import type { KpiEngine } from './engine.js';
 import { DIRECTION_UNKNOWN, emptyKpiMessage, type KpiMessage } from './types.js';
+
+const INVITE = METHOD_LABELS.indexOf('INVITE');
+const REGISTER = METHOD_LABELS.indexOf('REGISTER');
+const BYE = METHOD_LABELS.indexOf('BYE');
 
 /** How often the expiry sweep runs: a full sweep of the default tables costs about 10 ms a second. */
 export const EXPIRE_INTERVAL_MS = 100;
@@ -32,11 +37,23 @@ export class KpiObserver {
 
   observe(o: Observation): void {
     if (o.listener === SOURCE_SYSLOG) return;
+    const method = o.method;
+    const isRequest = o.kind === KIND_REQUEST;
+    const hasToTag = o.toTag.length > 0;
+    // What the engine reads at all: INVITE and REGISTER requests and their responses but 100
+    // (no status indication), and BYEs in a dialog. The rest (ACK, responses to BYE,
+    // re-INVITEs) is skipped before any hashing;
+    // the expiry timer keeps the sweep going without them.
+    if (isRequest) {
+      if (method === INVITE) {
+        if (hasToTag) return;
+      } else if (method !== REGISTER && !(method === BYE && hasToTag)) return;
+    } else if ((method !== INVITE && method !== REGISTER) || o.statusCode === 100) return;
     const m = this.msg;
     const h = this.hasher;
     m.node = o.node;
-    m.isRequest = o.kind === KIND_REQUEST;
-    m.method = o.method;
+    m.isRequest = isRequest;
+    m.method = method;
     m.status = o.statusCode;
     m.cseq = Math.max(o.cseqNumber, 0);
     h.begin().text(o.callId).end();
@@ -45,8 +62,9 @@ export class KpiObserver {
     h.begin().text(o.fromTag).end();
     m.fromTagHi = h.hi;
     m.fromTagLo = h.lo;
-    m.hasToTag = o.toTag.length > 0;
-    if (m.hasToTag) {
+    m.hasToTag = hasToTag;
+    // The To tag keys a dialog only: it is read from a BYE and from a 2xx that answers an INVITE.
+    if (hasToTag && (isRequest || (method === INVITE && o.statusCode >= 200 && o.statusCode < 300))) {
       h.begin().text(o.toTag).end();
       m.toTagHi = h.hi;
       m.toTagLo = h.lo;

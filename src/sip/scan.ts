@@ -2,6 +2,7 @@ import { OK, type Ok, ParseError, type SipParseError } from '../errors.js';
 import { METHOD_LABELS, METHOD_UNKNOWN, methodIndex } from './methods.js';
 
 const METHOD_BYE = METHOD_LABELS.indexOf('BYE');
+const METHOD_INVITE = METHOD_LABELS.indexOf('INVITE');
 const METHOD_REGISTER = METHOD_LABELS.indexOf('REGISTER');
 
 export const SIP_REQUEST = 1;
@@ -16,9 +17,9 @@ export const SCAN_FROM_TAG = 1;
 export const SCAN_VIA_BRANCH = 2;
 export const SCAN_ALL = SCAN_FROM_TAG | SCAN_VIA_BRANCH;
 /**
- * The first Reason header's protocol and cause, read only from a final response or a BYE (the
- * only messages whose Reason the call KPIs report), so provisional responses and INVITEs still
- * stop scanning as soon as the rest is found.
+ * The first Reason header's protocol and cause, read only from a BYE or a final response to an
+ * INVITE (the only messages whose Reason the call KPIs report), so other messages still stop
+ * scanning as soon as the rest is found.
  */
 export const SCAN_REASON = 4;
 /** Whether an Expires header says 0, read only from a REGISTER (a de-registration). */
@@ -565,6 +566,14 @@ export function scanSipMessage(
           if (kind === HEADER_CSEQ && (found & 1) === 0) {
             found |= 1;
             readCSeq(buf, v, valueStop, out);
+            // The KPIs read a final's Reason only when it answers an INVITE: a 200 to a BYE
+            // need not be read to its end.
+            if (
+              (pending & SCAN_REASON) !== 0 &&
+              out.kind === SIP_RESPONSE &&
+              out.cseqMethod !== METHOD_INVITE
+            )
+              pending &= ~SCAN_REASON;
           } else if (kind === HEADER_CALL_ID && (found & 2) === 0) {
             found |= 2;
             out.callIdStart = v;

@@ -10,7 +10,7 @@ import {
   scanSipMessage,
 } from '../../src/sip/scan.js';
 
-function message(startLine: string, extra: string[]): Buffer {
+function message(startLine: string, extra: string[], cseqMethod = 'BYE'): Buffer {
   return Buffer.from(
     [
       startLine,
@@ -18,7 +18,7 @@ function message(startLine: string, extra: string[]): Buffer {
       'From: <sip:a@example.com>;tag=f',
       'To: <sip:b@example.com>;tag=t',
       'Call-ID: x@example.com',
-      'CSeq: 1 BYE',
+      `CSeq: 1 ${cseqMethod}`,
       ...extra,
       'Content-Length: 0',
       '',
@@ -52,13 +52,17 @@ describe('scanning Reason and Expires for the call KPIs', () => {
     expect([out.reasonProtocol, out.reasonCause]).toEqual([protocol, cause]);
   });
 
-  it('reads the first Reason header only, and only from finals and BYEs', () => {
+  it('reads the first Reason header only, and only from BYEs and finals to an INVITE', () => {
     const two = scan(message(BYE, ['Reason: Q.850;cause=17', 'Reason: SIP;cause=600']));
     expect([two.reasonProtocol, two.reasonCause]).toEqual([SCAN_REASON_Q850, 17]);
-    const final = scan(message('SIP/2.0 486 Busy Here', ['Reason: Q.850;cause=17']));
+    const final = scan(message('SIP/2.0 486 Busy Here', ['Reason: Q.850;cause=17'], 'INVITE'));
     expect(final.reasonCause).toBe(17);
-    for (const start of ['SIP/2.0 180 Ringing', 'CANCEL sip:b@example.com SIP/2.0']) {
-      expect(scan(message(start, ['Reason: Q.850;cause=17'])).reasonProtocol).toBe(SCAN_REASON_NONE);
+    for (const [start, method] of [
+      ['SIP/2.0 180 Ringing', 'INVITE'],
+      ['SIP/2.0 200 OK', 'BYE'],
+      ['CANCEL sip:b@example.com SIP/2.0', 'CANCEL'],
+    ]) {
+      expect(scan(message(start, ['Reason: Q.850;cause=17'], method)).reasonProtocol).toBe(SCAN_REASON_NONE);
     }
     // Not asked for: the default scan reads neither.
     expect(scan(message(BYE, ['Reason: Q.850;cause=17']), SCAN_ALL).reasonProtocol).toBe(SCAN_REASON_NONE);
@@ -89,7 +93,7 @@ describe('scanning Reason and Expires for the call KPIs', () => {
       fc.property(value, value, (reason, expires) => {
         const out = new SipMessageScan();
         for (const start of [BYE, 'SIP/2.0 503 Service Unavailable', 'REGISTER sip:example.com SIP/2.0']) {
-          const buf = message(start, [`Reason: ${reason}`, `Expires: ${expires}`]);
+          const buf = message(start, [`Reason: ${reason}`, `Expires: ${expires}`], 'INVITE');
           expect(scanSipMessage(buf, 0, buf.length, out, SCAN_KPI)).toBe(0);
           expect(out.reasonCause).toBeGreaterThanOrEqual(-1);
           expect(out.reasonCause).toBeLessThanOrEqual(9999);

@@ -1,3 +1,4 @@
+import { callKpis } from './kpi-dashboard.js';
 import { THRESHOLDS as T } from './thresholds.js';
 
 /**
@@ -124,7 +125,7 @@ function layout(specs: PanelSpec[]) {
   return panels;
 }
 
-function queryVariable(
+export function queryVariable(
   name: string,
   label: string,
   query: string,
@@ -156,8 +157,8 @@ const datasourceVariable = {
   refresh: 1,
 };
 
-const jobVariable = queryVariable('job', 'Job', 'label_values(sip_exporter_build_info, job)');
-const instanceVariable = queryVariable(
+export const jobVariable = queryVariable('job', 'Job', 'label_values(sip_exporter_build_info, job)');
+export const instanceVariable = queryVariable(
   'instance',
   'Instance',
   'label_values(sip_exporter_build_info{job=~"$job"}, instance)',
@@ -203,7 +204,7 @@ const firingAlerts = {
   useValueForTime: false,
 };
 
-function dashboard(
+export function dashboard(
   uid: string,
   title: string,
   description: string,
@@ -653,5 +654,6 @@ export function dashboards(): Array<{ file: string; json: unknown }> {
     { file: 'dashboards/sip-responses-overview.json', json: overview() },
     { file: 'dashboards/sip-response-code.json', json: drillDown() },
     { file: 'dashboards/sip-exporter-health.json', json: health() },
+    { file: 'dashboards/sip-call-kpis.json', json: callKpis() },
   ];
 }

@@ -20,6 +20,8 @@ export interface KamailioRoutes {
   answer: number;
   busy: number;
   decline: number;
+  /** a UAS that rings and answers after known pauses, for the call KPI delays (optional) */
+  slow?: number;
 }
 
 /** The recommended reply line, as docs/sources/kamailio.md gives it. */
@@ -109,6 +111,12 @@ request_route {
         $du = "sip:${self}:${routes.busy}";
     } else if ($rU == "decline") {
         $du = "sip:${self}:${routes.decline}";
+    }${
+      routes.slow === undefined
+        ? ''
+        : ` else if ($rU == "slow") {
+        $du = "sip:${self}:${routes.slow}";
+    }`
     } else if ($rU == "overload") {
         sl_send_reply("503", "Service Unavailable");
         exit;

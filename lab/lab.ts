@@ -120,6 +120,8 @@ export interface Callees {
   answer: number;
   busy: number;
   decline: number;
+  /** a callee that rings and answers after known pauses (lab/sipp.ts uasSlow), where started */
+  slow?: number;
 }
 
 /**

@@ -198,6 +198,8 @@ export async function call(
   user: string,
   calls: number,
   host = '127.0.0.1',
+  /** more sipp arguments, such as `-d` for the length of an answered call */
+  extra: string[] = [],
 ): Promise<number | null> {
   const sipp = requireProgram('sipp', 'sip-tester');
   const port = await freePort(host);
@@ -229,6 +231,7 @@ export async function call(
       '-timeout',
       '20',
       '-trace_err',
+      ...extra,
     ],
     30_000,
   );

@@ -13,6 +13,8 @@ const LAB_TIMEOUT = 150_000;
 /** The slow callee's pauses: INVITE to 180, then 180 to 200. */
 const RING_MS = 300;
 const ANSWER_MS = 900;
+/** How long sipp holds each call to the slow callee before its BYE. */
+const HOLD_MS = 2000;
 
 const lab = new Lab();
 
@@ -29,7 +31,7 @@ const NODE = 'node="2001"';
 
 describe('lab: call KPIs from Kamailio traced over HEP, against what sipp did', () => {
   it(
-    'counts each sipp call once by outcome, and places the known ringing pause in its SRD and PDD buckets',
+    'counts each sipp call once by outcome, and places the known pauses and hold in their SRD, PDD and duration buckets',
     async () => {
       const callees = await startCallees(lab);
       const sipp = requireProgram('sipp', 'sip-tester');
@@ -59,7 +61,17 @@ describe('lab: call KPIs from Kamailio traced over HEP, against what sipp did', 
         },
       );
       const received = await runCallMix(lab, kamailio.port, CALLS, 'kpi');
-      const slowCode = await call(lab, 'kpi-uac-slow', kamailio.port, { builtIn: 'uac' }, 'slow', CALLS);
+      // sipp's built-in caller holds an answered call for -d ms, then sends the BYE.
+      const slowCode = await call(
+        lab,
+        'kpi-uac-slow',
+        kamailio.port,
+        { builtIn: 'uac' },
+        'slow',
+        CALLS,
+        '127.0.0.1',
+        ['-d', String(HOLD_MS)],
+      );
       const slowReport = parseSippScreen(readText(join(lab.dir, 'kpi-uac-slow.log')));
       expect([slowCode, slowReport.successful]).toEqual([0, CALLS]);
       // What sipp saw, per outcome: the reference for the attempts below.
@@ -106,8 +118,12 @@ describe('lab: call KPIs from Kamailio traced over HEP, against what sipp did', 
       expect([pdd('0.25'), pdd('0.5'), pdd('+Inf')]).toEqual([CALLS, 2 * CALLS, 2 * CALLS]);
       // 486, 603, 404 and 503 came with no provisional but Kamailio's 100: failure observations.
       expect(srd('failure', '+Inf')).toBe(4 * CALLS);
-      // Every answered call was hung up by sipp's BYE through the proxy: none is left active.
-      expect(sampleValue(text, `sip_session_duration_seconds_count{${NODE}}`)).toBe(2 * CALLS);
+      // Every answered call was hung up by sipp's BYE through the proxy: none is left active. The
+      // answering callee's calls last no time (sipp's default hold is 0), the slow callee's the
+      // hold sipp was given: in (1, 5].
+      const duration = (le: string) =>
+        sampleValue(text, `sip_session_duration_seconds_bucket{${NODE},le="${le}"}`);
+      expect([duration('1'), duration('5'), duration('+Inf')]).toEqual([CALLS, 2 * CALLS, 2 * CALLS]);
       expect(sampleValue(text, `sip_sessions_active{${NODE}}`)).toBe(0);
       expect(sampleValue(text, 'sip_exporter_kpi_late_finals_total{method="INVITE"}')).toBe(0);
     },

@@ -1,4 +1,5 @@
 import { callKpis } from './kpi-dashboard.js';
+import { peersDashboard } from './peers.js';
 import { THRESHOLDS as T } from './thresholds.js';
 
 /**
@@ -167,7 +168,7 @@ export const instanceVariable = queryVariable(
  * How each node reaches the exporter (`hep` or `syslog`), from sip_exporter_node_info. An
  * exporter without that gauge gives no values, and "All" then selects everything.
  */
-const sourceVariable = queryVariable(
+export const sourceVariable = queryVariable(
   'source',
   'Source',
   'label_values(sip_exporter_node_info{job=~"$job",instance=~"$instance"}, source)',
@@ -177,16 +178,16 @@ const sourceVariable = queryVariable(
  * that it keeps everything where sip_exporter_node_info does not exist (an older exporter) and
  * when every source is selected.
  */
-const FROM_SOURCE =
+export const FROM_SOURCE =
   'unless on (job, instance, node) sip_exporter_node_info{job=~"$job",instance=~"$instance",source!~"$source"}';
 /** Nodes with responses, of the chosen sources; the same tolerance as FROM_SOURCE. */
-const nodeVariable = queryVariable(
+export const nodeVariable = queryVariable(
   'node',
   'Node',
   `query_result(group by (node) (sip_responses_total{job=~"$job",instance=~"$instance"} ${FROM_SOURCE}))`,
   { regex: '/node="([^"]*)"/' },
 );
-const methodVariable = queryVariable(
+export const methodVariable = queryVariable(
   'method',
   'Method',
   'label_values(sip_responses_total{job=~"$job",instance=~"$instance",node=~"$node"}, method)',
@@ -655,5 +656,6 @@ export function dashboards(): Array<{ file: string; json: unknown }> {
     { file: 'dashboards/sip-response-code.json', json: drillDown() },
     { file: 'dashboards/sip-exporter-health.json', json: health() },
     { file: 'dashboards/sip-call-kpis.json', json: callKpis() },
+    { file: 'dashboards/sip-peers.json', json: peersDashboard() },
   ];
 }

@@ -35,5 +35,5 @@ export function asGrafanaSends(expr: string, range = '10m'): string {
   return expr
     .replaceAll('$__rate_interval', '1m')
     .replaceAll('$__range', range)
-    .replace(/\$(job|instance|source|node|method|code|class)\b/g, '.*');
+    .replace(/\$(job|instance|source|node|method|code|class|peer|direction)\b/g, '.*');
 }

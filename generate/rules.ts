@@ -1,4 +1,5 @@
 import { kpiRuleGroups } from './kpis.js';
+import { peerRuleGroups } from './peers.js';
 import { SETTINGS as S, THRESHOLDS as T } from './thresholds.js';
 
 export interface RecordingRule {
@@ -31,7 +32,7 @@ const rate = (selector: string, window = '5m') =>
  * numerator / denominator: 0 where the node has traffic but none of the numerator, and no sample
  * at all (rather than NaN or +Inf) where it had nothing to divide by.
  */
-const ratio = (numerator: string, denominator: string) =>
+export const ratio = (numerator: string, denominator: string) =>
   `(\n  ${numerator}\n  or\n  ${denominator} * 0\n)\n/\n(${denominator} > 0)`;
 
 /** sum by (job, instance) of the 5m rates of several sip_exporter_*_total counters together. */
@@ -40,7 +41,7 @@ const sumOf = (names: string[]) =>
     .map((n) => `label_replace(rate(sip_exporter_${n}_total[5m]), "source", "${n}", "", "")`)
     .join('\n    or ')}\n  )`;
 
-const link = (alert: string) => `${S.runbookUrl}#${alert.toLowerCase()}`;
+export const link = (alert: string) => `${S.runbookUrl}#${alert.toLowerCase()}`;
 /** The scrape targets of the exporters. */
 const UP = `up{job=~"${S.exporterJob}"}`;
 /**
@@ -297,5 +298,6 @@ ${UP}`,
     { name: 'sip-response-exporter.recording', rules: recording },
     { name: 'sip-response-exporter.alerts', rules: alerts },
     ...kpiRuleGroups(),
+    ...peerRuleGroups(),
   ];
 }

@@ -35,6 +35,12 @@ export const THRESHOLDS = {
   ineffectiveAttemptRatioWarning: 0.1,
   /** 95th percentile of the successful session request delay, in seconds */
   sessionSetupSlowSeconds: 3,
+  /** 5xx share of the INVITE final responses one peer sends (OPTIONS answers left out) */
+  peerServerErrorRatioWarning: 0.1,
+  /** that ratio counts only with at least this many INVITE finals per second from the peer */
+  peerMinInviteFinalRate: 0.05,
+  /** share of a peer's OPTIONS answers that are 408 or 503, above which it is unreachable */
+  peerOptionsFailureRatio: 0.5,
 } as const;
 
 /**

@@ -22,6 +22,8 @@ export interface KamailioRoutes {
   decline: number;
   /** a UAS that rings and answers after known pauses, for the call KPI delays (optional) */
   slow?: number;
+  /** where each callee listens, when not on the proxy's host (carriers on their own addresses) */
+  hosts?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
 }
 
 /** The recommended reply line, as docs/sources/kamailio.md gives it. */
@@ -106,11 +108,11 @@ request_route {
     }
     ${trace.acc ? 'setflag(1);\n    setflag(3);' : ''}
     if ($rU == "answer") {
-        $du = "sip:${self}:${routes.answer}";
+        $du = "sip:${uriHost(routes.hosts?.answer ?? host)}:${routes.answer}";
     } else if ($rU == "busy") {
-        $du = "sip:${self}:${routes.busy}";
+        $du = "sip:${uriHost(routes.hosts?.busy ?? host)}:${routes.busy}";
     } else if ($rU == "decline") {
-        $du = "sip:${self}:${routes.decline}";
+        $du = "sip:${uriHost(routes.hosts?.decline ?? host)}:${routes.decline}";
     }${
       routes.slow === undefined
         ? ''

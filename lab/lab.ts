@@ -189,7 +189,10 @@ export async function startKamailio(
   return { port, process: process_, output };
 }
 
-/** One sipp caller run from and to `host`; resolves with sipp's exit code (0: every call succeeded). */
+/**
+ * One sipp caller run to the proxy on `host`, from `from` (the same host unless given); resolves
+ * with sipp's exit code (0: every call succeeded).
+ */
 export async function call(
   lab: Lab,
   name: string,
@@ -198,11 +201,12 @@ export async function call(
   user: string,
   calls: number,
   host = '127.0.0.1',
+  from = host,
   /** more sipp arguments, such as `-d` for the length of an answered call */
   extra: string[] = [],
 ): Promise<number | null> {
   const sipp = requireProgram('sipp', 'sip-tester');
-  const port = await freePort(host);
+  const port = await freePort(from);
   let scenarioArgs: string[];
   if ('builtIn' in scenario) scenarioArgs = ['-sn', scenario.builtIn];
   else {
@@ -220,7 +224,7 @@ export async function call(
       user,
       `${uriHost(host)}:${proxyPort}`,
       '-i',
-      host,
+      from,
       '-p',
       String(port),
       '-m',

@@ -120,6 +120,12 @@ const LOGGED = {
     action:
       'check the file with `capinfos`; convert another format to pcapng with `editcap -F pcapng` (damage inside a capture is counted, not this error)',
   },
+  SRE_WARN_PEER_HIDDEN: {
+    level: 'warn',
+    meaning:
+      'a `peers` entry can never match: entries listed before it cover every address and port it lists (first match wins); logged at start, by `--config.check` and on each reload',
+    action: 'move the narrower entry above the one that covers it, or remove it (docs/peers.md)',
+  },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;
 
 /**

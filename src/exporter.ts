@@ -3,7 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { configWarnings } from './config/check.js';
+import { configWarnings, peersWarning } from './config/check.js';
 import type { Config } from './config/schema.js';
 import { DedupeWindow } from './count/dedupe.js';
 import { NodeLabels } from './count/nodes.js';
@@ -19,6 +19,7 @@ import { KpiMetrics } from './kpi/metrics.js';
 import { KpiObserver } from './kpi/observer.js';
 import { ArrivalClock } from './metrics/arrivals.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
+import { PeerCounter } from './peers/peer-counter.js';
 
 /**
  * Listeners log "listening" as each binds. Holding those lines until every listener is bound
@@ -104,6 +105,20 @@ export const LIVE_KEYS: readonly LiveKey[] = [
       running.logger.level = next.log.level;
     },
   },
+  {
+    // Counts are kept by peer name, so a reordered or extended list keeps its series.
+    key: 'peers',
+    apply: (running, next) => {
+      running.counter.peers?.configure(next.peers, next.nodes.self_addresses);
+      const hidden = peersWarning(next);
+      if (hidden !== null) running.logger.warn({ code: hidden.code }, hidden.message);
+    },
+  },
+  {
+    // Applied with `peers`, which reads it too; listed so that changing it needs no restart.
+    key: 'nodes.self_addresses',
+    apply: () => {},
+  },
   // A source's live keys apply through its own reload(), each source once whatever it lists.
   ...SOURCES.flatMap((entry) =>
     entry.liveKeys.map((key, i) => ({
@@ -118,6 +133,8 @@ export const LIVE_KEYS: readonly LiveKey[] = [
 /** `config` with the value at `key` (`section.key`) taken from `from`; the sections are copied. */
 function withKey(config: Config, from: Config, key: string): Config {
   const [section, name] = key.split('.');
+  if (name === undefined)
+    return { ...config, [section]: (from as unknown as Record<string, unknown>)[section] };
   const target = config as unknown as Record<string, Record<string, unknown>>;
   const source = from as unknown as Record<string, Record<string, unknown>>;
   return { ...target, [section]: { ...target[section], [name]: source[section][name] } } as unknown as Config;
@@ -176,6 +193,14 @@ export class Exporter {
       logger,
       kpi: this.kpi ?? undefined,
     });
+    const peers = new PeerCounter(this.registry, nodes, self, {
+      maxSeries: config.metrics.max_series,
+      dedupeWindowMs: config.dedupe.window,
+      dedupeEntries: config.dedupe.max_entries,
+      dedupeEvictions: dedupeCells.evictions,
+    });
+    peers.configure(config.peers, config.nodes.self_addresses);
+    this.counter.peers = peers;
     const deps = { counter: this.counter, self, arrivals: this.arrivals, udpBatch: config.ingest.udp_batch };
     this.sources = SOURCES.map((entry) => {
       const source = entry.build(config, deps);
@@ -258,6 +283,8 @@ export class Exporter {
     for (const [section, values] of Object.entries(
       next as unknown as Record<string, Record<string, unknown>>,
     )) {
+      // A top-level live key (peers) is a value, not a section of keys.
+      if (live.has(section)) continue;
       for (const [key, value] of Object.entries(values)) {
         const name = `${section}.${key}`;
         if (!live.has(name) && JSON.stringify(value) !== JSON.stringify(before[section][key]))

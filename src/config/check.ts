@@ -28,7 +28,20 @@ export function configWarnings(config: Config): ConfigWarning[] {
       message: `${given.map((key) => `syslog.tls.${key}`).join(', ')} ${given.length > 1 ? 'are' : 'is'} set but syslog.tls.listen_address is empty, so no TLS listener uses ${given.length > 1 ? 'them' : 'it'}; set --syslog.tls.listen-address (for example ":6514")`,
     });
   }
+  const hidden = peersWarning(config);
+  if (hidden !== null) warnings.push(hidden);
   return warnings;
+}
+
+/** Entries of `peers` that earlier entries hide completely, or null; also logged on reload. */
+export function peersWarning(config: Config): ConfigWarning | null {
+  const names = config.peers.unreachable;
+  if (names.length === 0) return null;
+  const shown = names.slice(0, 20).join(', ') + (names.length > 20 ? ` and ${names.length - 20} more` : '');
+  return {
+    code: CODE.SRE_WARN_PEER_HIDDEN,
+    message: `peers entries ${shown} can never match: entries listed before them cover every address and port they list; move the narrower entry first`,
+  };
 }
 
 /** Variables under the prefix that are not options: the systemd unit's extra flags, the image's commit. */

@@ -115,7 +115,10 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.core.$ZodType, origins
     }
   }
   const origin = origins.get(where);
-  return [`${where === '' ? '(top level)' : where}: ${issue.message}${origin ? ` (from ${origin})` : ''}`];
+  // A message that already says where (`peers[2] (carrier-a): ...`) is printed alone.
+  const placed = where !== '' && issue.message.startsWith(`${where}[`);
+  const prefix = placed ? '' : `${where === '' ? '(top level)' : where}: `;
+  return [`${prefix}${issue.message}${origin ? ` (from ${origin})` : ''}`];
 }
 
 /**

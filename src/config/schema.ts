@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 import { type ListenAddress, parseListenAddress } from '../ingest/listen-address.js';
 import { buildExtractors, DEFAULT_EXTRACTORS, type Extractor } from '../ingest/syslog/extractors.js';
+import { peersSchema, selfAddressesSchema } from '../peers/config.js';
 import { parseDuration } from './duration.js';
 import { loadTlsMaterial, type TlsMaterial, TlsMaterialError } from './tls-material.js';
 
@@ -181,6 +182,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       limit: integer(1, 100_000).default(100),
       names: z.record(z.string(), z.string().min(1, 'a node name cannot be empty')).default({}),
+      /** each node's own addresses by node label (`*`: every node's), never attributed to a peer */
+      self_addresses: z.record(z.string(), selfAddressesSchema).default({}),
     })
     .prefault({}),
   log: z
@@ -216,6 +219,9 @@ export const configSchema = z.strictObject({
       max_dialogs: integer(64, 1 << 28).default(1 << 22),
     })
     .prefault({}),
+  /** the peers list, compiled once per load; empty when absent */
+  // prefault: absent is an empty list (a bare transform would make the key required)
+  peers: peersSchema.prefault(null),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { KpiObserver } from '../kpi/observer.js';
 import { type CounterCell, HotCounter } from '../metrics/hot-counter.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
+import type { PeerCounter } from '../peers/peer-counter.js';
 import { METHOD_COUNT, METHOD_LABELS } from '../sip/methods.js';
 import { MIN_STATUS_CODE, reasonPhrase, statusClass } from '../sip/status-codes.js';
 import type { DedupeWindow } from './dedupe.js';
@@ -60,6 +61,8 @@ export class SipCounter {
    */
   readonly scanFields: number = 0;
   private readonly kpi: KpiObserver | undefined;
+  /** per-peer counts (src/peers), set by the exporter */
+  peers: PeerCounter | null = null;
 
   constructor(
     registry: Registry,
@@ -129,6 +132,7 @@ export class SipCounter {
     }
     if (isResponse) this.countResponse(node, o.statusCode, method, keyed, o.now);
     else this.countRequest(node, method, keyed, o.now);
+    this.peers?.count(o);
   }
 
   private countResponse(node: number, code: number, method: number, keyed: boolean, now: number): void {

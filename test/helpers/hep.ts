@@ -10,6 +10,8 @@ export interface HepPacketSpec {
   srcPort?: number;
   /** capture time in ms since the epoch (default 1795600000.123456 s) */
   captureMs?: number;
+  dstIp?: string;
+  dstPort?: number;
 }
 
 /** A HEPv3 packet made by hep-js, the sipcapture project's own encoder, not by us. */
@@ -18,9 +20,9 @@ export function hep3(spec: HepPacketSpec): Buffer {
     protocolFamily: 2,
     protocol: 17,
     srcIp: spec.srcIp ?? '192.0.2.10',
-    dstIp: '192.0.2.20',
+    dstIp: spec.dstIp ?? '192.0.2.20',
     srcPort: spec.srcPort ?? 5060,
-    dstPort: 5060,
+    dstPort: spec.dstPort ?? 5060,
     timeSeconds: spec.captureMs === undefined ? 1_795_600_000 : Math.floor(spec.captureMs / 1000),
     timeUseconds: spec.captureMs === undefined ? 123_456 : Math.round((spec.captureMs % 1000) * 1000),
     payloadType: spec.payloadType ?? 1,

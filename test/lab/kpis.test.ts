@@ -70,6 +70,7 @@ describe('lab: call KPIs from Kamailio traced over HEP, against what sipp did', 
         'slow',
         CALLS,
         '127.0.0.1',
+        '127.0.0.1',
         ['-d', String(HOLD_MS)],
       );
       const slowReport = parseSippScreen(readText(join(lab.dir, 'kpi-uac-slow.log')));

@@ -1,0 +1,106 @@
+import { PerformanceObserver } from 'node:perf_hooks';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { NodeLabels } from '../../src/count/nodes.js';
+import { Observation } from '../../src/count/observation.js';
+import { SelfMetrics } from '../../src/metrics/self-metrics.js';
+import { peersSchema, selfAddressesSchema } from '../../src/peers/config.js';
+import { PeerCounter } from '../../src/peers/peer-counter.js';
+import { SipMessageScan, scanSipMessage } from '../../src/sip/scan.js';
+import { sipResponse } from '../helpers/sip.js';
+
+const STEPS = 4_000_000;
+
+/**
+ * Once its cells exist, counting a message per peer must allocate nothing: millions of counts
+ * that allocated even a small object each would fill the young generation and show a scavenge.
+ */
+describe('per-peer counting', () => {
+  it.each([
+    ['with dedupe (every repeat a retransmission)', 32_000],
+    ['without dedupe', 0],
+  ])('allocates nothing %s', async (_, windowMs) => {
+    const registry = new Registry();
+    const self = new SelfMetrics(registry);
+    const nodes = new NodeLabels(10, new Map(), self.nodeOverflow.cell({}));
+    const counter = new PeerCounter(registry, nodes, self, {
+      maxSeries: 1000,
+      dedupeWindowMs: windowMs,
+      dedupeEntries: 1024,
+    });
+    counter.configure(
+      peersSchema.parse([
+        { name: 'carrier-a', addresses: ['192.0.2.0/24'] },
+        { name: 'customer-x', addresses: ['203.0.113.0/24', 'fd00::/8'] },
+      ]),
+      { edge: selfAddressesSchema.parse(['10.0.0.1']) },
+    );
+    const buf = Buffer.from(sipResponse({ code: 503, callId: 'alloc@x', toTag: 't' }));
+    const scan = new SipMessageScan();
+    expect(scanSipMessage(buf, 0, buf.length, scan)).toBe(0);
+    const o = new Observation();
+    o.setSip(scan, buf);
+    o.node = nodes.fromText('edge');
+    const addresses = new Uint8Array([
+      192,
+      0,
+      2,
+      9,
+      10,
+      0,
+      0,
+      1,
+      203,
+      0,
+      113,
+      4,
+      0xfd,
+      ...new Array(15).fill(0),
+    ]);
+    // (source, destination): carrier to proxy, proxy to customer, carrier to customer over IPv6's
+    // peer, unmatched to proxy.
+    const pairs = [
+      [0, 4, 4, 4],
+      [4, 4, 8, 4],
+      [0, 4, 12, 16],
+      [8, 4, 4, 4],
+    ];
+    const run = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const [s, sl, d, dl] = pairs[i & 3];
+        o.sourceAddress.setBytes(addresses, s, s + sl);
+        o.destinationAddress.setBytes(addresses, d, d + dl);
+        o.now = i & 1023;
+        counter.count(o);
+      }
+    };
+    run(100_000);
+    // Scavenges during a loop, counted while it runs. The test process itself (the runner's
+    // messages and timers) collects now and then, so counting is compared with a loop of as many
+    // steps that boxes one number per step (16 bytes), far less than a per-message object would.
+    const scavenges = async (loop: () => number) => {
+      let collections = 0;
+      const observer = new PerformanceObserver((list) => {
+        collections += list.getEntries().length;
+      });
+      observer.observe({ entryTypes: ['gc'] });
+      const result = loop();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      observer.disconnect();
+      expect(result).toBeGreaterThan(0);
+      return collections;
+    };
+    const allocating = await scavenges(() => {
+      // A string keeps the array's elements generic, so every double stored is boxed.
+      const boxes: unknown[] = ['keep generic', 0];
+      for (let i = 0; i < STEPS; i++) boxes[1] = i + 0.5;
+      return boxes[1] as number;
+    });
+    const counting = await scavenges(() => {
+      run(STEPS);
+      return counter.countedResponses();
+    });
+    expect(allocating).toBeGreaterThanOrEqual(8);
+    expect(counting).toBeLessThanOrEqual(Math.floor(allocating / 4));
+  });
+});

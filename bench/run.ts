@@ -1,3 +1,4 @@
+import { runCallMix } from './call-mix.js';
 import { runInProcess } from './inprocess.js';
 import { runSyslog } from './syslog.js';
 import { runUdp, type UdpResult } from './udp.js';
@@ -28,6 +29,13 @@ if (which === 'all' || which === 'inprocess') {
   console.log(`  hep-js + regex        : ${fmt(r.baseline)} msg/s`);
   console.log(`  ratio                 : ${r.ratio.toFixed(1)}x`);
   console.log(`  heap growth           : ${r.heapGrowthMb.toFixed(1)} MB`);
+  const m = await runCallMix();
+  console.log(
+    'HEP in-process call mix (INVITE, 100, 180, 200, ACK, BYE, 200, traced in and out: 14 packets a call)',
+  );
+  console.log(`  call KPIs off         : ${fmt(m.off)} msg/s`);
+  console.log(`  call KPIs on          : ${fmt(m.on)} msg/s`);
+  console.log(`  on / off              : ${m.ratio.toFixed(2)}`);
 }
 if (which === 'all' || which === 'udp')
   for (const r of await runUdp()) printUdp('HEP over UDP end to end', r);

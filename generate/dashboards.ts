@@ -1,3 +1,4 @@
+import { callKpis } from './kpi-dashboard.js';
 import { peersDashboard } from './peers.js';
 import { THRESHOLDS as T } from './thresholds.js';
 
@@ -654,6 +655,7 @@ export function dashboards(): Array<{ file: string; json: unknown }> {
     { file: 'dashboards/sip-responses-overview.json', json: overview() },
     { file: 'dashboards/sip-response-code.json', json: drillDown() },
     { file: 'dashboards/sip-exporter-health.json', json: health() },
+    { file: 'dashboards/sip-call-kpis.json', json: callKpis() },
     { file: 'dashboards/sip-peers.json', json: peersDashboard() },
   ];
 }

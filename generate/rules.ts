@@ -1,3 +1,4 @@
+import { kpiRuleGroups } from './kpis.js';
 import { peerRuleGroups } from './peers.js';
 import { SETTINGS as S, THRESHOLDS as T } from './thresholds.js';
 
@@ -160,19 +161,23 @@ sip_node:responses_final_without_challenges:rate5m > ${T.minFinalRate}`,
       },
     },
     {
-      alert: 'SIPAnswerSeizureRatioLow',
+      // For nodes without call KPIs (syslog only, or --kpi.enabled=false): a node with attempt
+      // series has SIPAnswerSeizureRatioLow over attempts instead (generate/kpis.ts).
+      alert: 'SIPResponseAnswerRatioLow',
       expr: `sip_node:invite_answer_seizure:ratio5m < ${T.answerSeizureRatioWarning}
 and on (${BY})
-sip_node:invite_final:rate5m > ${T.minFinalRate}`,
+sip_node:invite_final:rate5m > ${T.minFinalRate}
+unless on (${BY})
+sip_node:session_attempts:rate5m`,
       for: '15m',
       labels: { severity: 'warning' },
       annotations: {
-        summary: `Fewer than ${pct(T.answerSeizureRatioWarning)} of INVITEs on {{ $labels.node }} are answered`,
+        summary: `Fewer than ${pct(T.answerSeizureRatioWarning)} of INVITE responses on {{ $labels.node }} are 2xx`,
         description:
           'Only {{ $value | humanizePercentage }} of INVITE final responses on {{ $labels.node }} ({{ $labels.instance }}) ' +
-          'are 2xx (answer-seizure ratio; 401/407 challenges left out). Re-INVITEs within calls (session refreshes, ' +
+          'are 2xx (response-based answer ratio, for a node without call KPIs; 401/407 challenges left out). Re-INVITEs within calls (session refreshes, ' +
           'holds) count as answered INVITEs, so with long calls the ratio is above the share of calls answered.',
-        runbook_url: link('SIPAnswerSeizureRatioLow'),
+        runbook_url: link('SIPResponseAnswerRatioLow'),
       },
     },
     {
@@ -292,6 +297,7 @@ ${UP}`,
   return [
     { name: 'sip-response-exporter.recording', rules: recording },
     { name: 'sip-response-exporter.alerts', rules: alerts },
+    ...kpiRuleGroups(),
     ...peerRuleGroups(),
   ];
 }

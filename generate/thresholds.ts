@@ -15,7 +15,7 @@ export const THRESHOLDS = {
   clientErrorRatioWarning: 0.3,
   /** 6xx share of final responses */
   globalFailureRatioWarning: 0.05,
-  /** share of INVITE final responses (challenges left out) that are 2xx */
+  /** share of session attempts answered (ASR); without call KPIs, of INVITE finals that are 2xx */
   answerSeizureRatioWarning: 0.3,
   /** ratios only count with at least this many final responses per second on the node */
   minFinalRate: 0.1,
@@ -29,6 +29,12 @@ export const THRESHOLDS = {
   exporterMissingLookback: '1h',
   /** parse errors, auth failures and kernel drops as a share of what arrives */
   ingestErrorRatioWarning: 0.01,
+  /** call KPI alerts need at least this many session attempts per second on the node */
+  minAttemptRate: 0.1,
+  /** ISA: share of session attempts ended by 408, 500, 503, 504 or a timeout */
+  ineffectiveAttemptRatioWarning: 0.1,
+  /** 95th percentile of the successful session request delay, in seconds */
+  sessionSetupSlowSeconds: 3,
   /** 5xx share of the INVITE final responses one peer sends (OPTIONS answers left out) */
   peerServerErrorRatioWarning: 0.1,
   /** that ratio counts only with at least this many INVITE finals per second from the peer */

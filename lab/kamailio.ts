@@ -20,6 +20,8 @@ export interface KamailioRoutes {
   answer: number;
   busy: number;
   decline: number;
+  /** a UAS that rings and answers after known pauses, for the call KPI delays (optional) */
+  slow?: number;
   /** where each callee listens, when not on the proxy's host (carriers on their own addresses) */
   hosts?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
 }
@@ -111,6 +113,12 @@ request_route {
         $du = "sip:${uriHost(routes.hosts?.busy ?? host)}:${routes.busy}";
     } else if ($rU == "decline") {
         $du = "sip:${uriHost(routes.hosts?.decline ?? host)}:${routes.decline}";
+    }${
+      routes.slow === undefined
+        ? ''
+        : ` else if ($rU == "slow") {
+        $du = "sip:${self}:${routes.slow}";
+    }`
     } else if ($rU == "overload") {
         sl_send_reply("503", "Service Unavailable");
         exit;

@@ -120,6 +120,8 @@ export interface Callees {
   answer: number;
   busy: number;
   decline: number;
+  /** a callee that rings and answers after known pauses (lab/sipp.ts uasSlow), where started */
+  slow?: number;
 }
 
 /**
@@ -200,6 +202,8 @@ export async function call(
   calls: number,
   host = '127.0.0.1',
   from = host,
+  /** more sipp arguments, such as `-d` for the length of an answered call */
+  extra: string[] = [],
 ): Promise<number | null> {
   const sipp = requireProgram('sipp', 'sip-tester');
   const port = await freePort(from);
@@ -231,6 +235,7 @@ export async function call(
       '-timeout',
       '20',
       '-trace_err',
+      ...extra,
     ],
     30_000,
   );

@@ -81,3 +81,44 @@ export function uasFinal(code: number): string {
 </scenario>
 `;
 }
+
+/**
+ * A callee that rings `ringMs` after the INVITE and answers `answerMs` after that, then waits for
+ * the ACK and the caller's BYE: the known pauses the call KPI delays are checked against.
+ */
+export function uasSlow(ringMs: number, answerMs: number): string {
+  const reply = (status: string, toTag: boolean, sdp: boolean) => `
+  <send><![CDATA[
+      SIP/2.0 ${status}
+      [last_Via:]
+      [last_From:]
+      [last_To:]${toTag ? ';tag=[pid]SIPpTag01[call_number]' : ''}
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+${
+  sdp
+    ? `      Content-Type: application/sdp
+      Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000`
+    : '      Content-Length: 0'
+}
+    ]]></send>`;
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="uas slow">
+  <recv request="INVITE" crlf="true"></recv>${reply('100 Trying', false, false)}
+  <pause milliseconds="${ringMs}"/>${reply('180 Ringing', true, false)}
+  <pause milliseconds="${answerMs}"/>${reply('200 OK', true, true)}
+  <recv request="ACK"></recv>
+  <recv request="BYE"></recv>${reply('200 OK', false, false)}
+</scenario>
+`;
+}

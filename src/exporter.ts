@@ -14,6 +14,9 @@ import { formatListenAddress } from './ingest/listen-address.js';
 import { bindOrExplain } from './ingest/listen-errors.js';
 import type { Source } from './ingest/source.js';
 import { SOURCES, type SourceKey, type SourceOf } from './ingest/sources.js';
+import { KpiEngine } from './kpi/engine.js';
+import { KpiMetrics } from './kpi/metrics.js';
+import { KpiObserver } from './kpi/observer.js';
 import { ArrivalClock } from './metrics/arrivals.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
 import { PeerCounter } from './peers/peer-counter.js';
@@ -146,6 +149,8 @@ export class Exporter {
   readonly registry = new Registry();
   readonly self: SelfMetrics;
   readonly counter: SipCounter;
+  /** the call KPIs; null with --kpi.enabled=false */
+  readonly kpi: KpiObserver | null;
   /** in SOURCES order, which is start order */
   readonly sources: readonly Source[];
   private readonly sourcesByKey = new Map<string, Source>();
@@ -182,9 +187,11 @@ export class Exporter {
       config.dedupe.window > 0
         ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries, performance.now(), dedupeCells)
         : null;
+    this.kpi = config.kpi.enabled ? buildKpi(this.registry, nodes, config) : null;
     this.counter = new SipCounter(this.registry, nodes, dedupe, self, {
       maxSeries: config.metrics.max_series,
       logger,
+      kpi: this.kpi ?? undefined,
     });
     const peers = new PeerCounter(this.registry, nodes, self, {
       maxSeries: config.metrics.max_series,
@@ -254,6 +261,7 @@ export class Exporter {
         'web: listening',
       );
       this.arrivals.start();
+      this.kpi?.start();
       this.started = true;
     } catch (err) {
       await this.stop();
@@ -303,6 +311,7 @@ export class Exporter {
   async stop(): Promise<void> {
     this.started = false;
     this.arrivals.stop();
+    this.kpi?.stop();
     for (const source of this.sources) await source.stop();
     const http = this.http;
     this.http = null;
@@ -311,4 +320,18 @@ export class Exporter {
       await new Promise<void>((resolve) => http.close(() => resolve()));
     }
   }
+}
+
+/** The call-state engine, its metrics and the adapter the counter feeds (docs/kpis.md). */
+function buildKpi(registry: Registry, nodes: NodeLabels, config: Config): KpiObserver {
+  const metrics = new KpiMetrics(registry, nodes);
+  const engine = new KpiEngine(metrics, {
+    maxAttempts: config.kpi.max_entries,
+    maxDialogs: config.kpi.max_dialogs,
+    inviteTimeoutMs: config.kpi.invite_timeout,
+    nonInviteTimeoutMs: config.kpi.non_invite_timeout,
+    maxSessionMs: config.kpi.max_session_duration,
+  });
+  metrics.watchEngine(registry, engine.stats);
+  return new KpiObserver(engine);
 }

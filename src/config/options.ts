@@ -209,6 +209,50 @@ export const OPTIONS: readonly OptionSpec[] = [
       'read HEP and syslog UDP in recvmmsg batches through the native addon when it is built (false: Node dgram)',
     defaultText: 'true',
   },
+  {
+    flag: 'kpi.enabled',
+    path: ['kpi', 'enabled'],
+    valueName: 'bool',
+    description: 'follow call and registration attempts from HEP for the call KPIs (docs/kpis.md)',
+    defaultText: 'true',
+  },
+  {
+    flag: 'kpi.invite-timeout',
+    path: ['kpi', 'invite_timeout'],
+    valueName: 'duration',
+    description: 'an INVITE attempt with no final response within this ends as timeout',
+    defaultText: '190s',
+  },
+  {
+    flag: 'kpi.non-invite-timeout',
+    path: ['kpi', 'non_invite_timeout'],
+    valueName: 'duration',
+    description:
+      'a REGISTER attempt with no final response within this ends as timeout; also how long a challenge waits for the re-sent request',
+    defaultText: '32s',
+  },
+  {
+    flag: 'kpi.max-session-duration',
+    path: ['kpi', 'max_session_duration'],
+    valueName: 'duration',
+    description:
+      'an answered dialog with no BYE within this ends, counted as cut and kept out of the duration histogram',
+    defaultText: '4h',
+  },
+  {
+    flag: 'kpi.max-entries',
+    path: ['kpi', 'max_entries'],
+    valueName: 'n',
+    description: 'size of the open-attempt table (32 bytes an entry, rounded up to a power of two)',
+    defaultText: '1048576',
+  },
+  {
+    flag: 'kpi.max-dialogs',
+    path: ['kpi', 'max_dialogs'],
+    valueName: 'n',
+    description: 'size of the answered-dialog table (16 bytes an entry, rounded up to a power of two)',
+    defaultText: '4194304',
+  },
 ];
 
 export const ENV_PREFIX = 'SIP_EXPORTER_';

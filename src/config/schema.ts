@@ -202,6 +202,23 @@ export const configSchema = z.strictObject({
       udp_batch: z.union([z.boolean(), z.stringbool()]).default(true),
     })
     .prefault({}),
+  kpi: z
+    .strictObject({
+      enabled: z.union([z.boolean(), z.stringbool()]).default(true),
+      // The engine needs each of these to be at least 1 ms; under a second is a typo.
+      invite_timeout: duration()
+        .refine((ms) => ms >= 1000 && ms < 2 ** 31, 'expected from 1s to 24d')
+        .default(190_000),
+      non_invite_timeout: duration()
+        .refine((ms) => ms >= 1000 && ms < 2 ** 31, 'expected from 1s to 24d')
+        .default(32_000),
+      max_session_duration: duration()
+        .refine((ms) => ms >= 1000 && ms < 2 ** 31, 'expected from 1s to 24d')
+        .default(4 * 3_600_000),
+      max_entries: integer(64, 1 << 28).default(1 << 20),
+      max_dialogs: integer(64, 1 << 28).default(1 << 22),
+    })
+    .prefault({}),
   /** the peers list, compiled once per load; empty when absent */
   // prefault: absent is an empty list (a bare transform would make the key required)
   peers: peersSchema.prefault(null),

@@ -92,6 +92,12 @@ export class Observation {
   /** the branch parameter of the top Via */
   readonly viaBranch = new TextRef();
 
+  /** the first Reason header (SCAN_REASON_* of sip/scan, and its cause or -1), when the scan read it */
+  reasonProtocol = 0;
+  reasonCause = -1;
+  /** Expires: 0, when the scan read it */
+  expiresZero = false;
+
   /** capture time, Unix seconds and microseconds; see timeSource */
   timeSeconds = 0;
   timeMicroseconds = 0;
@@ -132,6 +138,9 @@ export class Observation {
     this.fromTag.setBytes(buf, scan.fromTagStart, scan.fromTagEnd);
     this.toTag.setBytes(buf, scan.toTagStart, scan.toTagEnd);
     this.viaBranch.setBytes(buf, scan.viaBranchStart, scan.viaBranchEnd);
+    this.reasonProtocol = scan.reasonProtocol;
+    this.reasonCause = scan.reasonCause;
+    this.expiresZero = scan.expiresZero;
   }
 
   /** The capture time as the source's capture agent stamped it. */

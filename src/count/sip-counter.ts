@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { KpiObserver } from '../kpi/observer.js';
 import { type CounterCell, HotCounter } from '../metrics/hot-counter.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
 import type { PeerCounter } from '../peers/peer-counter.js';
@@ -27,6 +28,8 @@ export interface SipCounterOptions {
   maxSeries?: number;
   /** for the warning when a sender reports through both HEP and syslog */
   logger?: Logger;
+  /** the call KPIs (src/kpi), fed every message before the dedupe */
+  kpi?: KpiObserver;
 }
 
 /**
@@ -57,6 +60,7 @@ export class SipCounter {
    * Call-ID, CSeq and To tag are always read.
    */
   readonly scanFields: number = 0;
+  private readonly kpi: KpiObserver | undefined;
   /** per-peer counts (src/peers), set by the exporter */
   peers: PeerCounter | null = null;
 
@@ -95,6 +99,8 @@ export class SipCounter {
     self.watchSeries(this.responses);
     self.watchSeries(this.requests);
     this.sources = new NodeSources(nodes, self, options.logger);
+    this.kpi = options.kpi;
+    this.scanFields |= options.kpi?.scanFields ?? 0;
     this.responseHits = self.dedupeHits.cell({ kind: 'response' });
     this.requestHits = self.dedupeHits.cell({ kind: 'request' });
   }
@@ -109,6 +115,8 @@ export class SipCounter {
     const isResponse = o.kind === KIND_RESPONSE;
     const node = o.node;
     const method = o.method;
+    // Before the dedupe: the engine needs every copy, and the dedupe key has no Via branch.
+    this.kpi?.observe(o);
     let keyed = false;
     // A byte-range field and a string field with the same text hash alike, so HEP and syslog
     // reports of one message share a key.

@@ -1,5 +1,9 @@
 import { OK, type Ok, ParseError, type SipParseError } from '../errors.js';
-import { METHOD_UNKNOWN, methodIndex } from './methods.js';
+import { METHOD_LABELS, METHOD_UNKNOWN, methodIndex } from './methods.js';
+
+const METHOD_BYE = METHOD_LABELS.indexOf('BYE');
+const METHOD_INVITE = METHOD_LABELS.indexOf('INVITE');
+const METHOD_REGISTER = METHOD_LABELS.indexOf('REGISTER');
 
 export const SIP_REQUEST = 1;
 export const SIP_RESPONSE = 2;
@@ -12,6 +16,22 @@ export const SIP_RESPONSE = 2;
 export const SCAN_FROM_TAG = 1;
 export const SCAN_VIA_BRANCH = 2;
 export const SCAN_ALL = SCAN_FROM_TAG | SCAN_VIA_BRANCH;
+/**
+ * The first Reason header's protocol and cause, read only from a BYE or a final response to an
+ * INVITE (the only messages whose Reason the call KPIs report), so other messages still stop
+ * scanning as soon as the rest is found.
+ */
+export const SCAN_REASON = 4;
+/** Whether an Expires header says 0, read only from a REGISTER (a de-registration). */
+export const SCAN_EXPIRES = 8;
+/** Every field the call-state engine reads. */
+export const SCAN_KPI = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES;
+/** Reason protocols as SipMessageScan.reasonProtocol gives them (the same values as kpi/types REASON_*). */
+export const SCAN_REASON_NONE = 0;
+export const SCAN_REASON_Q850 = 1;
+export const SCAN_REASON_SIP = 2;
+/** A cause with more digits than this is no valid cause; it reads as -1. */
+const MAX_CAUSE_DIGITS = 4;
 
 /**
  * What the scanner found in one SIP message. Offsets point into the scanned buffer, so nothing
@@ -35,6 +55,12 @@ export class SipMessageScan {
   /** the `branch` parameter of the first value of the first Via header */
   viaBranchStart = -1;
   viaBranchEnd = -1;
+  /** SCAN_REASON_*: the protocol of the first Reason header, when SCAN_REASON asked for it */
+  reasonProtocol = SCAN_REASON_NONE;
+  /** its `cause` parameter; -1 when absent or not a number */
+  reasonCause = -1;
+  /** an Expires header with the value 0, when SCAN_EXPIRES asked for it */
+  expiresZero = false;
 
   reset(): void {
     this.kind = 0;
@@ -50,6 +76,9 @@ export class SipMessageScan {
     this.fromTagEnd = -1;
     this.viaBranchStart = -1;
     this.viaBranchEnd = -1;
+    this.reasonProtocol = SCAN_REASON_NONE;
+    this.reasonCause = -1;
+    this.expiresZero = false;
   }
 
   /** The method a response answers is the one in its CSeq; a request names its own. */
@@ -300,11 +329,89 @@ function readViaBranch(buf: Uint8Array, p: number, stop: number, out: SipMessage
   }
 }
 
+/** Skips a quoted string starting at buf[p] (a QUOTE); returns the position after it, or stop. */
+function skipQuoted(buf: Uint8Array, p: number, stop: number): number {
+  p++;
+  for (;;) {
+    p = skipUntil(buf, p, stop, C_QUOTE | C_BACKSLASH);
+    if (p >= stop) return stop;
+    if (buf[p] === QUOTE) return p + 1;
+    p += 2;
+  }
+}
+
+/**
+ * Reads the protocol and `cause` parameter of the first value of a Reason header (RFC 3326:
+ * `Q.850;cause=16;text="..."`). A protocol other than Q.850 and SIP leaves the scan without a
+ * reason; a cause that is no number of at most four digits reads as -1, which the engine counts
+ * as invalid.
+ */
+function readReason(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
+  const protoStart = p;
+  p = skipUntil(buf, p, stop, C_SEMI | C_COMMA | C_WHITE | C_LINE);
+  const length = p - protoStart;
+  let protocol = SCAN_REASON_NONE;
+  if (
+    length === 5 &&
+    (buf[protoStart] | 0x20) === 113 && // q
+    buf[protoStart + 1] === 46 && // .
+    buf[protoStart + 2] === 56 && // 8
+    buf[protoStart + 3] === 53 && // 5
+    buf[protoStart + 4] === 48 // 0
+  )
+    protocol = SCAN_REASON_Q850;
+  else if (
+    length === 3 &&
+    (buf[protoStart] | 0x20) === 115 && // s
+    (buf[protoStart + 1] | 0x20) === 105 && // i
+    (buf[protoStart + 2] | 0x20) === 112 // p
+  )
+    protocol = SCAN_REASON_SIP;
+  if (protocol === SCAN_REASON_NONE) return;
+  out.reasonProtocol = protocol;
+  for (;;) {
+    p = skipUntil(buf, p, stop, C_SEMI | C_COMMA | C_QUOTE);
+    if (p >= stop || buf[p] === COMMA) return;
+    if (buf[p] === QUOTE) {
+      p = skipQuoted(buf, p, stop);
+      continue;
+    }
+    p = skip(buf, p + 1, stop, C_WHITE | C_LINE);
+    if (
+      p + 5 <= stop &&
+      (buf[p] | 0x20) === 99 && // c
+      (buf[p + 1] | 0x20) === 97 && // a
+      (buf[p + 2] | 0x20) === 117 && // u
+      (buf[p + 3] | 0x20) === 115 && // s
+      (buf[p + 4] | 0x20) === 101 // e
+    ) {
+      let v = skip(buf, p + 5, stop, C_WHITE | C_LINE);
+      if (v >= stop || buf[v] !== EQUALS) continue;
+      v = skip(buf, v + 1, stop, C_WHITE | C_LINE);
+      let n = 0;
+      let digits = 0;
+      for (; v < stop && isDigit(buf[v]); v++, digits++)
+        if (digits < MAX_CAUSE_DIGITS) n = n * 10 + (buf[v] - 48);
+      const after = skip(buf, v, stop, C_WHITE | C_LINE);
+      const ends = after >= stop || buf[after] === SEMI || buf[after] === COMMA;
+      out.reasonCause = digits > 0 && digits <= MAX_CAUSE_DIGITS && ends ? n : -1;
+      return;
+    }
+  }
+}
+
+/** Sets expiresZero when an Expires value is a number equal to 0 (`0`, `00`, with white space). */
+function readExpires(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
+  let q = p;
+  while (q < stop && buf[q] === 48) q++;
+  out.expiresZero = q > p && skip(buf, q, stop, C_WHITE | C_LINE) >= stop;
+}
+
 const fromScratch = new SipMessageScan();
 
 /**
- * Reads a From/f or Via/v header at buf[p, stop) if `pending` still asks for it; returns what is
- * still pending.
+ * Reads a From/f, Via/v, Reason or Expires header at buf[p, stop) if `pending` still asks for
+ * it; returns what is still pending.
  */
 function readOptionalHeader(
   buf: Uint8Array,
@@ -328,9 +435,35 @@ function readOptionalHeader(
         (buf[p + 3] | 0x20) === 109)
     )
       field = SCAN_FROM_TAG;
-  } else if (length === 1 || (length === 3 && (buf[p + 1] | 0x20) === 105 && (buf[p + 2] | 0x20) === 97)) {
+  } else if (
+    first === 118 &&
+    (length === 1 || (length === 3 && (buf[p + 1] | 0x20) === 105 && (buf[p + 2] | 0x20) === 97))
+  ) {
     // v, Via
     field = SCAN_VIA_BRANCH;
+  } else if (first === 114) {
+    // Reason (no compact form; `r` is Refer-To)
+    if (
+      length === 6 &&
+      (buf[p + 1] | 0x20) === 101 &&
+      (buf[p + 2] | 0x20) === 97 &&
+      (buf[p + 3] | 0x20) === 115 &&
+      (buf[p + 4] | 0x20) === 111 &&
+      (buf[p + 5] | 0x20) === 110
+    )
+      field = SCAN_REASON;
+  } else if (first === 101) {
+    // Expires (no compact form; `e` is Content-Encoding)
+    if (
+      length === 7 &&
+      (buf[p + 1] | 0x20) === 120 &&
+      (buf[p + 2] | 0x20) === 112 &&
+      (buf[p + 3] | 0x20) === 105 &&
+      (buf[p + 4] | 0x20) === 114 &&
+      (buf[p + 5] | 0x20) === 101 &&
+      (buf[p + 6] | 0x20) === 115
+    )
+      field = SCAN_EXPIRES;
   }
   if ((pending & field) === 0) return pending;
   let v = nameStop;
@@ -347,14 +480,15 @@ function readOptionalHeader(
     readToTag(buf, v, valueStop, fromScratch);
     out.fromTagStart = fromScratch.toTagStart;
     out.fromTagEnd = fromScratch.toTagEnd;
-  } else {
-    readViaBranch(buf, v, valueStop, out);
-  }
+  } else if (field === SCAN_VIA_BRANCH) readViaBranch(buf, v, valueStop, out);
+  else if (field === SCAN_REASON) readReason(buf, v, valueStop, out);
+  else readExpires(buf, v, valueStop, out);
   return pending & ~field;
 }
 
 /**
- * A second walk over the header lines for the From and top Via headers `pending` asks for. Apart
+ * A second walk over the header lines for the From, top Via, Reason and Expires headers
+ * `pending` asks for. Apart
  * from the main loop, so that the hot path, which asks for neither, runs exactly the loop it ran
  * before these headers were read at all: merging them cost 5% of HEP throughput.
  */
@@ -371,7 +505,8 @@ function readOptionalHeaders(
     let stop = lineEnd(buf, p, end);
     while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end);
     const lower = first | 0x20;
-    if (lower === 102 || lower === 118) pending = readOptionalHeader(buf, p, stop, out, pending);
+    if (lower === 102 || lower === 118 || lower === 114 || lower === 101)
+      pending = readOptionalHeader(buf, p, stop, out, pending);
     p = stop + 1;
   }
 }
@@ -459,6 +594,18 @@ export function scanSipMessage(
     }
     p = stop + 1;
   }
-  if ((optional & SCAN_ALL) !== 0) readOptionalHeaders(buf, headersStart, end, out, optional & SCAN_ALL);
+  let pending = optional & SCAN_KPI;
+  if ((pending & (SCAN_REASON | SCAN_EXPIRES)) !== 0) {
+    // Most messages carry neither, and reading them from every message would read every header:
+    // Reason only from a final to an INVITE or a BYE, Expires only from a REGISTER.
+    if (out.kind === SIP_RESPONSE) {
+      pending &= ~SCAN_EXPIRES;
+      if (out.statusCode < 200 || out.cseqMethod !== METHOD_INVITE) pending &= ~SCAN_REASON;
+    } else {
+      if (out.requestMethod !== METHOD_BYE) pending &= ~SCAN_REASON;
+      if (out.requestMethod !== METHOD_REGISTER) pending &= ~SCAN_EXPIRES;
+    }
+  }
+  if (pending !== 0) readOptionalHeaders(buf, headersStart, end, out, pending);
   return OK;
 }

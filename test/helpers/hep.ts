@@ -8,6 +8,8 @@ export interface HepPacketSpec {
   payloadType?: number;
   srcIp?: string;
   srcPort?: number;
+  /** capture time in ms since the epoch (default 1795600000.123456 s) */
+  captureMs?: number;
   dstIp?: string;
   dstPort?: number;
 }
@@ -21,8 +23,8 @@ export function hep3(spec: HepPacketSpec): Buffer {
     dstIp: spec.dstIp ?? '192.0.2.20',
     srcPort: spec.srcPort ?? 5060,
     dstPort: spec.dstPort ?? 5060,
-    timeSeconds: 1_795_600_000,
-    timeUseconds: 123_456,
+    timeSeconds: spec.captureMs === undefined ? 1_795_600_000 : Math.floor(spec.captureMs / 1000),
+    timeUseconds: spec.captureMs === undefined ? 123_456 : Math.round((spec.captureMs % 1000) * 1000),
     payloadType: spec.payloadType ?? 1,
     captureId: spec.captureId ?? 2001,
     hepNodeName: spec.nodeName,

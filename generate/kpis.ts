@@ -1,0 +1,117 @@
+import type { AlertingRule, RecordingRule, RuleGroup } from './rules.js';
+import { SETTINGS as S, THRESHOLDS as T } from './thresholds.js';
+
+/**
+ * The call KPI rules: RFC 6076 and ITU-T ratios recorded over the attempt counters, and the
+ * alerts on them. Each formula and its section are in docs/kpis.md; attempts come from HEP only,
+ * so a syslog-only node has none of these series and keeps the response-based answer ratio
+ * (SIPResponseAnswerRatioLow in rules.ts).
+ */
+
+const BY = 'job, instance, node';
+const link = (alert: string) => `${S.runbookUrl}#${alert.toLowerCase()}`;
+const pct = (x: number) => `${x * 100}%`;
+
+const attempts = (selector = '') => `sum by (${BY}) (rate(sip_session_attempts_total${selector}[5m]))`;
+/** As the response ratios in rules.ts: 0 with traffic but no numerator, no sample without traffic. */
+const ratio = (numerator: string, denominator: string) =>
+  `(\n  ${numerator}\n  or\n  ${denominator} * 0\n)\n/\n(${denominator} > 0)`;
+
+/** Outcomes the called user decided (RFC 6076 4.7, ITU-T E.425): the network did its part. */
+const EFFECTIVE = 'outcome=~"answered|busy|declined|unavailable"';
+
+export function kpiRuleGroups(): RuleGroup[] {
+  const recording: RecordingRule[] = [
+    { record: 'sip_node:session_attempts:rate5m', expr: attempts() },
+    {
+      record: 'sip_node_outcome:session_attempts:rate5m',
+      expr: `sum by (${BY}, outcome) (rate(sip_session_attempts_total[5m]))`,
+    },
+    { record: 'sip_node:session_attempts_not_redirected:rate5m', expr: attempts('{outcome!="redirected"}') },
+    // ASR, ITU-T E.411: answered over all attempts.
+    {
+      record: 'sip_node:session_asr:ratio5m',
+      expr: ratio(attempts('{outcome="answered"}'), 'sip_node:session_attempts:rate5m'),
+    },
+    // SER, RFC 6076 4.6: answered over attempts less redirected ones.
+    {
+      record: 'sip_node:session_ser:ratio5m',
+      expr: ratio(attempts('{outcome="answered"}'), 'sip_node:session_attempts_not_redirected:rate5m'),
+    },
+    // SEER, RFC 6076 4.7: answered or user-determined over attempts less redirected ones.
+    {
+      record: 'sip_node:session_seer:ratio5m',
+      expr: ratio(attempts(`{${EFFECTIVE}}`), 'sip_node:session_attempts_not_redirected:rate5m'),
+    },
+    // ISA, RFC 6076 4.8: 408, 500, 503, 504 and local timeouts over all attempts.
+    {
+      record: 'sip_node:session_isa:ratio5m',
+      expr: ratio(attempts('{outcome=~"ineffective|timeout"}'), 'sip_node:session_attempts:rate5m'),
+    },
+    // NER, ITU-T E.425: answered or user-determined over all attempts.
+    {
+      record: 'sip_node:session_ner:ratio5m',
+      expr: ratio(attempts(`{${EFFECTIVE}}`), 'sip_node:session_attempts:rate5m'),
+    },
+    // IRA, RFC 6076 4.2: failed and timed-out registration attempts over all.
+    {
+      record: 'sip_node:registration_ira:ratio5m',
+      expr: ratio(
+        `sum by (${BY}) (rate(sip_registration_attempts_total{outcome=~"failed|timeout"}[5m]))`,
+        `sum by (${BY}) (rate(sip_registration_attempts_total[5m]))`,
+      ),
+    },
+    // SRD of successful setups, RFC 6076 4.3: the 95th percentile.
+    {
+      record: 'sip_node:session_request_delay_success_seconds:p95_5m',
+      expr: `histogram_quantile(0.95, sum by (${BY}, le) (rate(sip_session_request_delay_seconds_bucket{result="success"}[5m])))`,
+    },
+  ];
+
+  const enough = `sip_node:session_attempts:rate5m > ${T.minAttemptRate}`;
+  const alerts: AlertingRule[] = [
+    {
+      alert: 'SIPAnswerSeizureRatioLow',
+      expr: `sip_node:session_asr:ratio5m < ${T.answerSeizureRatioWarning}\nand on (${BY})\n${enough}`,
+      for: '15m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: `Fewer than ${pct(T.answerSeizureRatioWarning)} of call attempts on {{ $labels.node }} are answered`,
+        description:
+          'Only {{ $value | humanizePercentage }} of session attempts (initial INVITEs) on {{ $labels.node }} ' +
+          '({{ $labels.instance }}) were answered (ASR, ITU-T E.411). Re-INVITEs and challenges are not attempts.',
+        runbook_url: link('SIPAnswerSeizureRatioLow'),
+      },
+    },
+    {
+      alert: 'SIPIneffectiveAttemptsHigh',
+      expr: `sip_node:session_isa:ratio5m > ${T.ineffectiveAttemptRatioWarning}\nand on (${BY})\n${enough}`,
+      for: '10m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: `More than ${pct(T.ineffectiveAttemptRatioWarning)} of call attempts on {{ $labels.node }} are ineffective`,
+        description:
+          '{{ $value | humanizePercentage }} of session attempts on {{ $labels.node }} ({{ $labels.instance }}) ended ' +
+          'with 408, 500, 503 or 504 or no final response at all (ISA, RFC 6076 4.8) - the network, not the callee, failed them.',
+        runbook_url: link('SIPIneffectiveAttemptsHigh'),
+      },
+    },
+    {
+      alert: 'SIPSessionSetupSlow',
+      expr: `sip_node:session_request_delay_success_seconds:p95_5m > ${T.sessionSetupSlowSeconds}\nand on (${BY})\n${enough}`,
+      for: '10m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: `Call setup on {{ $labels.node }} takes more than ${T.sessionSetupSlowSeconds} s at the 95th percentile`,
+        description:
+          'The 95th percentile of the session request delay (INVITE to the first ringing or answer, RFC 6076 4.3) on ' +
+          '{{ $labels.node }} ({{ $labels.instance }}) is {{ $value | humanizeDuration }}.',
+        runbook_url: link('SIPSessionSetupSlow'),
+      },
+    },
+  ];
+  return [
+    { name: 'sip-response-exporter.kpis.recording', rules: recording },
+    { name: 'sip-response-exporter.kpis.alerts', rules: alerts },
+  ];
+}

@@ -1,0 +1,102 @@
+import { KeyHasher } from '../count/key-hasher.js';
+import { SOURCE_SYSLOG } from '../count/node-sources.js';
+import { KIND_REQUEST, type Observation } from '../count/observation.js';
+import { METHOD_LABELS } from '../sip/methods.js';
+import { SCAN_KPI } from '../sip/scan.js';
+import type { KpiEngine } from './engine.js';
+import { DIRECTION_UNKNOWN, emptyKpiMessage, type KpiMessage } from './types.js';
+
+const INVITE = METHOD_LABELS.indexOf('INVITE');
+const REGISTER = METHOD_LABELS.indexOf('REGISTER');
+const BYE = METHOD_LABELS.indexOf('BYE');
+
+/** How often the expiry sweep runs: a full sweep of the default tables costs about 10 ms a second. */
+export const EXPIRE_INTERVAL_MS = 100;
+
+/**
+ * The step from the counter's per-message Observation to the call-state engine: hashes the
+ * Call-ID, tags and top Via branch (with the KeyHasher the dedupe uses, so equal text gives equal
+ * keys whatever the source), copies the numbers, and hands one reused KpiMessage to the engine.
+ * It must see every copy of a message, so SipCounter calls it before the response dedupe.
+ *
+ * Syslog observations are not fed: a log line is one side of one message with no capture time
+ * and no Via branch, so it cannot tell an attempt's upstream leg from a downstream one. Every
+ * other source (HEP, a capture replay) is.
+ *
+ * `direction` stays unknown: the exporter does not know a node's own addresses, so it cannot
+ * tell a copy the node received from one it sent (see docs/kpis.md, the upstream branch).
+ */
+export class KpiObserver {
+  /** The optional SIP fields (sip/scan SCAN_*) the engine reads. */
+  readonly scanFields = SCAN_KPI;
+  private readonly msg: KpiMessage = emptyKpiMessage();
+  private readonly hasher = new KeyHasher();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(readonly engine: KpiEngine) {}
+
+  observe(o: Observation): void {
+    if (o.listener === SOURCE_SYSLOG) return;
+    const method = o.method;
+    const isRequest = o.kind === KIND_REQUEST;
+    const hasToTag = o.toTag.length > 0;
+    // What the engine reads at all: INVITE and REGISTER requests and their responses but 100
+    // (no status indication), and BYEs in a dialog. The rest (ACK, responses to BYE,
+    // re-INVITEs) is skipped before any hashing;
+    // the expiry timer keeps the sweep going without them.
+    if (isRequest) {
+      if (method === INVITE) {
+        if (hasToTag) return;
+      } else if (method !== REGISTER && !(method === BYE && hasToTag)) return;
+    } else if ((method !== INVITE && method !== REGISTER) || o.statusCode === 100) return;
+    const m = this.msg;
+    const h = this.hasher;
+    m.node = o.node;
+    m.isRequest = isRequest;
+    m.method = method;
+    m.status = o.statusCode;
+    m.cseq = Math.max(o.cseqNumber, 0);
+    h.begin().text(o.callId).end();
+    m.callIdHi = h.hi;
+    m.callIdLo = h.lo;
+    h.begin().text(o.fromTag).end();
+    m.fromTagHi = h.hi;
+    m.fromTagLo = h.lo;
+    m.hasToTag = hasToTag;
+    // The To tag keys a dialog only: it is read from a BYE and from a 2xx that answers an INVITE.
+    if (hasToTag && (isRequest || (method === INVITE && o.statusCode >= 200 && o.statusCode < 300))) {
+      h.begin().text(o.toTag).end();
+      m.toTagHi = h.hi;
+      m.toTagLo = h.lo;
+    } else {
+      m.toTagHi = 0;
+      m.toTagLo = 0;
+    }
+    h.begin().text(o.viaBranch).end();
+    m.branchHi = h.hi;
+    m.branchLo = h.lo;
+    m.direction = DIRECTION_UNKNOWN;
+    m.captureMs = o.timeSeconds * 1000 + o.timeMicroseconds / 1000;
+    m.now = o.now;
+    m.expires0 = o.expiresZero;
+    m.reasonProtocol = o.reasonProtocol;
+    m.reasonCause = o.reasonCause;
+    this.engine.handle(m);
+  }
+
+  /**
+   * Starts the expiry timer, so that attempts and dialogs of a node that goes silent still time
+   * out. Unref'd: it never keeps the process alive on its own.
+   */
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.engine.expire(performance.now()), EXPIRE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer === null) return;
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Metric, MetricValueWithName, Registry } from 'prom-client';
+
+/**
+ * One series of a histogram: per-bucket counts (not cumulative, so an observation touches one
+ * slot), their sum and count. Resolved once per label set by its owner, observed for free.
+ */
+export class HistogramCell {
+  /** counts[i]: observations in (bounds[i-1], bounds[i]]; the last slot is above every bound */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(private readonly bounds: Float64Array) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  /** A NaN lands in +Inf and makes the sum NaN, as a Prometheus client would; callers pass none. */
+  observe(value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    // At most a dozen bounds: a linear walk beats a binary search and needs no branch tuning.
+    while (i < bounds.length && value > bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/**
+ * A Prometheus histogram whose series are HistogramCells, copied out only when scraped, as
+ * HotCounter does for counters: prom-client's Histogram hashes the label object on every
+ * observe, which costs more than the measurement. Exported as a classic histogram (`_bucket`
+ * with `le`, cumulative, `+Inf` last; `_sum`; `_count`).
+ */
+export class HotHistogram<L extends string> {
+  private readonly series: Array<{ labels: Record<L, string>; cell: HistogramCell }> = [];
+  private readonly bounds: Float64Array;
+
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets: readonly number[],
+  ) {
+    for (let i = 1; i < buckets.length; i++)
+      if (!(buckets[i] > buckets[i - 1])) throw new RangeError(`${name}: buckets must increase`);
+    this.bounds = Float64Array.from(buckets);
+    const series = this.series;
+    const bounds = this.bounds;
+    const le = [...buckets.map((b) => String(b)), '+Inf'];
+    const metric = {
+      name,
+      help,
+      type: 'histogram',
+      labelNames,
+      aggregator: 'sum',
+      get: async () => {
+        const values: MetricValueWithName<string>[] = [];
+        for (const s of series) {
+          let cumulative = 0;
+          for (let i = 0; i <= bounds.length; i++) {
+            cumulative += s.cell.counts[i];
+            values.push({
+              metricName: `${name}_bucket`,
+              labels: { ...s.labels, le: le[i] },
+              value: cumulative,
+            });
+          }
+          values.push({ metricName: `${name}_sum`, labels: s.labels, value: s.cell.sum });
+          values.push({ metricName: `${name}_count`, labels: s.labels, value: s.cell.count });
+        }
+        return { name, help, type: 'histogram', values, aggregator: 'sum' };
+      },
+      reset: () => {
+        for (const s of series) {
+          s.cell.counts.fill(0);
+          s.cell.sum = 0;
+          s.cell.count = 0;
+        }
+      },
+    };
+    registry.registerMetric(metric as unknown as Metric);
+  }
+
+  /** A new series; call once per label set and keep the cell. */
+  cell(labels: Record<L, string>): HistogramCell {
+    const cell = new HistogramCell(this.bounds);
+    this.series.push({ labels, cell });
+    return cell;
+  }
+
+  get seriesCount(): number {
+    return this.series.length;
+  }
+}

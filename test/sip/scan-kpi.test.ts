@@ -1,0 +1,107 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  SCAN_ALL,
+  SCAN_KPI,
+  SCAN_REASON_NONE,
+  SCAN_REASON_Q850,
+  SCAN_REASON_SIP,
+  SipMessageScan,
+  scanSipMessage,
+} from '../../src/sip/scan.js';
+
+function message(startLine: string, extra: string[], cseqMethod = 'BYE'): Buffer {
+  return Buffer.from(
+    [
+      startLine,
+      'Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa',
+      'From: <sip:a@example.com>;tag=f',
+      'To: <sip:b@example.com>;tag=t',
+      'Call-ID: x@example.com',
+      `CSeq: 1 ${cseqMethod}`,
+      ...extra,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+    'latin1',
+  );
+}
+
+function scan(buf: Buffer, optional = SCAN_KPI): SipMessageScan {
+  const out = new SipMessageScan();
+  expect(scanSipMessage(buf, 0, buf.length, out, optional)).toBe(0);
+  return out;
+}
+
+const BYE = 'BYE sip:b@example.com SIP/2.0';
+
+describe('scanning Reason and Expires for the call KPIs', () => {
+  it.each([
+    ['Reason: Q.850;cause=16;text="Normal call clearing"', SCAN_REASON_Q850, 16],
+    ['reason: q.850 ; cause = 34', SCAN_REASON_Q850, 34],
+    ['Reason: SIP;cause=486;text="Busy Here"', SCAN_REASON_SIP, 486],
+    ['Reason: SIP;text="a;cause=1, b";cause=503', SCAN_REASON_SIP, 503],
+    ['Reason: Q.850;text="none"', SCAN_REASON_Q850, -1],
+    ['Reason: Q.850;cause=99999', SCAN_REASON_Q850, -1],
+    ['Reason: Q.850;cause=16x', SCAN_REASON_Q850, -1],
+    ['Reason: Q.850, SIP;cause=200', SCAN_REASON_Q850, -1],
+    ['Reason: preemption;cause=1', SCAN_REASON_NONE, -1],
+  ])('reads %s from a BYE', (line, protocol, cause) => {
+    const out = scan(message(BYE, [line]));
+    expect([out.reasonProtocol, out.reasonCause]).toEqual([protocol, cause]);
+  });
+
+  it('reads the first Reason header only, and only from BYEs and finals to an INVITE', () => {
+    const two = scan(message(BYE, ['Reason: Q.850;cause=17', 'Reason: SIP;cause=600']));
+    expect([two.reasonProtocol, two.reasonCause]).toEqual([SCAN_REASON_Q850, 17]);
+    const final = scan(message('SIP/2.0 486 Busy Here', ['Reason: Q.850;cause=17'], 'INVITE'));
+    expect(final.reasonCause).toBe(17);
+    for (const [start, method] of [
+      ['SIP/2.0 180 Ringing', 'INVITE'],
+      ['SIP/2.0 200 OK', 'BYE'],
+      ['CANCEL sip:b@example.com SIP/2.0', 'CANCEL'],
+    ]) {
+      expect(scan(message(start, ['Reason: Q.850;cause=17'], method)).reasonProtocol).toBe(SCAN_REASON_NONE);
+    }
+    // Not asked for: the default scan reads neither.
+    expect(scan(message(BYE, ['Reason: Q.850;cause=17']), SCAN_ALL).reasonProtocol).toBe(SCAN_REASON_NONE);
+  });
+
+  it.each([
+    ['Expires: 0', true],
+    ['expires:  00 ', true],
+    ['Expires: 3600', false],
+    ['Expires: 0x', false],
+    ['Expires:', false],
+  ])('reads %s from a REGISTER', (line, zero) => {
+    expect(scan(message('REGISTER sip:example.com SIP/2.0', [line])).expiresZero).toBe(zero);
+  });
+
+  it('reads Expires from REGISTER only, and tells Reason and Expires from look-alike headers', () => {
+    expect(scan(message('SIP/2.0 200 OK', ['Expires: 0'])).expiresZero).toBe(false);
+    expect(scan(message(BYE, ['Expires: 0'])).expiresZero).toBe(false);
+    const lookAlikes = scan(message(BYE, ['Reasons: Q.850;cause=1', 'e: gzip', 'r: <sip:x@example.com>']));
+    expect(lookAlikes.reasonProtocol).toBe(SCAN_REASON_NONE);
+    // The always-read fields are still read when the optional ones are asked for.
+    expect([lookAlikes.cseqNumber, lookAlikes.toTagEnd > lookAlikes.toTagStart]).toEqual([1, true]);
+  });
+
+  it('never throws and keeps the cause bounded whatever a Reason or Expires value holds', () => {
+    const value = fc.stringMatching(/^[\x20-\x7e]{0,60}$/);
+    fc.assert(
+      fc.property(value, value, (reason, expires) => {
+        const out = new SipMessageScan();
+        for (const start of [BYE, 'SIP/2.0 503 Service Unavailable', 'REGISTER sip:example.com SIP/2.0']) {
+          const buf = message(start, [`Reason: ${reason}`, `Expires: ${expires}`], 'INVITE');
+          expect(scanSipMessage(buf, 0, buf.length, out, SCAN_KPI)).toBe(0);
+          expect(out.reasonCause).toBeGreaterThanOrEqual(-1);
+          expect(out.reasonCause).toBeLessThanOrEqual(9999);
+          expect(Number.isInteger(out.reasonCause)).toBe(true);
+          if (out.reasonProtocol === SCAN_REASON_NONE) expect(out.reasonCause).toBe(-1);
+          if (out.expiresZero) expect(expires.trim()).toMatch(/^0+$/);
+        }
+      }),
+    );
+  });
+});

@@ -109,9 +109,21 @@ export async function startExporter(
     const bound = new RegExp(
       `"listener":"hep","address":"${uriHost(options.hepHost!).replace(/[[\]]/g, '\\$&')}:(\\d+)"`,
     );
-    const match = bound.exec(process_.log());
-    if (match === null) throw new Error(`${name} did not log the HEP port it bound; see ${process_.logFile}`);
-    hepPort = Number(match[1]);
+    // Ready can answer before the log line reaches the file: pino writes it asynchronously.
+    let match: RegExpExecArray | null = null;
+    try {
+      await waitFor(
+        `${name} to log the HEP port it bound`,
+        async () => {
+          match = bound.exec(process_.log());
+          return match !== null;
+        },
+        10_000,
+      );
+    } catch {
+      throw new Error(`${name} did not log the HEP port it bound; see ${process_.logFile}`);
+    }
+    hepPort = Number((match as RegExpExecArray | null)?.[1]);
   }
   return { web, hepPort, syslogPort, process: process_, metrics };
 }

@@ -11,8 +11,12 @@ export interface KamailioTrace {
   };
   /** acc lines for every accounted transaction */
   acc: boolean;
+  /** acc's log_extra, as docs/sources/kamailio.md recommends for peers (optional) */
+  accExtra?: string;
   /** the recommended xlog line in the reply and local-response routes */
   xlog: boolean;
+  /** the xlog line with the response's addresses, as docs/sources/kamailio.md gives it for peers */
+  xlogAddresses?: boolean;
 }
 
 export interface KamailioRoutes {
@@ -28,6 +32,14 @@ export interface KamailioRoutes {
 
 /** The recommended reply line, as docs/sources/kamailio.md gives it. */
 const XLOG = 'xlog("L_NOTICE", "sip_response code=$rs method=$rm cseq=$cs callid=$ci totag=$tt\\n");';
+
+/** What the reply route and the local-response routes add to the line for peers. */
+const XLOG_REPLY_ADDRESSES = ' src_ip=$si src_port=$sp dst_ip=$T_req($si) dst_port=$T_req($sp)';
+const XLOG_LOCAL_ADDRESSES = ' dst_ip=$sndto(ip) dst_port=$sndto(port)';
+
+function xlogLine(extra: string): string {
+  return XLOG.replace('\\n', () => `${extra}\\n`);
+}
 
 /** An address as a SIP URI or Kamailio's listen= writes it: IPv6 in brackets. */
 export function uriHost(host: string): string {
@@ -78,6 +90,7 @@ modparam("acc", "log_flag", 1)
 modparam("acc", "failed_transaction_flag", 3)
 modparam("acc", "log_level", 1)
 modparam("acc", "log_facility", "LOG_LOCAL0")
+${trace.accExtra === undefined ? '' : `modparam("acc", "log_extra", "${trace.accExtra}")`}
 ${
   hep
     ? `modparam("siptrace", "duplicate_uri", "sip:${collector}:${hep.port}${hep.transport === 'tcp' ? ';transport=tcp' : ''}")
@@ -135,15 +148,15 @@ ${
   trace.xlog
     ? `
 onreply_route {
-    ${XLOG}
+    ${xlogLine(trace.xlogAddresses ? XLOG_REPLY_ADDRESSES : '')}
 }
 
 event_route[sl:local-response] {
-    ${XLOG}
+    ${xlogLine(trace.xlogAddresses ? XLOG_LOCAL_ADDRESSES : '')}
 }
 
 event_route[tm:local-response] {
-    ${XLOG}
+    ${xlogLine(trace.xlogAddresses ? XLOG_LOCAL_ADDRESSES : '')}
 }
 `
     : ''

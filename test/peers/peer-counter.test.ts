@@ -6,6 +6,7 @@ import { DedupeWindow } from '../../src/count/dedupe.js';
 import { NodeLabels } from '../../src/count/nodes.js';
 import { Observation } from '../../src/count/observation.js';
 import { SipCounter } from '../../src/count/sip-counter.js';
+import { type ExtractedResponse, observeExtracted } from '../../src/ingest/syslog/extractors.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { parseAddressRange } from '../../src/peers/address.js';
 import { peersSchema, selfAddressesSchema } from '../../src/peers/config.js';
@@ -149,6 +150,58 @@ describe('PeerCounter', () => {
     send(r503('v6@x'), '2001:db8:a::7', PROXY);
     send(r503('mapped@x'), '::ffff:192.0.2.77', PROXY);
     expect(Object.values(await series('sip_peer_responses_total'))).toEqual([2]);
+  });
+
+  it('attributes text addresses, as syslog extractors give them, as it does raw ones', async () => {
+    const { counter, nodes, series } = setup();
+    const o = new Observation();
+    const found = (srcIp?: string, dstIp?: string, extra: Partial<ExtractedResponse> = {}) => {
+      observeExtracted(
+        { code: 503, method: 'INVITE', callId: `t${Math.random()}`, srcIp, dstIp, ...extra },
+        o,
+      );
+      o.node = nodes.fromText('edge-1');
+      counter.count(o);
+    };
+    found(CARRIER_A, CUSTOMER);
+    found('[2001:db8:a::7]', PROXY);
+    found('::ffff:192.0.2.77', undefined);
+    // port-restricted carrier-b: the port comes from the line too
+    found('198.51.100.10', PROXY, { srcPort: '5060' });
+    found('198.51.100.10', PROXY, { srcPort: '40000' });
+    // a host name cannot be matched: `other`, never a series of its own
+    found('carrier.example.com', PROXY);
+    expect(await series('sip_peer_responses_total')).toEqual({
+      '{peer="carrier-a",direction="from_peer",code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge-1"}': 3,
+      '{peer="customer-x",direction="to_peer",code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge-1"}': 1,
+      '{peer="carrier-b",direction="from_peer",code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge-1"}': 1,
+      '{peer="other",direction="from_peer",code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge-1"}': 2,
+    });
+  });
+
+  it('takes a peer named by the line for the source end; an unknown name is `other`', async () => {
+    const { counter, nodes, series } = setup();
+    const o = new Observation();
+    for (const [peer, dstIp] of [
+      ['carrier-b', CUSTOMER],
+      ['customer-x', undefined],
+      ['no-such-peer', undefined],
+      ['other', undefined],
+    ] as const) {
+      // The name wins over an address for the same end.
+      observeExtracted(
+        { code: 486, method: 'INVITE', callId: `${peer}@x`, peer, srcIp: CARRIER_A, dstIp },
+        o,
+      );
+      o.node = nodes.fromText('edge-1');
+      counter.count(o);
+    }
+    expect(await series('sip_peer_responses_total')).toEqual({
+      '{peer="carrier-b",direction="from_peer",code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge-1"}': 1,
+      '{peer="customer-x",direction="to_peer",code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge-1"}': 1,
+      '{peer="customer-x",direction="from_peer",code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge-1"}': 1,
+      '{peer="other",direction="from_peer",code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge-1"}': 2,
+    });
   });
 
   it('takes self addresses from `*` for every node, on top of the node’s own', async () => {

@@ -28,6 +28,8 @@ export interface KamailioRoutes {
   slow?: number;
   /** where each callee listens, when not on the proxy's host (carriers on their own addresses) */
   hosts?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
+  /** peer names the route stores in $avp(peer) for each callee, for acc's log_extra (optional) */
+  peers?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
 }
 
 /** The recommended reply line, as docs/sources/kamailio.md gives it. */
@@ -39,6 +41,11 @@ const XLOG_LOCAL_ADDRESSES = ' dst_ip=$sndto(ip) dst_port=$sndto(port)';
 
 function xlogLine(extra: string): string {
   return XLOG.replace('\\n', () => `${extra}\\n`);
+}
+
+/** The route's line that names the peer a callee belongs to, where the lab gives one. */
+function peerAvp(name: string | undefined): string {
+  return name === undefined ? '' : `        $avp(peer) = "${name}";\n`;
 }
 
 /** An address as a SIP URI or Kamailio's listen= writes it: IPv6 in brackets. */
@@ -122,17 +129,17 @@ request_route {
     ${trace.acc ? 'setflag(1);\n    setflag(3);' : ''}
     if ($rU == "answer") {
         $du = "sip:${uriHost(routes.hosts?.answer ?? host)}:${routes.answer}";
-    } else if ($rU == "busy") {
+${peerAvp(routes.peers?.answer)}    } else if ($rU == "busy") {
         $du = "sip:${uriHost(routes.hosts?.busy ?? host)}:${routes.busy}";
-    } else if ($rU == "decline") {
+${peerAvp(routes.peers?.busy)}    } else if ($rU == "decline") {
         $du = "sip:${uriHost(routes.hosts?.decline ?? host)}:${routes.decline}";
-    }${
-      routes.slow === undefined
-        ? ''
-        : ` else if ($rU == "slow") {
+${peerAvp(routes.peers?.decline)}    }${
+    routes.slow === undefined
+      ? ''
+      : ` else if ($rU == "slow") {
         $du = "sip:${self}:${routes.slow}";
     }`
-    } else if ($rU == "overload") {
+  } else if ($rU == "overload") {
         sl_send_reply("503", "Service Unavailable");
         exit;
     } else {

@@ -176,16 +176,24 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
 
 /** The acc log_extra docs/sources/kamailio.md recommends: addresses relative to the response. */
 const ACC_EXTRA = 'src_ip=$dd;src_port=$dp;dst_ip=$si;dst_port=$sp';
+/** The same with the carrier named by the script, as docs/sources/kamailio.md shows for scripts without $du. */
+const ACC_EXTRA_PEER = 'peer=$avp(peer);dst_ip=$si;dst_port=$sp';
+const CARRIER_OF_CALLEE = { answer: 'carrier-a', decline: 'carrier-a', busy: 'carrier-b' };
 /** Responses acc logs in this lab: the stateful transactions' finals (the proxy's own are stateless). */
 const ACC_COVERED = new Set(['INVITE 200', 'BYE 200', 'INVITE 486', 'INVITE 603']);
 
 describe('lab: per-peer counts from Kamailio log lines through rsyslog equal what sipp reports', () => {
   const node = hostname().split('.')[0];
-  for (const format of ['acc', 'xlog'] as const) {
+  for (const [format, what] of [
+    ['acc', "the response's addresses"],
+    ['acc', "the peer's name"],
+    ['xlog', "the response's addresses"],
+  ] as const) {
     it(
-      `${format} with the response's addresses`,
+      `${format} with ${what}`,
       async () => {
-        const name = `peers-syslog-${format}`;
+        const byName = what === "the peer's name";
+        const name = `peers-syslog-${format}${byName ? '-name' : ''}`;
         const config = peersConfig(join(lab.dir, `${name}.yml`));
         const exporter = await startExporter(lab, `${name}-exporter`, ['--config.file', config]);
         const rsyslog = await startRsyslogd(lab.dir, `${name}-rsyslogd`, {
@@ -196,9 +204,9 @@ describe('lab: per-peer counts from Kamailio log lines through rsyslog equal wha
         const kamailio = await startKamailio(
           lab,
           `${name}-kamailio`,
-          routes,
+          byName ? { ...routes, peers: CARRIER_OF_CALLEE } : routes,
           format === 'acc'
-            ? { acc: true, accExtra: ACC_EXTRA, xlog: false }
+            ? { acc: true, accExtra: byName ? ACC_EXTRA_PEER : ACC_EXTRA, xlog: false }
             : { acc: false, xlog: true, xlogAddresses: true },
           rsyslog.socket,
         );

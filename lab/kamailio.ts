@@ -11,8 +11,12 @@ export interface KamailioTrace {
   };
   /** acc lines for every accounted transaction */
   acc: boolean;
+  /** acc's log_extra, as docs/sources/kamailio.md recommends for peers (optional) */
+  accExtra?: string;
   /** the recommended xlog line in the reply and local-response routes */
   xlog: boolean;
+  /** the xlog line with the response's addresses, as docs/sources/kamailio.md gives it for peers */
+  xlogAddresses?: boolean;
 }
 
 export interface KamailioRoutes {
@@ -24,10 +28,25 @@ export interface KamailioRoutes {
   slow?: number;
   /** where each callee listens, when not on the proxy's host (carriers on their own addresses) */
   hosts?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
+  /** peer names the route stores in $avp(peer) for each callee, for acc's log_extra (optional) */
+  peers?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
 }
 
 /** The recommended reply line, as docs/sources/kamailio.md gives it. */
 const XLOG = 'xlog("L_NOTICE", "sip_response code=$rs method=$rm cseq=$cs callid=$ci totag=$tt\\n");';
+
+/** What the reply route and the local-response routes add to the line for peers. */
+const XLOG_REPLY_ADDRESSES = ' src_ip=$si src_port=$sp dst_ip=$T_req($si) dst_port=$T_req($sp)';
+const XLOG_LOCAL_ADDRESSES = ' dst_ip=$sndto(ip) dst_port=$sndto(port)';
+
+function xlogLine(extra: string): string {
+  return XLOG.replace('\\n', () => `${extra}\\n`);
+}
+
+/** The route's line that names the peer a callee belongs to, where the lab gives one. */
+function peerAvp(name: string | undefined): string {
+  return name === undefined ? '' : `        $avp(peer) = "${name}";\n`;
+}
 
 /** An address as a SIP URI or Kamailio's listen= writes it: IPv6 in brackets. */
 export function uriHost(host: string): string {
@@ -78,6 +97,7 @@ modparam("acc", "log_flag", 1)
 modparam("acc", "failed_transaction_flag", 3)
 modparam("acc", "log_level", 1)
 modparam("acc", "log_facility", "LOG_LOCAL0")
+${trace.accExtra === undefined ? '' : `modparam("acc", "log_extra", "${trace.accExtra}")`}
 ${
   hep
     ? `modparam("siptrace", "duplicate_uri", "sip:${collector}:${hep.port}${hep.transport === 'tcp' ? ';transport=tcp' : ''}")
@@ -109,17 +129,17 @@ request_route {
     ${trace.acc ? 'setflag(1);\n    setflag(3);' : ''}
     if ($rU == "answer") {
         $du = "sip:${uriHost(routes.hosts?.answer ?? host)}:${routes.answer}";
-    } else if ($rU == "busy") {
+${peerAvp(routes.peers?.answer)}    } else if ($rU == "busy") {
         $du = "sip:${uriHost(routes.hosts?.busy ?? host)}:${routes.busy}";
-    } else if ($rU == "decline") {
+${peerAvp(routes.peers?.busy)}    } else if ($rU == "decline") {
         $du = "sip:${uriHost(routes.hosts?.decline ?? host)}:${routes.decline}";
-    }${
-      routes.slow === undefined
-        ? ''
-        : ` else if ($rU == "slow") {
+${peerAvp(routes.peers?.decline)}    }${
+    routes.slow === undefined
+      ? ''
+      : ` else if ($rU == "slow") {
         $du = "sip:${self}:${routes.slow}";
     }`
-    } else if ($rU == "overload") {
+  } else if ($rU == "overload") {
         sl_send_reply("503", "Service Unavailable");
         exit;
     } else {
@@ -135,15 +155,15 @@ ${
   trace.xlog
     ? `
 onreply_route {
-    ${XLOG}
+    ${xlogLine(trace.xlogAddresses ? XLOG_REPLY_ADDRESSES : '')}
 }
 
 event_route[sl:local-response] {
-    ${XLOG}
+    ${xlogLine(trace.xlogAddresses ? XLOG_LOCAL_ADDRESSES : '')}
 }
 
 event_route[tm:local-response] {
-    ${XLOG}
+    ${xlogLine(trace.xlogAddresses ? XLOG_LOCAL_ADDRESSES : '')}
 }
 `
     : ''

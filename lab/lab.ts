@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type KamailioTrace, kamailioConfig, uriHost } from './kamailio.js';
+import { type KamailioRoutes, type KamailioTrace, kamailioConfig, uriHost } from './kamailio.js';
 import {
   freePort,
   type LabProcess,
@@ -172,7 +172,7 @@ export interface KamailioHandle {
 export async function startKamailio(
   lab: Lab,
   name: string,
-  callees: Callees,
+  callees: Callees & Pick<KamailioRoutes, 'hosts' | 'peers'>,
   trace: KamailioTrace,
   syslogSocket?: string,
   host = '127.0.0.1',

@@ -119,6 +119,12 @@ export class Observation {
   readonly destinationAddress = new TextRef();
   sourcePort = 0;
   destinationPort = 0;
+  /**
+   * The peer the message came from, by its configured name, for a source that names it rather
+   * than giving its address (a syslog extractor's `peer` group); it takes the place of
+   * sourceAddress. Empty when not given.
+   */
+  readonly sourcePeer = new TextRef();
   /** IP protocol number of the SIP transport (17 UDP, 6 TCP, 132 SCTP); 0 when not known */
   transport = 0;
   /** which source the message came from: SOURCE_HEP, SOURCE_SYSLOG (count/node-sources) */
@@ -166,6 +172,7 @@ export class Observation {
     this.destinationAddress.clear();
     this.sourcePort = 0;
     this.destinationPort = 0;
+    this.sourcePeer.clear();
     this.transport = 0;
   }
 }

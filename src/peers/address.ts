@@ -146,3 +146,111 @@ export function parseAddressRange(text: string): ParsedRange {
   }
   return { ok: true, range: { family, first: value, last: value | hostMask, prefix } };
 }
+
+const CH_0 = 48;
+const CH_9 = 57;
+const CH_DOT = 46;
+const CH_COLON = 58;
+
+/** Value of a hex digit character, -1 for anything else. */
+function hexDigit(c: number): number {
+  if (c >= CH_0 && c <= CH_9) return c - CH_0;
+  const lower = c | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
+}
+
+/**
+ * Writes the dotted quad in text[start, end) to out[at..at+3]; false when it is not one. A byte
+ * with a leading zero is refused, as in the configuration.
+ */
+function dottedQuadInto(text: string, start: number, end: number, out: Uint8Array, at: number): boolean {
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  let leadingZero = false;
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? text.charCodeAt(i) : CH_DOT;
+    if (c >= CH_0 && c <= CH_9) {
+      if (digits === 0) leadingZero = c === CH_0;
+      else if (leadingZero || digits === 3) return false;
+      value = value * 10 + (c - CH_0);
+      digits++;
+      continue;
+    }
+    if (c !== CH_DOT || digits === 0 || value > 255 || part === 4) return false;
+    out[at + part++] = value;
+    value = 0;
+    digits = 0;
+  }
+  return part === 4;
+}
+
+/**
+ * Parses a text address as a log line gives it (`192.0.2.1`, `2001:db8::1`, `[2001:db8::1]`,
+ * `::ffff:192.0.2.1`) into `out` in network order, as HEP carries it, and returns its length: 4,
+ * 16, or 0 when the text is not an address (host names are not resolved). Allocates nothing, so
+ * a text address costs a syslog line no more than a raw one costs a HEP packet.
+ */
+export function parseAddressTextInto(text: string, out: Uint8Array): number {
+  let start = 0;
+  let end = text.length;
+  if (end >= 2 && text.charCodeAt(0) === 91 && text.charCodeAt(end - 1) === 93) {
+    start = 1;
+    end--;
+  }
+  if (end - start < 2 || end - start > 45) return 0;
+  let colon = -1;
+  for (let i = start; i < end; i++) {
+    if (text.charCodeAt(i) === CH_COLON) {
+      colon = i;
+      break;
+    }
+  }
+  if (colon === -1) return dottedQuadInto(text, start, end, out, 0) ? 4 : 0;
+  // IPv6: groups before a `::` fill from the front, groups after it are gathered and moved to the end.
+  let groups = 0;
+  let gap = -1;
+  let i = start;
+  if (text.charCodeAt(i) === CH_COLON) {
+    if (text.charCodeAt(i + 1) !== CH_COLON) return 0;
+    gap = 0;
+    i += 2;
+  }
+  while (i < end) {
+    let value = 0;
+    let digits = 0;
+    let j = i;
+    for (; j < end && digits <= 4; j++) {
+      const d = hexDigit(text.charCodeAt(j));
+      if (d < 0) break;
+      value = value * 16 + d;
+      digits++;
+    }
+    if (j < end && text.charCodeAt(j) === CH_DOT) {
+      // A dotted-quad tail takes the last two groups.
+      if (groups > 6 || !dottedQuadInto(text, i, end, out, groups * 2)) return 0;
+      groups += 2;
+      i = end;
+      break;
+    }
+    if (digits === 0 || digits > 4 || groups === 8) return 0;
+    out[groups * 2] = value >> 8;
+    out[groups * 2 + 1] = value & 0xff;
+    groups++;
+    i = j;
+    if (i === end) break;
+    if (text.charCodeAt(i) !== CH_COLON) return 0;
+    i++;
+    if (i < end && text.charCodeAt(i) === CH_COLON) {
+      if (gap !== -1) return 0;
+      gap = groups;
+      i++;
+    } else if (i === end) return 0;
+  }
+  if (gap === -1) return groups === 8 ? 16 : 0;
+  if (groups > 7) return 0;
+  const tail = groups - gap;
+  for (let k = tail * 2 - 1; k >= 0; k--) out[16 - tail * 2 + k] = out[gap * 2 + k];
+  for (let k = gap * 2; k < 16 - tail * 2; k++) out[k] = 0;
+  return 16;
+}

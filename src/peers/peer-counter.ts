@@ -7,7 +7,8 @@ import { type CounterCell, HotCounter } from '../metrics/hot-counter.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
 import { METHOD_COUNT, METHOD_LABELS } from '../sip/methods.js';
 import { MIN_STATUS_CODE, reasonPhrase, statusClass } from '../sip/status-codes.js';
-import { AddressSet, EMPTY_ADDRESS_SET, PEER_SELF, type PeerMatcher } from './matcher.js';
+import { parseAddressTextInto } from './address.js';
+import { AddressSet, EMPTY_ADDRESS_SET, PEER_OTHER, PEER_SELF, type PeerMatcher } from './matcher.js';
 
 export const DIRECTION_FROM_PEER = 0;
 export const DIRECTION_TO_PEER = 1;
@@ -80,6 +81,10 @@ export class PeerCounter {
   /** by node index, resolved on first sight of the node; emptied on reload */
   private selfByNode: Array<AddressSet | undefined> = [];
   private dedupe: DedupeWindow | null = null;
+  /** peer index by name, for a source that names the peer (`other` is index 0 too) */
+  private indexByName = new Map<string, number>();
+  /** a text address parsed to its raw form: one buffer, reused for every message */
+  private readonly scratch = new Uint8Array(16);
   /** compact slot by code - MIN_STATUS_CODE, -1 until the code is first counted */
   private readonly codeSlot = new Int16Array(CODE_SLOTS).fill(-1);
   private codeSlots = 0;
@@ -150,6 +155,7 @@ export class PeerCounter {
       }
       return state;
     });
+    this.indexByName = new Map(matcher.names.map((name, i) => [name, i]));
     this.selfByLabel = new Map(Object.entries(selfAddresses));
     this.selfByNode = [];
     this.matcher = matcher.size > 0 ? matcher : null;
@@ -169,16 +175,27 @@ export class PeerCounter {
     const matcher = this.matcher;
     if (matcher === null) return;
     const self = this.selfOf(o.node);
-    const from = this.peerAt(matcher, o.sourceAddress, o.sourcePort, self);
+    const named = o.sourcePeer.text;
+    const from =
+      named !== null
+        ? (this.indexByName.get(named) ?? PEER_OTHER)
+        : this.peerAt(matcher, o.sourceAddress, o.sourcePort, self);
     const to = this.peerAt(matcher, o.destinationAddress, o.destinationPort, self);
     if (from !== NOT_COUNTED) this.countAt(o, DIRECTION_FROM_PEER, this.byIndex[from]);
     if (to !== NOT_COUNTED) this.countAt(o, DIRECTION_TO_PEER, this.byIndex[to]);
   }
 
   private peerAt(matcher: PeerMatcher, address: TextRef, port: number, self: AddressSet): number {
-    // Only raw addresses (HEP) are matched; text addresses have no extractor yet.
+    const text = address.text;
+    if (text !== null) {
+      // A syslog extractor's address: parsed into the scratch buffer, then looked up as raw
+      // bytes. Text that is not an address (a host name, say) cannot be attributed: `other`.
+      const length = parseAddressTextInto(text, this.scratch);
+      if (length === 0) return PEER_OTHER;
+      return matcher.lookup(this.scratch, 0, length, port, self);
+    }
     const length = address.end - address.start;
-    if (address.text !== null || length <= 0) return NOT_COUNTED;
+    if (length <= 0) return NOT_COUNTED;
     return matcher.lookup(address.buf, address.start, length, port, self);
   }
 

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,7 @@ import {
   startKamailio,
 } from '../../lab/lab.js';
 import { readText, waitFor } from '../../lab/processes.js';
+import { startRsyslogd } from '../../lab/rsyslog.js';
 import { parseSippScreen } from '../../lab/sipp-report.js';
 import { reasonPhrase, statusClass } from '../../src/sip/status-codes.js';
 import { samples, sampleValue } from '../helpers/exporter.js';
@@ -59,10 +61,28 @@ afterEach((context) => {
     process.stderr.write(`lab directory ${lab.dir}\n${lab.logs()}\n`);
 });
 
-function responseSeries(peer: string, direction: string, key: string): string {
+function responseSeries(peer: string, direction: string, key: string, node = String(CAPTURE_ID)): string {
   const [method, codeText] = key.split(' ');
   const code = Number(codeText);
-  return `{peer="${peer}",direction="${direction}",code="${code}",class="${statusClass(code)}",reason="${reasonPhrase(code)}",method="${method}",node="${CAPTURE_ID}"}`;
+  return `{peer="${peer}",direction="${direction}",code="${code}",class="${statusClass(code)}",reason="${reasonPhrase(code)}",method="${method}",node="${node}"}`;
+}
+
+function peersConfig(file: string): string {
+  writeFileSync(
+    file,
+    `peers:
+  - name: carrier-a
+    addresses: ["${CARRIER_A}"]
+  - name: carrier-b
+    addresses: ["${CARRIER_B}"]
+  - name: customer
+    addresses: ["${CUSTOMER}"]
+nodes:
+  self_addresses:
+    "*": ["${PROXY}"]
+`,
+  );
+  return file;
 }
 
 function add(out: Record<string, number>, series: string, n: number): void {
@@ -74,21 +94,7 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
     it(
       `HEPv3 over ${transport}`,
       async () => {
-        const config = join(lab.dir, `peers-${transport}.yml`);
-        writeFileSync(
-          config,
-          `peers:
-  - name: carrier-a
-    addresses: ["${CARRIER_A}"]
-  - name: carrier-b
-    addresses: ["${CARRIER_B}"]
-  - name: customer
-    addresses: ["${CUSTOMER}"]
-nodes:
-  self_addresses:
-    "*": ["${PROXY}"]
-`,
-        );
+        const config = peersConfig(join(lab.dir, `peers-${transport}.yml`));
         const name = `peers-${transport}`;
         const exporter = await startExporter(lab, `${name}-exporter`, ['--config.file', config]);
         const kamailio = await startKamailio(lab, `${name}-kamailio`, routes, {
@@ -161,6 +167,93 @@ nodes:
         // as retransmissions: the rules leave ACK out for that reason.
         const retransmissions = samples(text, 'sip_peer_retransmissions_total');
         expect(Object.keys(retransmissions).filter((k) => !k.includes('method="ACK"'))).toEqual([]);
+        await exporter.process.stop();
+      },
+      LAB_TIMEOUT,
+    );
+  }
+});
+
+/** The acc log_extra docs/sources/kamailio.md recommends: addresses relative to the response. */
+const ACC_EXTRA = 'src_ip=$dd;src_port=$dp;dst_ip=$si;dst_port=$sp';
+/** The same with the carrier named by the script, as docs/sources/kamailio.md shows for scripts without $du. */
+const ACC_EXTRA_PEER = 'peer=$avp(peer);dst_ip=$si;dst_port=$sp';
+const CARRIER_OF_CALLEE = { answer: 'carrier-a', decline: 'carrier-a', busy: 'carrier-b' };
+/** Responses acc logs in this lab: the stateful transactions' finals (the proxy's own are stateless). */
+const ACC_COVERED = new Set(['INVITE 200', 'BYE 200', 'INVITE 486', 'INVITE 603']);
+
+describe('lab: per-peer counts from Kamailio log lines through rsyslog equal what sipp reports', () => {
+  const node = hostname().split('.')[0];
+  for (const [format, what] of [
+    ['acc', "the response's addresses"],
+    ['acc', "the peer's name"],
+    ['xlog', "the response's addresses"],
+  ] as const) {
+    it(
+      `${format} with ${what}`,
+      async () => {
+        const byName = what === "the peer's name";
+        const name = `peers-syslog-${format}${byName ? '-name' : ''}`;
+        const config = peersConfig(join(lab.dir, `${name}.yml`));
+        const exporter = await startExporter(lab, `${name}-exporter`, ['--config.file', config]);
+        const rsyslog = await startRsyslogd(lab.dir, `${name}-rsyslogd`, {
+          port: exporter.syslogPort,
+          protocol: 'udp',
+        });
+        lab.adopt(rsyslog.process);
+        const kamailio = await startKamailio(
+          lab,
+          `${name}-kamailio`,
+          byName ? { ...routes, peers: CARRIER_OF_CALLEE } : routes,
+          format === 'acc'
+            ? { acc: true, accExtra: byName ? ACC_EXTRA_PEER : ACC_EXTRA, xlog: false }
+            : { acc: false, xlog: true, xlogAddresses: true },
+          rsyslog.socket,
+        );
+        const responses: Record<string, number> = {};
+        for (const c of CALL_MIX) {
+          const run = `${name}-uac-${c.name}`;
+          const code = await call(lab, run, kamailio.port, c.scenario, c.user, CALLS, PROXY, CUSTOMER);
+          const report = parseSippScreen(readText(join(lab.dir, `${run}.log`)));
+          expect([run, code, report.successful]).toEqual([run, 0, CALLS]);
+          for (const [key, n] of report.responsesReceived) {
+            // acc logs only stateful finals; xlog every response but tm's automatic 100 Trying,
+            // which Kamailio 5.6 shows its local-response route once (counted from its lines below).
+            if (format === 'acc' ? !ACC_COVERED.has(key) : key === 'INVITE 100') continue;
+            add(responses, responseSeries('customer', 'to_peer', key, node), n);
+            const carrier = CARRIER_OF[c.name];
+            if (carrier !== undefined && RELAYED.has(key))
+              add(responses, responseSeries(carrier, 'from_peer', key, node), n);
+          }
+        }
+        if (format === 'xlog') {
+          const trying = kamailio
+            .output()
+            .split('\n')
+            .filter((l) => /sip_response code=100 .* dst_ip=127\.0\.0\.4 /.test(l)).length;
+          expect(trying).toBeGreaterThan(0);
+          add(responses, responseSeries('customer', 'to_peer', 'INVITE 100', node), trying);
+        }
+        const expected = Object.values(responses).reduce((a, b) => a + b, 0);
+        let text = '';
+        await waitFor(
+          'every logged response to be counted per peer',
+          async () => {
+            text = await exporter.metrics();
+            const counted = Object.values(samples(text, 'sip_peer_responses_total')).reduce(
+              (a, b) => a + b,
+              0,
+            );
+            if (counted < expected) await new Promise((r) => setTimeout(r, 300));
+            return counted >= expected;
+          },
+          30_000,
+        );
+        await kamailio.process.stop();
+        await rsyslog.process.stop();
+        text = await exporter.metrics();
+        expect(samples(text, 'sip_peer_responses_total')).toEqual(responses);
+        expect(rsyslog.received()).toContain('dst_ip=127.0.0.4');
         await exporter.process.stop();
       },
       LAB_TIMEOUT,

@@ -1,6 +1,14 @@
+import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatIPv4, formatIPv6, parseAddressRange, parseIPv4, parseIPv6 } from '../../src/peers/address.js';
+import {
+  formatIPv4,
+  formatIPv6,
+  parseAddressRange,
+  parseAddressTextInto,
+  parseIPv4,
+  parseIPv6,
+} from '../../src/peers/address.js';
 
 function range(text: string) {
   const parsed = parseAddressRange(text);
@@ -107,6 +115,72 @@ describe('address ranges', () => {
           }
         },
       ),
+    );
+  });
+});
+
+/** What parseAddressTextInto wrote, as the hex of its 4 or 16 bytes; '' when it refused. */
+function textBytes(text: string): string {
+  const out = new Uint8Array(16).fill(0xaa);
+  const length = parseAddressTextInto(text, out);
+  return Buffer.from(out.subarray(0, length)).toString('hex');
+}
+
+/** The reference: the configuration's own parser, to the same bytes. */
+function referenceBytes(text: string): string {
+  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  const v4 = parseIPv4(bare);
+  if (v4 !== undefined) return v4.toString(16).padStart(8, '0');
+  const v6 = parseIPv6(bare);
+  return v6 === undefined ? '' : v6.toString(16).padStart(32, '0');
+}
+
+describe('text addresses from log lines', () => {
+  it('reads IPv4, IPv6 in every shortened form, brackets and a dotted-quad tail', () => {
+    expect(textBytes('192.0.2.7')).toBe('c0000207');
+    expect(textBytes('2001:db8::1')).toBe('20010db8000000000000000000000001');
+    expect(textBytes('[2001:db8::1]')).toBe('20010db8000000000000000000000001');
+    expect(textBytes('::')).toBe('0'.repeat(32));
+    expect(textBytes('::1')).toBe(`${'0'.repeat(31)}1`);
+    expect(textBytes('fe80::')).toBe(`fe80${'0'.repeat(28)}`);
+    expect(textBytes('::ffff:192.0.2.7')).toBe('00000000000000000000ffffc0000207');
+    expect(textBytes('1:2:3:4:5:6:7:8')).toBe('00010002000300040005000600070008');
+    expect(textBytes('1:2:3:4:5:6:1.2.3.4')).toBe('00010002000300040005000601020304');
+  });
+
+  it('refuses host names, ports, zones, octal-looking bytes and malformed IPv6', () => {
+    for (const bad of [
+      '',
+      'carrier.example.com',
+      '<null>',
+      '192.0.2.7:5060',
+      '192.0.2',
+      '192.0.2.256',
+      '010.0.0.1',
+      '1.2.3.4.5',
+      'fe80::1%eth0',
+      ':::',
+      '1::2::3',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4:5:6:7',
+      '12345::',
+      '1:',
+      ':1',
+      '[::1',
+      '::ffff:1.2.3',
+    ])
+      expect([bad, textBytes(bad)]).toEqual([bad, '']);
+  });
+
+  it('agrees with the configuration parser on any IPv4 and IPv6 text, and never throws', () => {
+    const v6Text = fc.ipV6().chain((a) => fc.constantFrom(a, a.toUpperCase(), `[${a}]`));
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), v6Text, fc.ipV4Extended(), fc.string({ maxLength: 48 })), (text) => {
+        const got = textBytes(text);
+        expect(got).toBe(referenceBytes(text));
+        if (got !== '') expect(isIP(text.replace(/^\[(.*)\]$/, '$1'))).not.toBe(0);
+      }),
+      { numRuns: 5000 },
     );
   });
 });

@@ -17,9 +17,10 @@ const STEPS = 4_000_000;
  */
 describe('per-peer counting', () => {
   it.each([
-    ['with dedupe (every repeat a retransmission)', 32_000],
-    ['without dedupe', 0],
-  ])('allocates nothing %s', async (_, windowMs) => {
+    ['with dedupe (every repeat a retransmission)', 32_000, false],
+    ['without dedupe', 0, false],
+    ['with text addresses, as syslog extractors give them', 0, true],
+  ])('allocates nothing %s', async (_, windowMs, text) => {
     const registry = new Registry();
     const self = new SelfMetrics(registry);
     const nodes = new NodeLabels(10, new Map(), self.nodeOverflow.cell({}));
@@ -65,8 +66,23 @@ describe('per-peer counting', () => {
       [0, 4, 12, 16],
       [8, 4, 4, 4],
     ];
+    // The same pairs as text, made once: the strings an extractor hands over already exist.
+    const texts = [
+      ['192.0.2.9', '10.0.0.1'],
+      ['10.0.0.1', '203.0.113.4'],
+      ['192.0.2.9', '[fd00::]'],
+      ['203.0.113.4', '10.0.0.1'],
+    ];
     const run = (n: number) => {
       for (let i = 0; i < n; i++) {
+        if (text) {
+          const [src, dst] = texts[i & 3];
+          o.sourceAddress.setText(src);
+          o.destinationAddress.setText(dst);
+          o.now = i & 1023;
+          counter.count(o);
+          continue;
+        }
         const [s, sl, d, dl] = pairs[i & 3];
         o.sourceAddress.setBytes(addresses, s, s + sl);
         o.destinationAddress.setBytes(addresses, d, d + dl);

@@ -6,6 +6,14 @@ import { DedupeWindow } from '../../src/count/dedupe.js';
 import { NodeLabels } from '../../src/count/nodes.js';
 import { Observation } from '../../src/count/observation.js';
 import { SipCounter } from '../../src/count/sip-counter.js';
+import { ParseError } from '../../src/errors.js';
+import {
+  buildExtractors,
+  DEFAULT_EXTRACTORS,
+  type ExtractedResponse,
+  observeExtracted,
+} from '../../src/ingest/syslog/extractors.js';
+import { SyslogIngest } from '../../src/ingest/syslog/syslog-ingest.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { parseAddressRange } from '../../src/peers/address.js';
 import { peersSchema, selfAddressesSchema } from '../../src/peers/config.js';
@@ -97,7 +105,7 @@ function setup({
     counter.count(o);
   };
   const series = async (metric: string) => samples(await registry.metrics(), metric);
-  return { registry, counter, peerCounter, nodes, send, series };
+  return { registry, metrics, counter, peerCounter, nodes, send, series };
 }
 
 const r503 = (callId = 'c1@x', toTag = 't1') => sipResponse({ code: 503, callId, toTag });
@@ -149,6 +157,58 @@ describe('PeerCounter', () => {
     send(r503('v6@x'), '2001:db8:a::7', PROXY);
     send(r503('mapped@x'), '::ffff:192.0.2.77', PROXY);
     expect(Object.values(await series('sip_peer_responses_total'))).toEqual([2]);
+  });
+
+  it('attributes text addresses, as syslog extractors give them, as it does raw ones', async () => {
+    const { counter, nodes, series } = setup();
+    const o = new Observation();
+    const found = (srcIp?: string, dstIp?: string, extra: Partial<ExtractedResponse> = {}) => {
+      observeExtracted(
+        { code: 503, method: 'INVITE', callId: `t${Math.random()}`, srcIp, dstIp, ...extra },
+        o,
+      );
+      o.node = nodes.fromText('edge-1');
+      counter.count(o);
+    };
+    found(CARRIER_A, CUSTOMER);
+    found('[2001:db8:a::7]', PROXY);
+    found('::ffff:192.0.2.77', undefined);
+    // port-restricted carrier-b: the port comes from the line too
+    found('198.51.100.10', PROXY, { srcPort: '5060' });
+    found('198.51.100.10', PROXY, { srcPort: '40000' });
+    // a host name cannot be matched: `other`, never a series of its own
+    found('carrier.example.com', PROXY);
+    expect(await series('sip_peer_responses_total')).toEqual({
+      '{peer="carrier-a",direction="from_peer",code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge-1"}': 3,
+      '{peer="customer-x",direction="to_peer",code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge-1"}': 1,
+      '{peer="carrier-b",direction="from_peer",code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge-1"}': 1,
+      '{peer="other",direction="from_peer",code="503",class="5xx",reason="Service Unavailable",method="INVITE",node="edge-1"}': 2,
+    });
+  });
+
+  it('takes a peer named by the line for the source end; an unknown name is `other`', async () => {
+    const { counter, nodes, series } = setup();
+    const o = new Observation();
+    for (const [peer, dstIp] of [
+      ['carrier-b', CUSTOMER],
+      ['customer-x', undefined],
+      ['no-such-peer', undefined],
+      ['other', undefined],
+    ] as const) {
+      // The name wins over an address for the same end.
+      observeExtracted(
+        { code: 486, method: 'INVITE', callId: `${peer}@x`, peer, srcIp: CARRIER_A, dstIp },
+        o,
+      );
+      o.node = nodes.fromText('edge-1');
+      counter.count(o);
+    }
+    expect(await series('sip_peer_responses_total')).toEqual({
+      '{peer="carrier-b",direction="from_peer",code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge-1"}': 1,
+      '{peer="customer-x",direction="to_peer",code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge-1"}': 1,
+      '{peer="customer-x",direction="from_peer",code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge-1"}': 1,
+      '{peer="other",direction="from_peer",code="486",class="4xx",reason="Busy Here",method="INVITE",node="edge-1"}': 2,
+    });
   });
 
   it('takes self addresses from `*` for every node, on top of the node’s own', async () => {
@@ -295,6 +355,52 @@ describe('PeerCounter property', () => {
               expect(/direction="(from_peer|to_peer)"/.test(key)).toBe(true);
             }
           }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('syslog lines with any address, port or peer value add no series outside the peers and never throw', async () => {
+    const value = fc.oneof(
+      address,
+      fc.constantFrom('', '<null>', '-', 'carrier-a', 'customer-x', 'other', 'carrier.example.com', '[::1]'),
+      fc.string({ maxLength: 20 }).map((t) => t.replace(/[;\s]/g, '')),
+    );
+    const port = fc.oneof(
+      fc.integer({ min: -1, max: 70000 }).map(String),
+      fc.constantFrom('', '<null>', '5060x'),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            acc: fc.boolean(),
+            code: fc.integer({ min: 100, max: 699 }),
+            src: value,
+            dst: value,
+            srcPort: port,
+            dstPort: port,
+            peer: fc.option(value, { nil: undefined }),
+          }),
+          { maxLength: 30 },
+        ),
+        async (lines) => {
+          const { counter, metrics, registry } = setup({ maxSeries: 25 });
+          const ingest = new SyslogIngest(counter, metrics, buildExtractors(DEFAULT_EXTRACTORS));
+          lines.forEach((l, i) => {
+            const pairs = `src_ip=${l.src};src_port=${l.srcPort};dst_ip=${l.dst};dst_port=${l.dstPort}${l.peer === undefined ? '' : `;peer=${l.peer}`}`;
+            const text = l.acc
+              ? `ACC: transaction answered: method=INVITE;call_id=p${i};code=${l.code};reason=x;${pairs}`
+              : `sip_response code=${l.code} method=INVITE cseq=1 callid=p${i} totag=t ${pairs.replaceAll(';', ' ')}`;
+            ingest.handle(Buffer.from(`<133>Nov 27 10:56:40 edge-1 kamailio: ${text}`), '127.0.0.1', i);
+          });
+          // Every line is a counted response: a bad address or peer costs its attribution, not the line.
+          expect(ingest.stats.parseErrors.cell(ParseError.SYSLOG_UNPARSEABLE).value).toBe(0);
+          expect(metrics.syslogMatches.total()).toBe(lines.length);
+          const keys = Object.keys(samples(await registry.metrics(), 'sip_peer_responses_total'));
+          expect(keys.length).toBeLessThanOrEqual(25 + 12 * names.size);
+          for (const key of keys) expect(names.has(/peer="([^"]*)"/.exec(key)?.[1] ?? '')).toBe(true);
         },
       ),
       { numRuns: 100 },

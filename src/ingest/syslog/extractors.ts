@@ -12,6 +12,16 @@ export interface ExtractedResponse {
   toTag?: string;
   /** overrides the syslog HOSTNAME as the node (custom extractors only) */
   node?: string;
+  /**
+   * The response's own addresses (text IPv4 or IPv6) and ports, relative to the response: its
+   * source is the hop that sent it, its destination the hop it went to.
+   */
+  srcIp?: string;
+  srcPort?: string;
+  dstIp?: string;
+  dstPort?: string;
+  /** the configured name of the peer the response came from, in place of srcIp */
+  peer?: string;
 }
 
 export interface Extractor {
@@ -70,6 +80,11 @@ function accExtractor(name: string): Extractor {
         callId: present(fields.get('call_id')),
         toTag: present(fields.get('to_tag')),
         cseq: cseqNumber(fields.get('cseq')),
+        srcIp: present(fields.get('src_ip')),
+        srcPort: present(fields.get('src_port')),
+        dstIp: present(fields.get('dst_ip')),
+        dstPort: present(fields.get('dst_port')),
+        peer: present(fields.get('peer')),
       };
     },
   };
@@ -81,19 +96,33 @@ function accExtractor(name: string): Extractor {
  */
 export const KAMAILIO_XLOG_FORMAT = 'sip_response code=$rs method=$rm cseq=$cs callid=$ci totag=$tt';
 const XLOG = /(?:^|\s)sip_response code=(\d{1,4}) method=(\S*) cseq=(\S*) callid=(\S*) totag=(\S*)/;
+/** Optional pairs after the format above: the response's addresses, or its peer's name. */
+const XLOG_PAIR = / (src_ip|src_port|dst_ip|dst_port|peer)=(\S*)/g;
 
 const kamailioXlog: Extractor = {
   name: 'kamailio-xlog',
   extract(text) {
     const m = XLOG.exec(text);
     if (m === null) return null;
-    return {
+    const found: ExtractedResponse = {
       code: Number(m[1]),
       method: present(m[2]),
       cseq: cseqNumber(m[3]),
       callId: present(m[4]),
       toTag: present(m[5]),
     };
+    const rest = text.slice(m.index + m[0].length);
+    if (rest.length === 0) return found;
+    XLOG_PAIR.lastIndex = 0;
+    for (let p = XLOG_PAIR.exec(rest); p !== null; p = XLOG_PAIR.exec(rest)) {
+      const value = present(p[2]);
+      if (p[1] === 'src_ip') found.srcIp ??= value;
+      else if (p[1] === 'src_port') found.srcPort ??= value;
+      else if (p[1] === 'dst_ip') found.dstIp ??= value;
+      else if (p[1] === 'dst_port') found.dstPort ??= value;
+      else found.peer ??= value;
+    }
+    return found;
   },
 };
 
@@ -157,6 +186,19 @@ export function observeExtracted(found: ExtractedResponse, out: Observation): vo
   out.fromTag.clear();
   out.toTag.setText(found.toTag);
   out.viaBranch.clear();
+  out.sourceAddress.setText(found.srcIp);
+  out.destinationAddress.setText(found.dstIp);
+  out.sourcePort = portNumber(found.srcPort);
+  out.destinationPort = portNumber(found.dstPort);
+  out.sourcePeer.setText(found.peer);
+  out.transport = 0;
+}
+
+/** A port as the line has it; 0 (unknown) for anything but 1-65535. */
+function portNumber(value: string | undefined): number {
+  if (value === undefined || !/^\d{1,5}$/.test(value)) return 0;
+  const n = Number(value);
+  return n <= 65535 ? n : 0;
 }
 
 const BUILT_IN: ReadonlyMap<string, Extractor> = new Map([
@@ -170,8 +212,24 @@ export const BUILT_IN_EXTRACTORS: readonly string[] = [...BUILT_IN.keys()];
 /** The default list is every built-in, in the order above: acc lines first, as the most common. */
 export const DEFAULT_EXTRACTORS: readonly ExtractorSpec[] = BUILT_IN_EXTRACTORS;
 
-/** The named groups a custom extractor may have; `code` is required. */
-export const EXTRACTOR_GROUPS = ['code', 'method', 'callid', 'cseq', 'totag', 'node'] as const;
+/**
+ * The named groups a custom extractor may have; `code` is required. The address groups are
+ * relative to the response (its source is the hop that sent it), `peer` names the peer it came
+ * from. The built-in acc and xlog formats read the same names as keys.
+ */
+export const EXTRACTOR_GROUPS = [
+  'code',
+  'method',
+  'callid',
+  'cseq',
+  'totag',
+  'node',
+  'src_ip',
+  'src_port',
+  'dst_ip',
+  'dst_port',
+  'peer',
+] as const;
 
 /** A custom extractor: a regular expression with named groups, checked when the config loads. */
 export function regexExtractor(name: string, source: string): Extractor {
@@ -202,6 +260,11 @@ export function regexExtractor(name: string, source: string): Extractor {
         cseq: cseqNumber(g.cseq),
         toTag: present(g.totag),
         node: present(g.node),
+        srcIp: present(g.src_ip),
+        srcPort: present(g.src_port),
+        dstIp: present(g.dst_ip),
+        dstPort: present(g.dst_port),
+        peer: present(g.peer),
       };
     },
   };

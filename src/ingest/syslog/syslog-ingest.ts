@@ -78,6 +78,8 @@ export class SyslogIngest {
       let nodeName: string | undefined;
       if (extractor.observe !== undefined) {
         if (!extractor.observe(message.text, o)) continue;
+        // A logged SIP message carries no addresses.
+        o.clearPeers();
       } else {
         const found = extractor.extract(message.text);
         if (found === null) continue;
@@ -94,7 +96,6 @@ export class SyslogIngest {
       o.now = now;
       // Syslog headers carry a timestamp, but to the second at best and in the sender's clock.
       o.setArrivalTime(this.wallOrigin + now);
-      o.clearPeers();
       this.counter.count(o);
       // Counted last, so a message that fails on the way is the one parse error and nothing else.
       this.matches[i].value++;

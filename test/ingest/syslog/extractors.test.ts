@@ -146,6 +146,67 @@ describe('syslog extractors on real product lines', () => {
     expect(custom.extract('nothing here')).toBeNull();
   });
 
+  it("kamailio-acc: the response's addresses and peer from log_extra, relative to the response", () => {
+    // log_extra "src_ip=$dd;src_port=$dp;dst_ip=$si;dst_port=$sp", as a Kamailio 5.6 logged it.
+    const line =
+      '<133>Nov 27 10:56:40 proxy1 kamailio: NOTICE: acc [acc.c:287]: acc_log_request(): ACC: transaction answered: timestamp=1795777000;method=INVITE;from_tag=3076SIPpTag001;to_tag=3043SIPpTag011;call_id=1-3076@127.0.0.4;code=486;reason=Busy Here;src_ip=127.0.0.2;src_port=36321;dst_ip=127.0.0.4;dst_port=42483;peer=carrier-a';
+    expect(extract(line)).toMatchObject({
+      by: 'kamailio-acc',
+      code: 486,
+      srcIp: '127.0.0.2',
+      srcPort: '36321',
+      dstIp: '127.0.0.4',
+      dstPort: '42483',
+      peer: 'carrier-a',
+    });
+    // No $du: Kamailio prints <null>, which is absent.
+    expect(
+      extract(
+        '<133>Nov 27 10:56:40 proxy1 kamailio: ACC: transaction answered: method=BYE;code=200;src_ip=<null>;src_port=<null>;dst_ip=2001:db8::4;dst_port=5060',
+      ),
+    ).toMatchObject({ srcIp: undefined, srcPort: undefined, dstIp: '2001:db8::4', dstPort: '5060' });
+  });
+
+  it('kamailio-xlog: address pairs after the recommended line, from the reply and local-response routes', () => {
+    expect(
+      extract(
+        `<133>Nov 27 10:56:40 proxy1 kamailio: NOTICE: <script>: ${KAMAILIO_XLOG_FORMAT.replace('$rs', '180')} src_ip=127.0.0.2 src_port=46577 dst_ip=127.0.0.4 dst_port=34963`,
+      ),
+    ).toMatchObject({
+      by: 'kamailio-xlog',
+      code: 180,
+      srcIp: '127.0.0.2',
+      srcPort: '46577',
+      dstIp: '127.0.0.4',
+      dstPort: '34963',
+    });
+    const local = extract(
+      '<133>Nov 27 10:56:40 proxy1 kamailio: NOTICE: <script>: sip_response code=404 method=INVITE cseq=1 callid=c totag=t dst_ip=127.0.0.4 dst_port=38675 peer=customer',
+    );
+    expect(local).toMatchObject({ code: 404, dstIp: '127.0.0.4', dstPort: '38675', peer: 'customer' });
+    expect(local?.srcIp).toBeUndefined();
+  });
+
+  it('custom regex extractors with the address and peer groups', () => {
+    const [custom] = buildExtractors([
+      {
+        name: 'sbc',
+        regex:
+          'status=(?<code>\\d+) from=(?<src_ip>[^ ]+?):(?<src_port>\\d+) to=\\[?(?<dst_ip>[^ \\]]+)\\]?:(?<dst_port>\\d+)(?: trunk=(?<peer>\\S+))?',
+      },
+    ]);
+    expect(
+      custom.extract('status=503 from=192.0.2.10:5060 to=[2001:db8::4]:5062 trunk=carrier-a'),
+    ).toMatchObject({
+      code: 503,
+      srcIp: '192.0.2.10',
+      srcPort: '5060',
+      dstIp: '2001:db8::4',
+      dstPort: '5062',
+      peer: 'carrier-a',
+    });
+  });
+
   it('rejects bad extractor configs with a precise message', () => {
     const bad: Array<[Parameters<typeof buildExtractors>[0], RegExp]> = [
       [['no-such'], /unknown syslog extractor "no-such"/],

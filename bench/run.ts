@@ -24,7 +24,9 @@ function printUdp(title: string, r: UdpResult): void {
 
 if (which === 'all' || which === 'inprocess') {
   const r = runInProcess();
-  console.log('HEP in-process (decode + scan + dedupe + count, one core, distinct realistic 200 OK packets)');
+  console.log(
+    'HEP in-process (decode + scan + dedupe + count, one core, distinct realistic 200 OK packets, call KPIs off)',
+  );
   console.log(`  sip-response-exporter : ${fmt(r.ours)} msg/s`);
   console.log(`  hep-js + regex        : ${fmt(r.baseline)} msg/s`);
   console.log(`  ratio                 : ${r.ratio.toFixed(1)}x`);

@@ -11,15 +11,7 @@ import { TEMPLATE_CALL_ID } from './packets.js';
 
 const BATCH = 10_000;
 
-/**
- * The shared fixture's Content-Length undercounts its SDP by a few bytes, which UDP forgives and a
- * TCP stream does not (the rest reads as a broken next message); fix it for the stream.
- */
-const bodyStart = REALISTIC_200_OK.indexOf('\r\n\r\n') + 4;
-const TEMPLATE = REALISTIC_200_OK.replace(
-  /Content-Length: *\d+/i,
-  `Content-Length: ${Buffer.byteLength(REALISTIC_200_OK) - bodyStart}`,
-);
+const TEMPLATE = REALISTIC_200_OK;
 
 function frame(n: number, tcpSeq: { value: number }): Uint8Array {
   const message = TEMPLATE.replace(TEMPLATE_CALL_ID, `${String(n).padStart(10, '0')}-${TEMPLATE_CALL_ID}`);

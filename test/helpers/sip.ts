@@ -61,7 +61,7 @@ export const REALISTIC_200_OK = [
   'Supported: replaces, timer',
   'Server: Example-SBC/4.2',
   'Content-Type: application/sdp',
-  'Content-Length: 220',
+  'Content-Length: 230',
   '',
   'v=0',
   'o=- 3849283 3849283 IN IP4 203.0.113.9',

@@ -1,7 +1,7 @@
-import { PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { parseAddressRange } from '../../src/peers/address.js';
 import { AddressSet, PeerMatcher } from '../../src/peers/matcher.js';
+import { boxingScavenges, scavenges } from '../helpers/gc.js';
 
 function range(text: string) {
   const parsed = parseAddressRange(text);
@@ -46,27 +46,7 @@ describe('peer lookups', () => {
       probes.map(([offset, length], i) => matcher.lookup(buf, offset, length, 5060 + (i & 1), self)),
     ).toEqual([2, 2, -1, 3]);
     run(500_000);
-    // Scavenges during a loop, counted while it runs. The test process itself (the runner's own
-    // messages and timers) collects now and then, so the lookups are compared with a loop that
-    // boxes one number per step (a 16-byte heap number), as old code that boxed its keys did.
-    const scavenges = async (loop: () => number) => {
-      let collections = 0;
-      const observer = new PerformanceObserver((list) => {
-        collections += list.getEntries().length;
-      });
-      observer.observe({ entryTypes: ['gc'] });
-      const result = loop();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      observer.disconnect();
-      expect(result).toBeGreaterThan(0);
-      return collections;
-    };
-    const allocating = await scavenges(() => {
-      // A string keeps the array's elements generic, so every double stored is boxed.
-      const boxes: unknown[] = ['keep generic', 0];
-      for (let i = 0; i < 4_000_000; i++) boxes[1] = i + 0.5;
-      return boxes[1] as number;
-    });
+    const allocating = await boxingScavenges(4_000_000);
     const lookups = await scavenges(() => run(4_000_000));
     expect(allocating).toBeGreaterThanOrEqual(8);
     expect(lookups).toBeLessThanOrEqual(Math.floor(allocating / 4));

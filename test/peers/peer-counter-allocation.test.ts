@@ -1,4 +1,3 @@
-import { PerformanceObserver } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { NodeLabels } from '../../src/count/nodes.js';
@@ -7,6 +6,7 @@ import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { peersSchema, selfAddressesSchema } from '../../src/peers/config.js';
 import { PeerCounter } from '../../src/peers/peer-counter.js';
 import { SipMessageScan, scanSipMessage } from '../../src/sip/scan.js';
+import { boxingScavenges, scavenges } from '../helpers/gc.js';
 import { sipResponse } from '../helpers/sip.js';
 
 const STEPS = 4_000_000;
@@ -91,27 +91,7 @@ describe('per-peer counting', () => {
       }
     };
     run(100_000);
-    // Scavenges during a loop, counted while it runs. The test process itself (the runner's
-    // messages and timers) collects now and then, so counting is compared with a loop of as many
-    // steps that boxes one number per step (16 bytes), far less than a per-message object would.
-    const scavenges = async (loop: () => number) => {
-      let collections = 0;
-      const observer = new PerformanceObserver((list) => {
-        collections += list.getEntries().length;
-      });
-      observer.observe({ entryTypes: ['gc'] });
-      const result = loop();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      observer.disconnect();
-      expect(result).toBeGreaterThan(0);
-      return collections;
-    };
-    const allocating = await scavenges(() => {
-      // A string keeps the array's elements generic, so every double stored is boxed.
-      const boxes: unknown[] = ['keep generic', 0];
-      for (let i = 0; i < STEPS; i++) boxes[1] = i + 0.5;
-      return boxes[1] as number;
-    });
+    const allocating = await boxingScavenges(STEPS);
     const counting = await scavenges(() => {
       run(STEPS);
       return counter.countedResponses();

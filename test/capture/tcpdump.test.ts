@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../lab/processes.js';
 import { dropsByLabel, LinkType, readCaptureFile } from '../../src/capture/index.js';
 import { requirePeer } from '../helpers/peers.js';
+import { startTcpdump, stopTcpdump } from '../helpers/tcpdump.js';
 import { sipMessage } from './build.js';
 import { captureTools, decodeAs, ourMessages, run, tsharkMessages, tsharkSipStat } from './peers.js';
 
@@ -26,34 +27,6 @@ let expectedTcp = 0;
 
 /** Every tcpdump started, so that a failed setup still stops them. */
 const started: ChildProcess[] = [];
-
-function startTcpdump(tcpdump: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(tcpdump, ['-n', '-U', '--immediate-mode', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  started.push(child);
-  return new Promise((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`tcpdump exited ${code}: ${err}`)));
-  });
-}
-
-function stopTcpdump(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.removeAllListeners('exit');
-    child.once('exit', () => resolve());
-    child.kill('SIGINT');
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -105,23 +78,18 @@ beforeAll(async () => {
   udpPort = await freePort();
   tcpPort = await freePort();
   decode = decodeAs([udpPort], [tcpPort]);
-  const lo = await startTcpdump(tcpdump, [
-    '-i',
-    'lo',
-    '-w',
-    files.lo,
-    `udp port ${udpPort} or tcp port ${tcpPort}`,
-  ]);
+  const lo = await startTcpdump(
+    tcpdump,
+    ['-i', 'lo', '-w', files.lo, `udp port ${udpPort} or tcp port ${tcpPort}`],
+    started,
+  );
   // The "any" device records Linux cooked v2 frames; UDP only, so the merged file holds no
   // TCP segment twice.
-  const any = await startTcpdump(tcpdump, [
-    '-i',
-    'any',
-    '--time-stamp-precision=nano',
-    '-w',
-    files.anyNano,
-    `udp port ${udpPort}`,
-  ]);
+  const any = await startTcpdump(
+    tcpdump,
+    ['-i', 'any', '--time-stamp-precision=nano', '-w', files.anyNano, `udp port ${udpPort}`],
+    started,
+  );
 
   const receiver = createSocket('udp4');
   await new Promise<void>((r) => receiver.bind(udpPort, '127.0.0.1', () => r()));

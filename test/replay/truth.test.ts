@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
@@ -17,6 +17,7 @@ import { scrape, startExporter } from '../helpers/exporter.js';
 import { hep3 } from '../helpers/hep.js';
 import { eventually } from '../helpers/net.js';
 import { requirePeer } from '../helpers/peers.js';
+import { startTcpdump, stopTcpdump } from '../helpers/tcpdump.js';
 
 /**
  * Truth from tools we did not write: tcpdump records SIP and HEP that node sockets send over
@@ -28,7 +29,8 @@ const file = join(dir, 'lo.pcap');
 const ports = { in: 0, out: 0, tcp: 0, hep: 0 };
 let decode: string[] = [];
 let exporter: Exporter | null = null;
-let tcpdump: ChildProcess | null = null;
+/** Every tcpdump started, so that a failed setup still stops it. */
+const started: ChildProcess[] = [];
 
 /** Responses relayed by a proxy over UDP: each is on the wire twice, received (in) and forwarded (out). */
 const UDP_RESPONSES: Array<[string, string]> = [
@@ -73,35 +75,6 @@ function add(...maps: Array<Record<string, number>>): Record<string, number> {
   return out;
 }
 
-function startTcpdump(program: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(program, ['-n', '-U', '--immediate-mode', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  tcpdump = child;
-  return new Promise((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`tcpdump exited ${code}: ${err}`)));
-  });
-}
-
-function stopTcpdump(): Promise<void> {
-  const child = tcpdump;
-  if (child === null || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.removeAllListeners('exit');
-    child.once('exit', () => resolve());
-    child.kill('SIGINT');
-  });
-}
-
 /** Frames of `filter` in the file tcpdump is writing (0 while it cannot be read yet). */
 function framesIn(filter: string): number {
   const { tshark } = captureTools();
@@ -131,13 +104,17 @@ beforeAll(async () => {
   ports.tcp = await freePort();
   ports.hep = await freePort();
   decode = decodeAs([ports.in, ports.out], [ports.tcp]);
-  await startTcpdump(tools.tcpdump, [
-    '-i',
-    'lo',
-    '-w',
-    file,
-    `udp port ${ports.in} or udp port ${ports.out} or udp port ${ports.hep} or tcp port ${ports.tcp}`,
-  ]);
+  await startTcpdump(
+    tools.tcpdump,
+    [
+      '-i',
+      'lo',
+      '-w',
+      file,
+      `udp port ${ports.in} or udp port ${ports.out} or udp port ${ports.hep} or tcp port ${ports.tcp}`,
+    ],
+    started,
+  );
   exporter = await startExporter();
   const liveHep = exporter.source('hep').listener!.udpPort;
 
@@ -196,7 +173,7 @@ beforeAll(async () => {
     await send('probe', ports.in);
     await sleep(250);
   }
-  await stopTcpdump();
+  await Promise.all(started.map(stopTcpdump));
   sender.close();
   for (const socket of receivers) socket.close();
   // The live exporter has received every HEP packet once its responses counter says so.
@@ -207,7 +184,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await stopTcpdump();
+  await Promise.all(started.map(stopTcpdump));
   await exporter?.stop();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { errorOf } from '../helpers/config.js';
 
 describe('kpi.* options', () => {
   it('default to KPIs on, Timer C and B/F based timeouts, 4 h sessions and tables for 10,000 calls/s', () => {

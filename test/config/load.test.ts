@@ -6,23 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, suggestKey } from '../../src/config/load.js';
 import { envName, OPTIONS } from '../../src/config/options.js';
 import type { Config } from '../../src/config/schema.js';
-import { ConfigError } from '../../src/errors.js';
+import { errorOf } from '../helpers/config.js';
 
 function configFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'sre-config-'));
   const path = join(dir, 'config.yml');
   writeFileSync(path, text);
   return path;
-}
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('configuration', () => {

@@ -23,24 +23,16 @@ import {
 } from '../capture/build.js';
 import { hep3 } from '../helpers/hep.js';
 import { requirePeer } from '../helpers/peers.js';
+import { sipResponse } from '../helpers/sip.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sre-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const T0 = 1_795_600_000;
 
+/** A response as the replay tests count it: always with a To tag, so that repeats are retransmissions. */
 function response(code: number, callId: string, cseq = 1, method = 'INVITE'): string {
-  return [
-    `SIP/2.0 ${code} Whatever`,
-    'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds',
-    'From: <sip:alice@example.com>;tag=1928301774',
-    'To: <sip:bob@example.com>;tag=a6c85cf',
-    `Call-ID: ${callId}`,
-    `CSeq: ${cseq} ${method}`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
+  return sipResponse({ code, callId, cseq, method, toTag: 'a6c85cf' });
 }
 
 const UDP_A = { src: '192.0.2.1', dst: '192.0.2.2', srcPort: 5060, dstPort: 5060 };

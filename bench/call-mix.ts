@@ -1,8 +1,7 @@
-import hep from 'hep-js';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { Exporter } from '../src/exporter.js';
-import { COUNTER_WIDTH } from './packets.js';
+import { COUNTER_WIDTH, edgePacket, median, writeCounter } from './packets.js';
 
 /**
  * The in-process figure with call KPIs on against off, on a realistic call mix: INVITE, 100, 180,
@@ -48,33 +47,9 @@ function callPackets(): Buffer[] {
     [req('BYE', 2, true, 'z9hG4bKbye1'), req('BYE', 2, true, 'z9hG4bKbye2')],
     [res('200 OK', 'BYE', 2, 'z9hG4bKbye2'), res('200 OK', 'BYE', 2, 'z9hG4bKbye1')],
   ];
-  return pairs.flat().map((payload, i) =>
-    hep.encapsulate(payload, {
-      protocolFamily: 2,
-      protocol: 17,
-      srcIp: '10.20.30.1',
-      dstIp: '10.20.30.40',
-      srcPort: 5060,
-      dstPort: 5060,
-      timeSeconds: 1_795_600_000 + (i >= 10 ? 90 : 0),
-      timeUseconds: i * 20_000,
-      payloadType: 1,
-      captureId: 2001,
-      hepNodeName: 'kamailio-edge-1',
-    }),
-  );
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
-}
-
-function writeCounter(buf: Buffer, at: number, n: number): void {
-  for (let i = COUNTER_WIDTH - 1; i >= 0; i--) {
-    buf[at + i] = 48 + (n % 10);
-    n = Math.floor(n / 10);
-  }
+  return pairs
+    .flat()
+    .map((payload, i) => edgePacket(payload, 1_795_600_000 + (i >= 10 ? 90 : 0), i * 20_000));
 }
 
 export interface CallMixResult {

@@ -2,7 +2,7 @@ import hep from 'hep-js';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { Exporter } from '../src/exporter.js';
-import { COUNTER_WIDTH, counterOffset, realisticPacket } from './packets.js';
+import { counterOffset, median, realisticPacket, writeCounter } from './packets.js';
 
 export interface InProcessResult {
   ours: number;
@@ -21,18 +21,6 @@ const SLOTS = 256;
 const MESSAGES = 2_000_000;
 const WARMUP = 300_000;
 const RUNS = 5;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
-}
-
-function writeCounter(buf: Buffer, at: number, n: number): void {
-  for (let i = COUNTER_WIDTH - 1; i >= 0; i--) {
-    buf[at + i] = 48 + (n % 10);
-    n = Math.floor(n / 10);
-  }
-}
 
 /** Messages per second of decode + scan + dedupe + count on this thread, every message distinct. */
 export function runInProcess(): InProcessResult {

@@ -6,22 +6,27 @@ export const TEMPLATE_CALL_ID = '3c26700a5e8f-8d2e@192.168.1.10';
 /** Width of the counter written into each Call-ID. */
 export const COUNTER_WIDTH = 10;
 
-/** A realistic HEPv3 packet (a 200 OK with SDP, as Kamailio's siptrace sends it) with Call-ID number n. */
-export function realisticPacket(n: number): Buffer {
-  const callId = `${String(n).padStart(COUNTER_WIDTH, '0')}-${TEMPLATE_CALL_ID}`;
-  return hep.encapsulate(REALISTIC_200_OK.replace(TEMPLATE_CALL_ID, callId), {
+/** A HEPv3 packet of `payload` as Kamailio's siptrace on the edge proxy sends it, at a capture time. */
+export function edgePacket(payload: string, timeSeconds: number, timeUseconds: number): Buffer {
+  return hep.encapsulate(payload, {
     protocolFamily: 2,
     protocol: 17,
     srcIp: '10.20.30.1',
     dstIp: '10.20.30.40',
     srcPort: 5060,
     dstPort: 5060,
-    timeSeconds: 1_795_600_000,
-    timeUseconds: 1234,
+    timeSeconds,
+    timeUseconds,
     payloadType: 1,
     captureId: 2001,
     hepNodeName: 'kamailio-edge-1',
   });
+}
+
+/** A realistic HEPv3 packet (a 200 OK with SDP, as Kamailio's siptrace sends it) with Call-ID number n. */
+export function realisticPacket(n: number): Buffer {
+  const callId = `${String(n).padStart(COUNTER_WIDTH, '0')}-${TEMPLATE_CALL_ID}`;
+  return edgePacket(REALISTIC_200_OK.replace(TEMPLATE_CALL_ID, callId), 1_795_600_000, 1234);
 }
 
 /** Offset of the first counter digit inside a packet from realisticPacket(). */
@@ -29,4 +34,18 @@ export function counterOffset(packet: Buffer): number {
   const at = packet.indexOf(`-${TEMPLATE_CALL_ID}`) - COUNTER_WIDTH;
   if (at < 0) throw new Error('counter not found in template packet');
   return at;
+}
+
+/** The middle of the values (the upper one of the two middles for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
+}
+
+/** Writes n as COUNTER_WIDTH decimal digits at `at`, in place, so a packet's Call-ID changes without a copy. */
+export function writeCounter(buf: Buffer, at: number, n: number): void {
+  for (let i = COUNTER_WIDTH - 1; i >= 0; i--) {
+    buf[at + i] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
 }

@@ -19,6 +19,24 @@ const NOT_REDIRECTED = ',outcome!="redirected"';
 const quantile = (q: number, metric: string, selector = '', by = '') =>
   `histogram_quantile(${q}, sum by (le${by}) (rate(${metric}_bucket{${K}${selector}}[${RATE}])))`;
 
+/** A timeseries of delays or durations: one line per [quantile, histogram, legend, selector]. */
+const seconds = (
+  title: string,
+  description: string,
+  lines: Array<[number, string, string, string?]>,
+  threshold?: number,
+): PanelSpec => ({
+  title,
+  description,
+  type: 'timeseries',
+  unit: 's',
+  threshold,
+  targets: lines.map(([q, metric, legendFormat, selector]) => ({
+    expr: quantile(q, metric, selector),
+    legendFormat,
+  })),
+});
+
 export function callKpis() {
   const nodeVariable = queryVariable(
     'node',
@@ -76,39 +94,25 @@ export function callKpis() {
         { expr: ratio(EFFECTIVE, ''), legendFormat: '{{node}} NER' },
       ],
     },
-    {
-      title: 'Session request delay (SRD)',
-      description: `INVITE to the first ringing or answer (success) and to a failure with no provisional before it (failure), p50 and p95 over the selected nodes (RFC 6076 4.3). The alert fires when the success p95 exceeds ${T.sessionSetupSlowSeconds} s (the red line).`,
-      type: 'timeseries',
-      unit: 's',
-      threshold: T.sessionSetupSlowSeconds,
-      targets: [
-        {
-          expr: quantile(0.5, 'sip_session_request_delay_seconds', ',result="success"'),
-          legendFormat: 'success p50',
-        },
-        {
-          expr: quantile(0.95, 'sip_session_request_delay_seconds', ',result="success"'),
-          legendFormat: 'success p95',
-        },
-        {
-          expr: quantile(0.95, 'sip_session_request_delay_seconds', ',result="failure"'),
-          legendFormat: 'failure p95',
-        },
+    seconds(
+      'Session request delay (SRD)',
+      `INVITE to the first ringing or answer (success) and to a failure with no provisional before it (failure), p50 and p95 over the selected nodes (RFC 6076 4.3). The alert fires when the success p95 exceeds ${T.sessionSetupSlowSeconds} s (the red line).`,
+      [
+        [0.5, 'sip_session_request_delay_seconds', 'success p50', ',result="success"'],
+        [0.95, 'sip_session_request_delay_seconds', 'success p95', ',result="success"'],
+        [0.95, 'sip_session_request_delay_seconds', 'failure p95', ',result="failure"'],
       ],
-    },
-    {
-      title: 'Post-dial delay and registration delay',
-      description:
-        'INVITE to the first 180 or 183 (post-dial delay), and first REGISTER of an attempt to its 2xx, challenge included (RRD, RFC 6076 4.1): p50 and p95.',
-      type: 'timeseries',
-      unit: 's',
-      targets: [
-        { expr: quantile(0.5, 'sip_post_dial_delay_seconds'), legendFormat: 'PDD p50' },
-        { expr: quantile(0.95, 'sip_post_dial_delay_seconds'), legendFormat: 'PDD p95' },
-        { expr: quantile(0.95, 'sip_registration_request_delay_seconds'), legendFormat: 'RRD p95' },
+      T.sessionSetupSlowSeconds,
+    ),
+    seconds(
+      'Post-dial delay and registration delay',
+      'INVITE to the first 180 or 183 (post-dial delay), and first REGISTER of an attempt to its 2xx, challenge included (RRD, RFC 6076 4.1): p50 and p95.',
+      [
+        [0.5, 'sip_post_dial_delay_seconds', 'PDD p50'],
+        [0.95, 'sip_post_dial_delay_seconds', 'PDD p95'],
+        [0.95, 'sip_registration_request_delay_seconds', 'RRD p95'],
       ],
-    },
+    ),
     {
       title: 'Active sessions',
       description:
@@ -117,17 +121,14 @@ export function callKpis() {
       unit: 'short',
       targets: [{ expr: `sum by (node) (sip_sessions_active{${K}})`, legendFormat: '{{node}}' }],
     },
-    {
-      title: 'Session duration',
-      description:
-        '200 OK to BYE (RFC 6076 4.5), p50 and p95; sessions cut by the maximum duration or an eviction are not in it.',
-      type: 'timeseries',
-      unit: 's',
-      targets: [
-        { expr: quantile(0.5, 'sip_session_duration_seconds'), legendFormat: 'p50' },
-        { expr: quantile(0.95, 'sip_session_duration_seconds'), legendFormat: 'p95' },
+    seconds(
+      'Session duration',
+      '200 OK to BYE (RFC 6076 4.5), p50 and p95; sessions cut by the maximum duration or an eviction are not in it.',
+      [
+        [0.5, 'sip_session_duration_seconds', 'p50'],
+        [0.95, 'sip_session_duration_seconds', 'p95'],
       ],
-    },
+    ),
     {
       title: 'Registration attempts by outcome',
       description:

@@ -69,46 +69,45 @@ export function kpiRuleGroups(): RuleGroup[] {
   ];
 
   const enough = `sip_node:session_attempts:rate5m > ${T.minAttemptRate}`;
+  // A warning on a KPI, raised only where there are enough attempts for the ratio to mean something.
+  const warning = (
+    alert: string,
+    condition: string,
+    forDuration: string,
+    summary: string,
+    description: string,
+  ): AlertingRule => ({
+    alert,
+    expr: `${condition}\nand on (${BY})\n${enough}`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: { summary, description, runbook_url: link(alert) },
+  });
   const alerts: AlertingRule[] = [
-    {
-      alert: 'SIPAnswerSeizureRatioLow',
-      expr: `sip_node:session_asr:ratio5m < ${T.answerSeizureRatioWarning}\nand on (${BY})\n${enough}`,
-      for: '15m',
-      labels: { severity: 'warning' },
-      annotations: {
-        summary: `Fewer than ${pct(T.answerSeizureRatioWarning)} of call attempts on {{ $labels.node }} are answered`,
-        description:
-          'Only {{ $value | humanizePercentage }} of session attempts (initial INVITEs) on {{ $labels.node }} ' +
-          '({{ $labels.instance }}) were answered (ASR, ITU-T E.411). Re-INVITEs and challenges are not attempts.',
-        runbook_url: link('SIPAnswerSeizureRatioLow'),
-      },
-    },
-    {
-      alert: 'SIPIneffectiveAttemptsHigh',
-      expr: `sip_node:session_isa:ratio5m > ${T.ineffectiveAttemptRatioWarning}\nand on (${BY})\n${enough}`,
-      for: '10m',
-      labels: { severity: 'warning' },
-      annotations: {
-        summary: `More than ${pct(T.ineffectiveAttemptRatioWarning)} of call attempts on {{ $labels.node }} are ineffective`,
-        description:
-          '{{ $value | humanizePercentage }} of session attempts on {{ $labels.node }} ({{ $labels.instance }}) ended ' +
-          'with 408, 500, 503 or 504 or no final response at all (ISA, RFC 6076 4.8) - the network, not the callee, failed them.',
-        runbook_url: link('SIPIneffectiveAttemptsHigh'),
-      },
-    },
-    {
-      alert: 'SIPSessionSetupSlow',
-      expr: `sip_node:session_request_delay_success_seconds:p95_5m > ${T.sessionSetupSlowSeconds}\nand on (${BY})\n${enough}`,
-      for: '10m',
-      labels: { severity: 'warning' },
-      annotations: {
-        summary: `Call setup on {{ $labels.node }} takes more than ${T.sessionSetupSlowSeconds} s at the 95th percentile`,
-        description:
-          'The 95th percentile of the session request delay (INVITE to the first ringing or answer, RFC 6076 4.3) on ' +
-          '{{ $labels.node }} ({{ $labels.instance }}) is {{ $value | humanizeDuration }}.',
-        runbook_url: link('SIPSessionSetupSlow'),
-      },
-    },
+    warning(
+      'SIPAnswerSeizureRatioLow',
+      `sip_node:session_asr:ratio5m < ${T.answerSeizureRatioWarning}`,
+      '15m',
+      `Fewer than ${pct(T.answerSeizureRatioWarning)} of call attempts on {{ $labels.node }} are answered`,
+      'Only {{ $value | humanizePercentage }} of session attempts (initial INVITEs) on {{ $labels.node }} ' +
+        '({{ $labels.instance }}) were answered (ASR, ITU-T E.411). Re-INVITEs and challenges are not attempts.',
+    ),
+    warning(
+      'SIPIneffectiveAttemptsHigh',
+      `sip_node:session_isa:ratio5m > ${T.ineffectiveAttemptRatioWarning}`,
+      '10m',
+      `More than ${pct(T.ineffectiveAttemptRatioWarning)} of call attempts on {{ $labels.node }} are ineffective`,
+      '{{ $value | humanizePercentage }} of session attempts on {{ $labels.node }} ({{ $labels.instance }}) ended ' +
+        'with 408, 500, 503 or 504 or no final response at all (ISA, RFC 6076 4.8) - the network, not the callee, failed them.',
+    ),
+    warning(
+      'SIPSessionSetupSlow',
+      `sip_node:session_request_delay_success_seconds:p95_5m > ${T.sessionSetupSlowSeconds}`,
+      '10m',
+      `Call setup on {{ $labels.node }} takes more than ${T.sessionSetupSlowSeconds} s at the 95th percentile`,
+      'The 95th percentile of the session request delay (INVITE to the first ringing or answer, RFC 6076 4.3) on ' +
+        '{{ $labels.node }} ({{ $labels.instance }}) is {{ $value | humanizeDuration }}.',
+    ),
   ];
   return [
     { name: 'sip-response-exporter.kpis.recording', rules: recording },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { errorOf } from '../helpers/config.js';
+import { errorOf } from '../helpers/errors.js';
 
 describe('kpi.* options', () => {
   it('default to KPIs on, Timer C and B/F based timeouts, 4 h sessions and tables for 10,000 calls/s', () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, suggestKey } from '../../src/config/load.js';
 import { envName, OPTIONS } from '../../src/config/options.js';
 import type { Config } from '../../src/config/schema.js';
-import { errorOf } from '../helpers/config.js';
+import { errorOf } from '../helpers/errors.js';
 
 function configFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'sre-config-'));

@@ -2,18 +2,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTlsMaterial, readPem, TlsMaterialError } from '../../src/config/tls-material.js';
+import { thrown } from '../helpers/errors.js';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/tls.js';
 
 const KEYS = { cert: 'x.cert_file', key: 'x.key_file', ca: 'x.client_ca_file' };
 
 function failure(fn: () => unknown): TlsMaterialError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof TlsMaterialError) return err;
-    throw err;
-  }
-  throw new Error('expected a TlsMaterialError');
+  return thrown(TlsMaterialError, fn);
 }
 
 describe('TLS material', () => {

@@ -6,6 +6,7 @@ import {
   CALL_MIX,
   type Callees,
   call,
+  type ExporterHandle,
   Lab,
   RELAYED,
   startCallees,
@@ -65,6 +66,23 @@ function responseSeries(peer: string, direction: string, key: string, node = Str
   const [method, codeText] = key.split(' ');
   const code = Number(codeText);
   return `{peer="${peer}",direction="${direction}",code="${code}",class="${statusClass(code)}",reason="${reasonPhrase(code)}",method="${method}",node="${node}"}`;
+}
+
+function total(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/** Waits until the exporter has counted at least `expected` responses per peer. */
+async function peerResponsesCounted(exporter: ExporterHandle, what: string, expected: number): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      const counted = total(samples(await exporter.metrics(), 'sip_peer_responses_total'));
+      if (counted < expected) await new Promise((r) => setTimeout(r, 300));
+      return counted >= expected;
+    },
+    30_000,
+  );
 }
 
 function peersConfig(file: string): string {
@@ -134,23 +152,13 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
             );
         }
         expect(sent).toBeGreaterThan(0);
-        let text = '';
-        await waitFor(
+        await peerResponsesCounted(
+          exporter,
           'every traced response to be counted per peer',
-          async () => {
-            text = await exporter.metrics();
-            const counted = Object.values(samples(text, 'sip_peer_responses_total')).reduce(
-              (a, b) => a + b,
-              0,
-            );
-            const expected = Object.values(responses).reduce((a, b) => a + b, 0);
-            if (counted < expected) await new Promise((r) => setTimeout(r, 300));
-            return counted >= expected;
-          },
-          30_000,
+          total(responses),
         );
         await kamailio.process.stop();
-        text = await exporter.metrics();
+        const text = await exporter.metrics();
         expect(samples(text, 'sip_peer_responses_total')).toEqual(responses);
         // Requests: every INVITE and REGISTER the customer sent, every INVITE a carrier got.
         const requests = samples(text, 'sip_peer_requests_total');
@@ -234,24 +242,14 @@ describe('lab: per-peer counts from Kamailio log lines through rsyslog equal wha
           expect(trying).toBeGreaterThan(0);
           add(responses, responseSeries('customer', 'to_peer', 'INVITE 100', node), trying);
         }
-        const expected = Object.values(responses).reduce((a, b) => a + b, 0);
-        let text = '';
-        await waitFor(
+        await peerResponsesCounted(
+          exporter,
           'every logged response to be counted per peer',
-          async () => {
-            text = await exporter.metrics();
-            const counted = Object.values(samples(text, 'sip_peer_responses_total')).reduce(
-              (a, b) => a + b,
-              0,
-            );
-            if (counted < expected) await new Promise((r) => setTimeout(r, 300));
-            return counted >= expected;
-          },
-          30_000,
+          total(responses),
         );
         await kamailio.process.stop();
         await rsyslog.process.stop();
-        text = await exporter.metrics();
+        const text = await exporter.metrics();
         expect(samples(text, 'sip_peer_responses_total')).toEqual(responses);
         expect(rsyslog.received()).toContain('dst_ip=127.0.0.4');
         await exporter.process.stop();

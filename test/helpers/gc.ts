@@ -28,3 +28,16 @@ export function boxingScavenges(steps: number): Promise<number> {
     return boxes[1] as number;
   });
 }
+
+/**
+ * Asserts that `loop`, run for `steps` steps, allocates far less than 4 bytes a step: a quarter of
+ * what boxing one number per step (16 bytes) for as many steps costs. The boxing loop runs 4x as
+ * long, so that its scavenge count is large enough to compare with whatever the young
+ * generation's size is in this process.
+ */
+export async function expectAllocatesNothing(steps: number, loop: () => number): Promise<void> {
+  const allocating = await boxingScavenges(4 * steps);
+  const counted = await scavenges(loop);
+  expect(allocating).toBeGreaterThanOrEqual(8);
+  expect(counted).toBeLessThanOrEqual(Math.floor(allocating / 16));
+}

@@ -33,6 +33,23 @@ export interface SipCounterOptions {
 }
 
 /**
+ * Hashes the key by which a message is the same message seen again: node, kind, Call-ID, CSeq
+ * number and method, and for a response its code and To tag. A byte-range field and a string field
+ * with the same text hash alike, so HEP and syslog reports of one message share a key. Returns
+ * false, hashing nothing, for a message without Call-ID or CSeq number: it is never deduplicated.
+ */
+export function hashMessageKey(h: KeyHasher, o: Observation): boolean {
+  if (o.cseqNumber < 0 || o.callId.length === 0) return false;
+  h.begin().uint32(o.kind).uint32(o.node).text(o.callId).uint32(o.cseqNumber).uint32(o.method);
+  if (o.kind === KIND_RESPONSE) {
+    h.uint32(o.statusCode);
+    if (o.toTag.length > 0) h.text(o.toTag);
+  }
+  h.end();
+  return true;
+}
+
+/**
  * The one place where an observed SIP message becomes a counter increment, for every source.
  * A message is counted once per node: a message with the same node, Call-ID, CSeq number and
  * method (and, for a response, code and To tag) seen again within the dedupe window is a
@@ -117,22 +134,14 @@ export class SipCounter {
     const method = o.method;
     // Before the dedupe: the engine needs every copy, and the dedupe key has no Via branch.
     this.kpi?.observe(o);
-    let keyed = false;
-    // A byte-range field and a string field with the same text hash alike, so HEP and syslog
-    // reports of one message share a key.
-    if (this.dedupe !== null && o.cseqNumber >= 0 && o.callId.length > 0) {
-      keyed = true;
-      const h = this.hasher.begin();
-      h.uint32(o.kind).uint32(node).text(o.callId).uint32(o.cseqNumber).uint32(method);
-      if (isResponse) {
-        h.uint32(o.statusCode);
-        if (o.toTag.length > 0) h.text(o.toTag);
-      }
-      h.end();
-    }
-    if (isResponse) this.countResponse(node, o.statusCode, method, keyed, o.now);
-    else this.countRequest(node, method, keyed, o.now);
-    this.peers?.count(o);
+    // The message's key, hashed once for every table that dedupes by it: this counter's, and the
+    // per-peer one, which narrows it to direction and peer.
+    const peers = this.peers;
+    const keyed = (this.dedupe !== null || peers !== null) && hashMessageKey(this.hasher, o);
+    const deduped = keyed && this.dedupe !== null;
+    if (isResponse) this.countResponse(node, o.statusCode, method, deduped, o.now);
+    else this.countRequest(node, method, deduped, o.now);
+    peers?.count(o, keyed, this.hasher.hi, this.hasher.lo);
   }
 
   private countResponse(node: number, code: number, method: number, keyed: boolean, now: number): void {

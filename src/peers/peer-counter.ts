@@ -170,8 +170,12 @@ export class PeerCounter {
     }
   }
 
-  /** Counts one observation at each end that is a peer or `other`; reads its fields during the call only. */
-  count(o: Observation): void {
+  /**
+   * Counts one observation at each end that is a peer or `other`; reads its fields during the call
+   * only. `keyed`, `hi`, `lo`: the message's dedupe key as SipCounter hashed it (keyed is false for
+   * a message without Call-ID or CSeq number, which is never deduplicated).
+   */
+  count(o: Observation, keyed: boolean, hi: number, lo: number): void {
     const matcher = this.matcher;
     if (matcher === null) return;
     const self = this.selfOf(o.node);
@@ -181,8 +185,8 @@ export class PeerCounter {
         ? (this.indexByName.get(named) ?? PEER_OTHER)
         : this.peerAt(matcher, o.sourceAddress, o.sourcePort, self);
     const to = this.peerAt(matcher, o.destinationAddress, o.destinationPort, self);
-    if (from !== NOT_COUNTED) this.countAt(o, DIRECTION_FROM_PEER, this.byIndex[from]);
-    if (to !== NOT_COUNTED) this.countAt(o, DIRECTION_TO_PEER, this.byIndex[to]);
+    if (from !== NOT_COUNTED) this.countAt(o, DIRECTION_FROM_PEER, this.byIndex[from], keyed, hi, lo);
+    if (to !== NOT_COUNTED) this.countAt(o, DIRECTION_TO_PEER, this.byIndex[to], keyed, hi, lo);
   }
 
   private peerAt(matcher: PeerMatcher, address: TextRef, port: number, self: AddressSet): number {
@@ -212,19 +216,22 @@ export class PeerCounter {
     return set;
   }
 
-  private countAt(o: Observation, direction: number, peer: PeerState): void {
+  private countAt(
+    o: Observation,
+    direction: number,
+    peer: PeerState,
+    keyed: boolean,
+    hi: number,
+    lo: number,
+  ): void {
     const node = o.node;
     const method = o.method;
     const isResponse = o.kind === KIND_RESPONSE;
     const row = node * 2 + direction;
-    if (this.dedupe !== null && o.cseqNumber >= 0 && o.callId.length > 0) {
+    if (this.dedupe !== null && keyed) {
+      // The message's key, narrowed to this direction and peer.
       const h = this.hasher.begin();
-      h.uint32(o.kind).uint32(node).text(o.callId).uint32(o.cseqNumber).uint32(method);
-      if (isResponse) {
-        h.uint32(o.statusCode);
-        if (o.toTag.length > 0) h.text(o.toTag);
-      }
-      h.uint32(direction).uint32(peer.id).end();
+      h.uint32(hi).uint32(lo).uint32(direction).uint32(peer.id).end();
       if (this.dedupe.seen(h.hi, h.lo, o.now)) {
         let cells = peer.retransmissions[row];
         if (cells === undefined) {

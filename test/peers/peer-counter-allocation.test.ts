@@ -1,7 +1,9 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { KeyHasher } from '../../src/count/key-hasher.js';
 import { NodeLabels } from '../../src/count/nodes.js';
 import { Observation } from '../../src/count/observation.js';
+import { hashMessageKey } from '../../src/count/sip-counter.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { peersSchema, selfAddressesSchema } from '../../src/peers/config.js';
 import { PeerCounter } from '../../src/peers/peer-counter.js';
@@ -73,6 +75,9 @@ describe('per-peer counting', () => {
       ['192.0.2.9', '[fd00::]'],
       ['203.0.113.4', '10.0.0.1'],
     ];
+    // As SipCounter hands it over: the message's dedupe key, hashed once.
+    const hasher = new KeyHasher();
+    const countPeers = (o: Observation) => counter.count(o, hashMessageKey(hasher, o), hasher.hi, hasher.lo);
     const run = (n: number) => {
       for (let i = 0; i < n; i++) {
         if (text) {
@@ -80,14 +85,14 @@ describe('per-peer counting', () => {
           o.sourceAddress.setText(src);
           o.destinationAddress.setText(dst);
           o.now = i & 1023;
-          counter.count(o);
+          countPeers(o);
           continue;
         }
         const [s, sl, d, dl] = pairs[i & 3];
         o.sourceAddress.setBytes(addresses, s, s + sl);
         o.destinationAddress.setBytes(addresses, d, d + dl);
         o.now = i & 1023;
-        counter.count(o);
+        countPeers(o);
       }
     };
     run(100_000);

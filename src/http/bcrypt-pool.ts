@@ -65,11 +65,18 @@ export class BcryptPool {
   private dispatch(): void {
     while (this.queue.length > 0 && !this.closed) {
       let worker = this.idle.pop();
-      if (worker === undefined) {
-        if (this.workers >= this.size) return;
-        worker = this.spawn();
-      }
+      if (worker === undefined && this.workers >= this.size) return;
       const job = this.queue.shift() as Job;
+      if (worker === undefined) {
+        try {
+          worker = this.spawn();
+        } catch (err) {
+          // A worker that cannot start fails this check (500) and leaves the queue, which would
+          // otherwise fill with jobs no worker takes and refuse every later check with 429.
+          job.reject(err as Error);
+          continue;
+        }
+      }
       this.busy.set(worker, job);
       this.compares++;
       worker.postMessage({ password: job.password, hash: job.hash });

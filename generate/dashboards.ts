@@ -268,7 +268,7 @@ export function dashboard(
 
 /** Everything a panel on the SIP dashboards selects, by the dashboard's variables. */
 const SIP = 'job=~"$job",instance=~"$instance",node=~"$node",method=~"$method"';
-const RATE = '$__rate_interval';
+export const RATE = '$__rate_interval';
 
 function overview() {
   const finals = `sum(rate(sip_responses_total{${SIP},class!="1xx"}[${RATE}]) ${FROM_SOURCE})`;

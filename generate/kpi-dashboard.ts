@@ -1,4 +1,11 @@
-import { dashboard, instanceVariable, jobVariable, type PanelSpec, queryVariable } from './dashboards.js';
+import {
+  dashboard,
+  instanceVariable,
+  jobVariable,
+  type PanelSpec,
+  queryVariable,
+  RATE,
+} from './dashboards.js';
 import { THRESHOLDS as T } from './thresholds.js';
 
 /**
@@ -8,7 +15,6 @@ import { THRESHOLDS as T } from './thresholds.js';
  */
 
 const K = 'job=~"$job",instance=~"$instance",node=~"$node"';
-const RATE = '$__rate_interval';
 
 const attempts = (selector: string) =>
   `sum by (node) (rate(sip_session_attempts_total{${K}${selector}}[${RATE}]))`;

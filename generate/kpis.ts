@@ -1,5 +1,5 @@
-import type { AlertingRule, RecordingRule, RuleGroup } from './rules.js';
-import { SETTINGS as S, THRESHOLDS as T } from './thresholds.js';
+import { type AlertingRule, link, pct, type RecordingRule, type RuleGroup, ratio } from './rules.js';
+import { THRESHOLDS as T } from './thresholds.js';
 
 /**
  * The call KPI rules: RFC 6076 and ITU-T ratios recorded over the attempt counters, and the
@@ -9,13 +9,8 @@ import { SETTINGS as S, THRESHOLDS as T } from './thresholds.js';
  */
 
 const BY = 'job, instance, node';
-const link = (alert: string) => `${S.runbookUrl}#${alert.toLowerCase()}`;
-const pct = (x: number) => `${x * 100}%`;
 
 const attempts = (selector = '') => `sum by (${BY}) (rate(sip_session_attempts_total${selector}[5m]))`;
-/** As the response ratios in rules.ts: 0 with traffic but no numerator, no sample without traffic. */
-const ratio = (numerator: string, denominator: string) =>
-  `(\n  ${numerator}\n  or\n  ${denominator} * 0\n)\n/\n(${denominator} > 0)`;
 
 /** Outcomes the called user decided (RFC 6076 4.7, ITU-T E.425): the network did its part. */
 const EFFECTIVE = 'outcome=~"answered|busy|declined|unavailable"';

@@ -6,6 +6,7 @@ import {
   nodeVariable,
   type PanelSpec,
   queryVariable,
+  RATE,
   sourceVariable,
 } from './dashboards.js';
 import { type AlertingRule, link, type RecordingRule, type RuleGroup, ratio } from './rules.js';
@@ -113,7 +114,6 @@ up == 0`,
 /** Everything a panel of the peers dashboard selects, by its variables. */
 const P =
   'job=~"$job",instance=~"$instance",node=~"$node",method=~"$method",peer=~"$peer",direction=~"$direction"';
-const RATE = '$__rate_interval';
 
 export function peersDashboard() {
   const peerVariable = queryVariable(

@@ -49,7 +49,7 @@ const UP = `up{job=~"${S.exporterJob}"}`;
  * read as silence on every node at once; SIPExporterDown and SIPExporterMissing say so instead.
  */
 const SCRAPED = 'and on (job, instance)\nup == 1';
-const pct = (x: number) => `${x * 100}%`;
+export const pct = (x: number) => `${x * 100}%`;
 
 export function ruleGroups(): RuleGroup[] {
   const recording: RecordingRule[] = [

@@ -1,7 +1,6 @@
-import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Exporter } from '../../src/exporter.js';
-import { samples, sampleValue, startExporter } from '../helpers/exporter.js';
+import { samples, sampleValue, scrape, startExporter } from '../helpers/exporter.js';
 import { hep3 } from '../helpers/hep.js';
 import { closeUdp, eventually, sendUdp, udpSender } from '../helpers/net.js';
 import { sipResponse } from '../helpers/sip.js';
@@ -12,10 +11,6 @@ afterEach(async () => {
   await exporter?.stop();
   exporter = null;
 });
-
-async function scrape(e: Exporter): Promise<string> {
-  return (await request(`http://127.0.0.1:${e.httpPort}`).get('/metrics').expect(200)).text;
-}
 
 describe('dedupe evictions through /metrics', () => {
   it('shows every eviction in the very scrape that follows it, never a scrape late', async () => {

@@ -20,11 +20,11 @@ export const EXPIRE_INTERVAL_MS = 100;
  * It must see every copy of a message, so SipCounter calls it before the response dedupe.
  *
  * Syslog observations are not fed: a log line is one side of one message with no capture time
- * and no Via branch, so it cannot tell an attempt's upstream leg from a downstream one. Every
- * other source (HEP, a capture replay) is.
+ * and no Via branch, so it cannot tell an attempt's upstream leg from a downstream one. HEP is
+ * fed; the replay command does not build the engine yet.
  *
- * `direction` stays unknown: the exporter does not know a node's own addresses, so it cannot
- * tell a copy the node received from one it sent (see docs/kpis.md, the upstream branch).
+ * `direction` stays unknown: `nodes.self_addresses` would tell a copy the node received from one
+ * it sent (see docs/kpis.md, the upstream branch), but it is not passed here yet.
  */
 export class KpiObserver {
   /** The optional SIP fields (sip/scan SCAN_*) the engine reads. */

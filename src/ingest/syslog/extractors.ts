@@ -111,10 +111,11 @@ const kamailioXlog: Extractor = {
       callId: present(m[4]),
       toTag: present(m[5]),
     };
-    const rest = text.slice(m.index + m[0].length);
-    if (rest.length === 0) return found;
-    XLOG_PAIR.lastIndex = 0;
-    for (let p = XLOG_PAIR.exec(rest); p !== null; p = XLOG_PAIR.exec(rest)) {
+    // The pairs after the match, read in place: a global regex searches on from lastIndex.
+    const from = m.index + m[0].length;
+    if (from === text.length) return found;
+    XLOG_PAIR.lastIndex = from;
+    for (let p = XLOG_PAIR.exec(text); p !== null; p = XLOG_PAIR.exec(text)) {
       const value = present(p[2]);
       if (p[1] === 'src_ip') found.srcIp ??= value;
       else if (p[1] === 'src_port') found.srcPort ??= value;

@@ -72,9 +72,15 @@ export class KpiObserver {
       m.toTagHi = 0;
       m.toTagLo = 0;
     }
-    h.begin().text(o.viaBranch).end();
-    m.branchHi = h.hi;
-    m.branchLo = h.lo;
+    if (isRequest && method === BYE) {
+      // A BYE is matched to its dialog by Call-ID and tags; its branch is never read.
+      m.branchHi = 0;
+      m.branchLo = 0;
+    } else {
+      h.begin().text(o.viaBranch).end();
+      m.branchHi = h.hi;
+      m.branchLo = h.lo;
+    }
     m.direction = DIRECTION_UNKNOWN;
     m.captureMs = o.timeSeconds * 1000 + o.timeMicroseconds / 1000;
     m.now = o.now;

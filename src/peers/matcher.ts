@@ -93,6 +93,8 @@ export class AddressSet {
 
   /** Whether the 4- or 16-byte address at `buf[offset]` is in the set. */
   has(buf: Uint8Array, offset: number, length: number): boolean {
+    // A node with no own addresses (the usual case before they are configured) costs no search.
+    if (this.ranges.length === 0) return false;
     return segmentValue(this.v4, this.v6, buf, offset, length) === 1;
   }
 }

@@ -141,7 +141,7 @@ export class SipCounter {
     const deduped = keyed && this.dedupe !== null;
     if (isResponse) this.countResponse(node, o.statusCode, method, deduped, o.now);
     else this.countRequest(node, method, deduped, o.now);
-    peers?.count(o, keyed, this.hasher.hi, this.hasher.lo);
+    peers?.count(o, keyed, this.hasher);
   }
 
   private countResponse(node: number, code: number, method: number, keyed: boolean, now: number): void {

@@ -172,10 +172,11 @@ export class PeerCounter {
 
   /**
    * Counts one observation at each end that is a peer or `other`; reads its fields during the call
-   * only. `keyed`, `hi`, `lo`: the message's dedupe key as SipCounter hashed it (keyed is false for
-   * a message without Call-ID or CSeq number, which is never deduplicated).
+   * only. `key` holds the message's dedupe key as SipCounter hashed it, valid when `keyed` (false for
+   * a message without Call-ID or CSeq number, which is never deduplicated). The hasher itself is
+   * passed, not its two words: a uint32 above 2^30 passed to a call V8 does not inline is boxed.
    */
-  count(o: Observation, keyed: boolean, hi: number, lo: number): void {
+  count(o: Observation, keyed: boolean, key: KeyHasher): void {
     const matcher = this.matcher;
     if (matcher === null) return;
     const self = this.selfOf(o.node);
@@ -185,8 +186,8 @@ export class PeerCounter {
         ? (this.indexByName.get(named) ?? PEER_OTHER)
         : this.peerAt(matcher, o.sourceAddress, o.sourcePort, self);
     const to = this.peerAt(matcher, o.destinationAddress, o.destinationPort, self);
-    if (from !== NOT_COUNTED) this.countAt(o, DIRECTION_FROM_PEER, this.byIndex[from], keyed, hi, lo);
-    if (to !== NOT_COUNTED) this.countAt(o, DIRECTION_TO_PEER, this.byIndex[to], keyed, hi, lo);
+    if (from !== NOT_COUNTED) this.countAt(o, DIRECTION_FROM_PEER, this.byIndex[from], keyed, key);
+    if (to !== NOT_COUNTED) this.countAt(o, DIRECTION_TO_PEER, this.byIndex[to], keyed, key);
   }
 
   private peerAt(matcher: PeerMatcher, address: TextRef, port: number, self: AddressSet): number {
@@ -216,14 +217,7 @@ export class PeerCounter {
     return set;
   }
 
-  private countAt(
-    o: Observation,
-    direction: number,
-    peer: PeerState,
-    keyed: boolean,
-    hi: number,
-    lo: number,
-  ): void {
+  private countAt(o: Observation, direction: number, peer: PeerState, keyed: boolean, key: KeyHasher): void {
     const node = o.node;
     const method = o.method;
     const isResponse = o.kind === KIND_RESPONSE;
@@ -231,7 +225,7 @@ export class PeerCounter {
     if (this.dedupe !== null && keyed) {
       // The message's key, narrowed to this direction and peer.
       const h = this.hasher.begin();
-      h.uint32(hi).uint32(lo).uint32(direction).uint32(peer.id).end();
+      h.uint32(key.hi).uint32(key.lo).uint32(direction).uint32(peer.id).end();
       if (this.dedupe.seen(h.hi, h.lo, o.now)) {
         let cells = peer.retransmissions[row];
         if (cells === undefined) {

@@ -1,10 +1,49 @@
+import {
+  AxisPlacement,
+  BigValueColorMode,
+  BigValueGraphMode,
+  BigValueJustifyMode,
+  BigValueTextMode,
+  DashboardCursorSync,
+  type DashboardLink,
+  type DataSourceRef,
+  GraphDrawStyle,
+  GraphThresholdsStyleMode,
+  HeatmapCellLayout,
+  LegendDisplayMode,
+  PercentChangeColorMode,
+  SortOrder,
+  StackingMode,
+  type Threshold,
+  ThresholdsMode,
+  TooltipDisplayMode,
+  type VariableModel,
+  VariableRefresh,
+  VariableSort,
+  VisibilityMode,
+  VizOrientation,
+} from '@grafana/schema';
+import {
+  HeatmapColorMode,
+  HeatmapColorScale,
+  HeatmapSelectionMode,
+} from '@grafana/schema/dist/esm/raw/composable/heatmap/panelcfg/x/HeatmapPanelCfg_types.gen';
+import {
+  type DashboardPanel,
+  type DashboardRow,
+  type GrafanaDashboard,
+  type PromAnnotation,
+  type PromQuery,
+  type QueryVariable,
+  SCHEMA_VERSION,
+} from './grafana.js';
 import { callKpis } from './kpi-dashboard.js';
 import { peersDashboard } from './peers.js';
 import { THRESHOLDS as T } from './thresholds.js';
 
 /**
- * The Grafana dashboards, built as plain objects in the JSON model Grafana 10 and 11 import
- * (schemaVersion 39). Every panel has a unit and a description; every query names the
+ * The Grafana dashboards, built in the JSON model that @grafana/schema types (grafana.ts), with
+ * its schema version. Every panel has a unit and a description; every query names the
  * `datasource` variable; counters appear only inside rate() or increase().
  */
 
@@ -14,7 +53,7 @@ export interface Target {
   unit?: string;
   legendFormat?: string;
   instant?: boolean;
-  format?: 'time_series' | 'table';
+  format?: Exclude<PromQuery['format'], 'heatmap'>;
 }
 
 export interface PanelSpec {
@@ -32,96 +71,232 @@ export interface PanelSpec {
   max?: number;
 }
 
+/**
+ * A heatmap of a Prometheus histogram: one cell per bucket and interval, coloured by how many
+ * observations fell in it. Cells count observations; the y axis is the buckets' bound.
+ */
+export interface HeatmapSpec {
+  title: string;
+  description: string;
+  type: 'heatmap';
+  /** the histogram's name, without _bucket */
+  histogram: string;
+  /** label matchers, the dashboard's selection included */
+  selector: string;
+  /** the unit of the buckets' bounds */
+  yUnit: string;
+  width?: number;
+  height?: number;
+}
+
+/** A full-width row; collapsed, its panels load only when it is opened. */
+export interface RowSpec {
+  row: string;
+  collapsed: boolean;
+  panels: Array<PanelSpec | HeatmapSpec>;
+}
+
+export type Spec = PanelSpec | HeatmapSpec | RowSpec;
+
 /** Grafana's reference to the dashboard's data source variable (not a JavaScript template). */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: this is Grafana's variable syntax
 export const DATASOURCE_UID = '${datasource}';
-const DATASOURCE = { type: 'prometheus', uid: DATASOURCE_UID };
+const DATASOURCE: DataSourceRef = { type: 'prometheus', uid: DATASOURCE_UID };
 
-function panel(spec: PanelSpec, id: number, x: number, y: number) {
-  const thresholdSteps = [{ color: 'green', value: null as number | null }];
-  if (spec.threshold !== undefined) thresholdSteps.push({ color: 'red', value: spec.threshold });
+const refId = (i: number) => String.fromCharCode(65 + i);
+
+/** What every panel has, whatever its plugin, but its id and type. */
+function common(spec: PanelSpec | HeatmapSpec, x: number, y: number) {
   return {
-    id,
-    type: spec.type,
     title: spec.title,
     description: spec.description,
     datasource: DATASOURCE,
     gridPos: { h: spec.height ?? 8, w: spec.width ?? 12, x, y },
-    fieldConfig: {
-      defaults: {
-        unit: spec.unit,
-        ...(spec.min !== undefined ? { min: spec.min } : {}),
-        ...(spec.max !== undefined ? { max: spec.max } : {}),
-        thresholds: { mode: 'absolute', steps: thresholdSteps },
-        ...(spec.type === 'timeseries'
-          ? {
-              custom: {
-                drawStyle: 'line',
-                lineWidth: 1,
-                fillOpacity: spec.stacked ? 60 : 10,
-                stacking: { mode: spec.stacked ? 'normal' : 'none', group: 'A' },
-                thresholdsStyle: { mode: spec.threshold !== undefined ? 'line' : 'off' },
-              },
-            }
-          : {}),
+  };
+}
+
+function thresholds(threshold: number | undefined) {
+  const steps: Threshold[] = [{ color: 'green', value: null }];
+  if (threshold !== undefined) steps.push({ color: 'red', value: threshold });
+  return { mode: ThresholdsMode.Absolute, steps };
+}
+
+function heatmapPanel(spec: HeatmapSpec, id: number, x: number, y: number): DashboardPanel {
+  return {
+    id,
+    type: 'heatmap',
+    ...common(spec, x, y),
+    fieldConfig: { defaults: { unit: 'short', thresholds: thresholds(undefined) }, overrides: [] },
+    options: {
+      // The buckets are already counts per bound: drawn as they are, not bucketed again.
+      calculate: false,
+      cellGap: 1,
+      color: {
+        mode: HeatmapColorMode.Scheme,
+        scheme: 'Oranges',
+        fill: 'dark-orange',
+        scale: HeatmapColorScale.Exponential,
+        exponent: 0.5,
+        steps: 64,
+        reverse: false,
       },
-      // Per series, so a count drawn beside a rate or a duration keeps its own unit and axis.
-      overrides: spec.targets.flatMap((t, i) =>
-        t.unit === undefined || t.unit === spec.unit
-          ? []
-          : [
-              {
-                matcher: { id: 'byFrameRefID', options: String.fromCharCode(65 + i) },
-                properties: [{ id: 'unit', value: t.unit }],
-              },
-            ],
-      ),
+      exemplars: { color: 'rgba(255,0,255,0.7)' },
+      // Empty buckets stay blank rather than the palette's first colour.
+      filterValues: { le: 1e-9 },
+      legend: { show: true },
+      rowsFrame: { layout: HeatmapCellLayout.auto },
+      selectionMode: HeatmapSelectionMode.X,
+      showValue: VisibilityMode.Never,
+      tooltip: { mode: TooltipDisplayMode.Single, yHistogram: true, showColorScale: false },
+      yAxis: { axisPlacement: AxisPlacement.Left, unit: spec.yUnit, reverse: false },
     },
-    options:
-      spec.type === 'table'
-        ? { showHeader: true, sortBy: [{ displayName: 'Value', desc: true }] }
-        : spec.type === 'stat'
-          ? {
-              reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
-              colorMode: 'value',
-              graphMode: 'area',
-            }
-          : {
-              legend: { displayMode: 'table', placement: 'right', calcs: ['mean', 'max'] },
-              tooltip: { mode: 'multi', sort: 'desc' },
-            },
-    targets: spec.targets.map((t, i) => ({
+    targets: [
+      {
+        datasource: DATASOURCE,
+        refId: 'A',
+        expr: `sum by (le) (increase(${spec.histogram}_bucket{${spec.selector}}[$__rate_interval]))`,
+        legendFormat: '{{le}}',
+        instant: false,
+        range: true,
+        format: 'heatmap',
+      },
+    ],
+  };
+}
+
+function panel(spec: PanelSpec | HeatmapSpec, id: number, x: number, y: number): DashboardPanel {
+  if (spec.type === 'heatmap') return heatmapPanel(spec, id, x, y);
+  const targets = spec.targets.map(
+    (t, i): PromQuery => ({
       datasource: DATASOURCE,
-      refId: String.fromCharCode(65 + i),
+      refId: refId(i),
       expr: t.expr,
       legendFormat: t.legendFormat ?? '__auto',
       instant: t.instant ?? false,
       range: !(t.instant ?? false),
       format: t.format ?? 'time_series',
-    })),
-    ...(spec.type === 'table'
-      ? { transformations: [{ id: 'organize', options: { excludeByName: { Time: true } } }] }
-      : {}),
+    }),
+  );
+  const defaults = {
+    unit: spec.unit,
+    ...(spec.min !== undefined ? { min: spec.min } : {}),
+    ...(spec.max !== undefined ? { max: spec.max } : {}),
+    thresholds: thresholds(spec.threshold),
   };
+  // Per series, so a count drawn beside a rate or a duration keeps its own unit and axis.
+  const overrides = spec.targets.flatMap((t, i) =>
+    t.unit === undefined || t.unit === spec.unit
+      ? []
+      : [{ matcher: { id: 'byFrameRefID', options: refId(i) }, properties: [{ id: 'unit', value: t.unit }] }],
+  );
+  const place = common(spec, x, y);
+  switch (spec.type) {
+    case 'table':
+      return {
+        id,
+        type: 'table',
+        ...place,
+        fieldConfig: { defaults, overrides },
+        options: { showHeader: true, frameIndex: 0, sortBy: [{ displayName: 'Value', desc: true }] },
+        targets,
+        transformations: [{ id: 'organize', options: { excludeByName: { Time: true } } }],
+      };
+    case 'stat':
+      return {
+        id,
+        type: 'stat',
+        ...place,
+        fieldConfig: { defaults, overrides },
+        options: {
+          reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+          colorMode: BigValueColorMode.Value,
+          graphMode: BigValueGraphMode.Area,
+          justifyMode: BigValueJustifyMode.Auto,
+          textMode: BigValueTextMode.Auto,
+          orientation: VizOrientation.Auto,
+          percentChangeColorMode: PercentChangeColorMode.Standard,
+          showPercentChange: false,
+          wideLayout: true,
+        },
+        targets,
+      };
+    case 'timeseries':
+      return {
+        id,
+        type: 'timeseries',
+        ...place,
+        fieldConfig: {
+          defaults: {
+            ...defaults,
+            custom: {
+              drawStyle: GraphDrawStyle.Line,
+              lineWidth: 1,
+              fillOpacity: spec.stacked ? 60 : 10,
+              stacking: { mode: spec.stacked ? StackingMode.Normal : StackingMode.None, group: 'A' },
+              thresholdsStyle: {
+                mode:
+                  spec.threshold !== undefined ? GraphThresholdsStyleMode.Line : GraphThresholdsStyleMode.Off,
+              },
+            },
+          },
+          overrides,
+        },
+        options: {
+          legend: {
+            showLegend: true,
+            displayMode: LegendDisplayMode.Table,
+            placement: 'right',
+            calcs: ['mean', 'max'],
+          },
+          tooltip: { mode: TooltipDisplayMode.Multi, sort: SortOrder.Descending },
+        },
+        targets,
+      };
+  }
 }
 
-/** Lays panels out left to right, two to a row unless a panel asks for the full width. */
-function layout(specs: PanelSpec[]) {
-  const panels = [];
+/**
+ * Lays panels out left to right, two to a row unless a panel asks for the full width; a row
+ * starts a new line, and a collapsed one keeps its panels inside it.
+ */
+function layout(specs: Spec[]): Array<DashboardPanel | DashboardRow> {
+  const panels: Array<DashboardPanel | DashboardRow> = [];
   let x = 0;
   let y = 0;
   let rowHeight = 0;
   let id = 1;
-  for (const spec of specs) {
+  const place = (spec: PanelSpec | HeatmapSpec) => {
     const w = spec.width ?? 12;
     if (x + w > 24) {
       x = 0;
       y += rowHeight;
       rowHeight = 0;
     }
-    panels.push(panel(spec, id++, x, y));
+    const p = panel(spec, id++, x, y);
     x += w;
     rowHeight = Math.max(rowHeight, spec.height ?? 8);
+    return p;
+  };
+  for (const spec of specs) {
+    if (!('row' in spec)) {
+      panels.push(place(spec));
+      continue;
+    }
+    y += rowHeight;
+    const row: DashboardRow = {
+      type: 'row',
+      id: id++,
+      title: spec.row,
+      collapsed: spec.collapsed,
+      gridPos: { h: 1, w: 24, x: 0, y },
+      panels: [],
+    };
+    x = 0;
+    y += 1;
+    rowHeight = 0;
+    const inside = spec.panels.map(place);
+    if (spec.collapsed) row.panels = inside;
+    panels.push(row, ...(spec.collapsed ? [] : inside));
   }
   return panels;
 }
@@ -131,7 +306,7 @@ export function queryVariable(
   label: string,
   query: string,
   options: { multi?: boolean; regex?: string } = {},
-) {
+): QueryVariable {
   return {
     name,
     label,
@@ -140,8 +315,8 @@ export function queryVariable(
     query: { query, refId: `${name}-variable` },
     definition: query,
     regex: options.regex ?? '',
-    refresh: 2,
-    sort: 1,
+    refresh: VariableRefresh.onTimeRangeChanged,
+    sort: VariableSort.alphabeticalAsc,
     multi: options.multi ?? true,
     includeAll: true,
     allValue: '.*',
@@ -149,15 +324,13 @@ export function queryVariable(
   };
 }
 
-const datasourceVariable = {
+const datasourceVariable: VariableModel = {
   name: 'datasource',
   label: 'Data source',
   type: 'datasource',
   query: 'prometheus',
-  current: {},
-  refresh: 1,
+  refresh: VariableRefresh.onDashboardLoad,
 };
-
 export const jobVariable = queryVariable('job', 'Job', 'label_values(sip_exporter_build_info, job)');
 export const instanceVariable = queryVariable(
   'instance',
@@ -193,25 +366,49 @@ export const methodVariable = queryVariable(
   'label_values(sip_responses_total{job=~"$job",instance=~"$instance",node=~"$node"}, method)',
 );
 
-const firingAlerts = {
+const firingAlerts: PromAnnotation = {
   name: 'Firing SIP alerts',
   datasource: DATASOURCE,
   enable: true,
   iconColor: 'red',
-  expr: 'ALERTS{alertname=~"SIP.*",alertstate="firing",job=~"$job",instance=~"$instance"}',
-  step: '60s',
+  target: {
+    refId: 'Anno',
+    expr: 'ALERTS{alertname=~"SIP.*",alertstate="firing",job=~"$job",instance=~"$instance"}',
+    interval: '60s',
+  },
   titleFormat: '{{alertname}}',
   textFormat: '{{severity}} on {{node}}',
   useValueForTime: false,
 };
 
+const link = (title: string, uid: string): DashboardLink => ({
+  title,
+  type: 'link',
+  url: `/d/${uid}`,
+  icon: 'external link',
+  tooltip: '',
+  tags: [],
+  asDropdown: false,
+  targetBlank: false,
+  includeVars: true,
+  keepTime: true,
+});
+
+/** The dashboards each one links to, by title and uid (not to itself). */
+const LINKS = [
+  ['SIP responses', 'sip-responses-overview'],
+  ['Response code drill-down', 'sip-response-code'],
+  ['Exporter health', 'sip-exporter-health'],
+  ['Call KPIs', 'sip-call-kpis'],
+] as const;
+
 export function dashboard(
   uid: string,
   title: string,
   description: string,
-  variables: unknown[],
-  specs: PanelSpec[],
-) {
+  variables: VariableModel[],
+  specs: Spec[],
+): GrafanaDashboard {
   return {
     uid,
     title,
@@ -219,9 +416,9 @@ export function dashboard(
     tags: ['sip', 'voip', 'sip-response-exporter'],
     timezone: 'browser',
     editable: true,
-    graphTooltip: 1,
+    graphTooltip: DashboardCursorSync.Crosshair,
     refresh: '30s',
-    schemaVersion: 39,
+    schemaVersion: SCHEMA_VERSION,
     version: 1,
     time: { from: 'now-6h', to: 'now' },
     templating: { list: [datasourceVariable, ...variables] },
@@ -239,29 +436,7 @@ export function dashboard(
         firingAlerts,
       ],
     },
-    links: [
-      {
-        title: 'SIP responses',
-        type: 'link',
-        url: '/d/sip-responses-overview',
-        includeVars: true,
-        keepTime: true,
-      },
-      {
-        title: 'Response code drill-down',
-        type: 'link',
-        url: '/d/sip-response-code',
-        includeVars: true,
-        keepTime: true,
-      },
-      {
-        title: 'Exporter health',
-        type: 'link',
-        url: '/d/sip-exporter-health',
-        includeVars: true,
-        keepTime: true,
-      },
-    ],
+    links: LINKS.filter(([, to]) => to !== uid).map(([name, to]) => link(name, to)),
     panels: layout(specs),
   };
 }
@@ -387,7 +562,7 @@ function drillDown() {
     'Code',
     'label_values(sip_responses_total{job=~"$job",instance=~"$instance"}, code)',
   );
-  const classVariable = {
+  const classVariable: VariableModel = {
     name: 'class',
     label: 'Class',
     type: 'custom',
@@ -650,7 +825,7 @@ function health() {
   );
 }
 
-export function dashboards(): Array<{ file: string; json: unknown }> {
+export function dashboards(): Array<{ file: string; json: GrafanaDashboard }> {
   return [
     { file: 'dashboards/sip-responses-overview.json', json: overview() },
     { file: 'dashboards/sip-response-code.json', json: drillDown() },

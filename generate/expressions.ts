@@ -1,14 +1,10 @@
 import { dashboards } from './dashboards.js';
+import { allPanels } from './grafana.js';
 import { ruleGroups } from './rules.js';
 
 export interface NamedExpression {
   where: string;
   expr: string;
-}
-
-interface DashboardJson {
-  title: string;
-  panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
 }
 
 /** Every PromQL expression the project ships: each rule, and each dashboard query. */
@@ -18,9 +14,9 @@ export function shippedExpressions(): NamedExpression[] {
     for (const rule of group.rules)
       out.push({ where: 'record' in rule ? rule.record : rule.alert, expr: rule.expr });
   }
-  for (const d of dashboards()) {
-    const json = d.json as DashboardJson;
-    for (const p of json.panels) {
+  for (const { json } of dashboards()) {
+    // Those of collapsed rows too: they load when the row is opened.
+    for (const p of allPanels(json)) {
       for (const t of p.targets) out.push({ where: `${json.title} / ${p.title}`, expr: t.expr });
     }
   }

@@ -1,35 +1,50 @@
 import {
   dashboard,
+  type HeatmapSpec,
   instanceVariable,
   jobVariable,
   type PanelSpec,
   queryVariable,
   RATE,
+  type Spec,
 } from './dashboards.js';
 import { THRESHOLDS as T } from './thresholds.js';
 
 /**
  * The "Call KPIs" dashboard: attempts by outcome, the RFC 6076 and ITU-T ratios per node, setup
- * delays and durations as percentiles, active sessions and release causes. Its nodes are those
- * with attempts, which only HEP (and capture replay) gives.
+ * delays and durations as heatmaps beside their p50 and p95, active sessions and release causes,
+ * and a row per peer. Its nodes are those with attempts, which only HEP (and capture replay) gives.
  */
 
 const K = 'job=~"$job",instance=~"$instance",node=~"$node"';
+/** The peer row's selection: the peers and directions chosen, on the chosen nodes. */
+const PK = `${K},peer=~"$peer",direction=~"$direction"`;
 
-const attempts = (selector: string) =>
-  `sum by (node) (rate(sip_session_attempts_total{${K}${selector}}[${RATE}]))`;
-const ratio = (numerator: string, denominator: string) =>
-  `${attempts(numerator)}\n/\n(${attempts(denominator)} > 0)`;
+/**
+ * The ratios per node, as the recording rules of generate/kpis.ts keep them: the panels and the
+ * alerts read the same numbers.
+ */
+const recorded = (ratio: string) => `sip_node:session_${ratio}:ratio5m{${K}}`;
+
+const peerAttempts = (selector: string) =>
+  `sum by (peer, direction) (rate(sip_peer_session_attempts_total{${PK}${selector}}[${RATE}]))`;
+/** A per-peer ratio, inline over the raw family so that it needs no rule. */
+const peerRatio = (numerator: string, denominator: string) =>
+  `${peerAttempts(numerator)}\n/\n(${peerAttempts(denominator)} > 0)`;
+/** Outcomes the called user decided (RFC 6076 4.7, ITU-T E.425): the network did its part. */
 const EFFECTIVE = ',outcome=~"answered|busy|declined|unavailable"';
 const NOT_REDIRECTED = ',outcome!="redirected"';
-const quantile = (q: number, metric: string, selector = '', by = '') =>
-  `histogram_quantile(${q}, sum by (le${by}) (rate(${metric}_bucket{${K}${selector}}[${RATE}])))`;
+const INEFFECTIVE = ',outcome=~"ineffective|timeout"';
 
-/** A timeseries of delays or durations: one line per [quantile, histogram, legend, selector]. */
-const seconds = (
+const quantile = (q: number, histogram: string, selector: string, by = '') =>
+  `histogram_quantile(${q}, sum by (le${by}) (rate(${histogram}_bucket{${selector}}[${RATE}])))`;
+
+/** The p50 and p95 of a histogram over the selection, as a timeseries in seconds. */
+const percentiles = (
   title: string,
   description: string,
-  lines: Array<[number, string, string, string?]>,
+  histogram: string,
+  selector: string,
   threshold?: number,
 ): PanelSpec => ({
   title,
@@ -37,11 +52,132 @@ const seconds = (
   type: 'timeseries',
   unit: 's',
   threshold,
-  targets: lines.map(([q, metric, legendFormat, selector]) => ({
-    expr: quantile(q, metric, selector),
-    legendFormat,
+  targets: [0.5, 0.95].map((q) => ({
+    expr: quantile(q, histogram, selector),
+    legendFormat: `p${q * 100}`,
   })),
 });
+
+const heatmap = (title: string, description: string, histogram: string, selector: string): HeatmapSpec => ({
+  title,
+  description: `${description} Each cell counts the observations in one bucket over one interval.`,
+  type: 'heatmap',
+  histogram,
+  selector,
+  yUnit: 's',
+});
+
+/** A histogram as a heatmap on the left and its p50 and p95 on the right. */
+const delay = (
+  title: string,
+  description: string,
+  histogram: string,
+  selector: string,
+  threshold?: number,
+  thresholdText = '',
+): Spec[] => [
+  heatmap(title, description, histogram, selector),
+  percentiles(
+    `${title}: p50 and p95`,
+    `${description} The 50th and 95th percentiles over the selected nodes.${thresholdText}`,
+    histogram,
+    selector,
+    threshold,
+  ),
+];
+
+function peerRow(): Spec {
+  return {
+    row: 'Per peer (with peers configured)',
+    collapsed: true,
+    panels: [
+      {
+        title: 'Session attempts by peer and outcome',
+        description:
+          'Session attempts per second by configured peer, direction (to_peer: sent to it; from_peer: received from it) and outcome. Empty without peers in the configuration (docs/peers.md).',
+        type: 'timeseries',
+        unit: 'ops',
+        width: 24,
+        targets: [
+          {
+            expr: `sum by (peer, direction, outcome) (rate(sip_peer_session_attempts_total{${PK}}[${RATE}]))`,
+            legendFormat: '{{peer}} {{direction}} {{outcome}}',
+          },
+        ],
+      },
+      {
+        title: 'SER, SEER and NER by peer',
+        description:
+          'Per peer and direction: SER, answered over attempts less redirected (RFC 6076 4.6); SEER, answered or busy, declined or unavailable over attempts less redirected (4.7); NER, the same over all attempts (ITU-T E.425).',
+        type: 'timeseries',
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        targets: [
+          {
+            expr: peerRatio(',outcome="answered"', NOT_REDIRECTED),
+            legendFormat: '{{peer}} {{direction}} SER',
+          },
+          { expr: peerRatio(EFFECTIVE, NOT_REDIRECTED), legendFormat: '{{peer}} {{direction}} SEER' },
+          { expr: peerRatio(EFFECTIVE, ''), legendFormat: '{{peer}} {{direction}} NER' },
+        ],
+      },
+      {
+        title: 'Ineffective session attempts (ISA) by peer',
+        description: `Per peer and direction: attempts ended by 408, 500, 503, 504 or no final response over all attempts (RFC 6076 4.8). The red line is the per-node alert threshold, ${T.ineffectiveAttemptRatioWarning * 100}%.`,
+        type: 'timeseries',
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        threshold: T.ineffectiveAttemptRatioWarning,
+        targets: [{ expr: peerRatio(INEFFECTIVE, ''), legendFormat: '{{peer}} {{direction}}' }],
+      },
+      heatmap(
+        'Session request delay (SRD) of the selected peers, success',
+        'INVITE to the first ringing or answer on the attempts of the selected peers and directions (RFC 6076 4.3).',
+        'sip_peer_session_request_delay_seconds',
+        `${PK},result="success"`,
+      ),
+      {
+        title: 'Session request delay (SRD) by peer: p50 and p95',
+        description:
+          'Per peer and direction, the 50th and 95th percentiles of the delay from INVITE to the first ringing or answer (success), and the 95th to a failure with no provisional before it (RFC 6076 4.3).',
+        type: 'timeseries',
+        unit: 's',
+        threshold: T.sessionSetupSlowSeconds,
+        targets: [
+          {
+            expr: quantile(
+              0.5,
+              'sip_peer_session_request_delay_seconds',
+              `${PK},result="success"`,
+              ', peer, direction',
+            ),
+            legendFormat: '{{peer}} {{direction}} success p50',
+          },
+          {
+            expr: quantile(
+              0.95,
+              'sip_peer_session_request_delay_seconds',
+              `${PK},result="success"`,
+              ', peer, direction',
+            ),
+            legendFormat: '{{peer}} {{direction}} success p95',
+          },
+          {
+            expr: quantile(
+              0.95,
+              'sip_peer_session_request_delay_seconds',
+              `${PK},result="failure"`,
+              ', peer, direction',
+            ),
+            legendFormat: '{{peer}} {{direction}} failure p95',
+          },
+        ],
+      },
+    ],
+  };
+}
 
 export function callKpis() {
   const nodeVariable = queryVariable(
@@ -49,7 +185,19 @@ export function callKpis() {
     'Node',
     'label_values(sip_session_attempts_total{job=~"$job",instance=~"$instance"}, node)',
   );
-  const specs: PanelSpec[] = [
+  // Empty without peers in the configuration; "All" then selects nothing to show, and the peer
+  // row stays collapsed.
+  const peerVariable = queryVariable(
+    'peer',
+    'Peer',
+    'label_values(sip_peer_session_attempts_total{job=~"$job",instance=~"$instance"}, peer)',
+  );
+  const directionVariable = queryVariable(
+    'direction',
+    'Direction',
+    'label_values(sip_peer_session_attempts_total{job=~"$job",instance=~"$instance"}, direction)',
+  );
+  const specs: Spec[] = [
     {
       title: 'Session attempts by outcome',
       description:
@@ -67,57 +215,65 @@ export function callKpis() {
     },
     {
       title: 'Answer-seizure ratio (ASR)',
-      description: `Answered attempts over all attempts, per node (ITU-T E.411). The alert fires below ${T.answerSeizureRatioWarning * 100}% (the red line).`,
+      description: `Answered attempts over all attempts, per node (ITU-T E.411), from the recording rule sip_node:session_asr:ratio5m. The alert fires below ${T.answerSeizureRatioWarning * 100}% (the red line).`,
       type: 'timeseries',
       unit: 'percentunit',
       min: 0,
       max: 1,
       threshold: T.answerSeizureRatioWarning,
-      targets: [{ expr: ratio(',outcome="answered"', ''), legendFormat: '{{node}}' }],
+      targets: [{ expr: recorded('asr'), legendFormat: '{{node}}' }],
     },
     {
       title: 'Ineffective session attempts (ISA)',
-      description: `Attempts ended by 408, 500, 503, 504 or no final response over all attempts, per node (RFC 6076 4.8). The alert fires above ${T.ineffectiveAttemptRatioWarning * 100}% (the red line).`,
+      description: `Attempts ended by 408, 500, 503, 504 or no final response over all attempts, per node (RFC 6076 4.8), from the recording rule sip_node:session_isa:ratio5m. The alert fires above ${T.ineffectiveAttemptRatioWarning * 100}% (the red line).`,
       type: 'timeseries',
       unit: 'percentunit',
       min: 0,
       max: 1,
       threshold: T.ineffectiveAttemptRatioWarning,
-      targets: [{ expr: ratio(',outcome=~"ineffective|timeout"', ''), legendFormat: '{{node}}' }],
+      targets: [{ expr: recorded('isa'), legendFormat: '{{node}}' }],
     },
     {
       title: 'SER, SEER and NER',
       description:
-        'Per node: SER, answered over attempts less redirected (RFC 6076 4.6); SEER, answered or busy, declined or unavailable over attempts less redirected (4.7); NER, the same over all attempts (ITU-T E.425).',
+        'Per node, from the recording rules sip_node:session_{ser,seer,ner}:ratio5m: SER, answered over attempts less redirected (RFC 6076 4.6); SEER, answered or busy, declined or unavailable over attempts less redirected (4.7); NER, the same over all attempts (ITU-T E.425).',
       type: 'timeseries',
       unit: 'percentunit',
       min: 0,
       max: 1,
       width: 24,
       targets: [
-        { expr: ratio(',outcome="answered"', NOT_REDIRECTED), legendFormat: '{{node}} SER' },
-        { expr: ratio(EFFECTIVE, NOT_REDIRECTED), legendFormat: '{{node}} SEER' },
-        { expr: ratio(EFFECTIVE, ''), legendFormat: '{{node}} NER' },
+        { expr: recorded('ser'), legendFormat: '{{node}} SER' },
+        { expr: recorded('seer'), legendFormat: '{{node}} SEER' },
+        { expr: recorded('ner'), legendFormat: '{{node}} NER' },
       ],
     },
-    seconds(
-      'Session request delay (SRD)',
-      `INVITE to the first ringing or answer (success) and to a failure with no provisional before it (failure), p50 and p95 over the selected nodes (RFC 6076 4.3). The alert fires when the success p95 exceeds ${T.sessionSetupSlowSeconds} s (the red line).`,
-      [
-        [0.5, 'sip_session_request_delay_seconds', 'success p50', ',result="success"'],
-        [0.95, 'sip_session_request_delay_seconds', 'success p95', ',result="success"'],
-        [0.95, 'sip_session_request_delay_seconds', 'failure p95', ',result="failure"'],
-      ],
+    ...delay(
+      'Session request delay (SRD), success',
+      'INVITE to the first ringing or answer (RFC 6076 4.3).',
+      'sip_session_request_delay_seconds',
+      `${K},result="success"`,
       T.sessionSetupSlowSeconds,
+      ` The alert fires when the p95 exceeds ${T.sessionSetupSlowSeconds} s (the red line).`,
     ),
-    seconds(
-      'Post-dial delay and registration delay',
-      'INVITE to the first 180 or 183 (post-dial delay), and first REGISTER of an attempt to its 2xx, challenge included (RRD, RFC 6076 4.1): p50 and p95.',
-      [
-        [0.5, 'sip_post_dial_delay_seconds', 'PDD p50'],
-        [0.95, 'sip_post_dial_delay_seconds', 'PDD p95'],
-        [0.95, 'sip_registration_request_delay_seconds', 'RRD p95'],
-      ],
+    ...delay(
+      'Session request delay (SRD), failure',
+      'INVITE to a failure with no provisional before it (RFC 6076 4.3); apart from success, never summed with it.',
+      'sip_session_request_delay_seconds',
+      `${K},result="failure"`,
+    ),
+    ...delay('Post-dial delay (PDD)', 'INVITE to the first 180 or 183.', 'sip_post_dial_delay_seconds', K),
+    ...delay(
+      'Registration request delay (RRD)',
+      'First REGISTER of an attempt to its 2xx, challenge included (RFC 6076 4.1).',
+      'sip_registration_request_delay_seconds',
+      K,
+    ),
+    ...delay(
+      'Session duration',
+      '200 OK to BYE (RFC 6076 4.5); sessions cut by the maximum duration or an eviction are not in it.',
+      'sip_session_duration_seconds',
+      K,
     ),
     {
       title: 'Active sessions',
@@ -127,14 +283,6 @@ export function callKpis() {
       unit: 'short',
       targets: [{ expr: `sum by (node) (sip_sessions_active{${K}})`, legendFormat: '{{node}}' }],
     },
-    seconds(
-      'Session duration',
-      '200 OK to BYE (RFC 6076 4.5), p50 and p95; sessions cut by the maximum duration or an eviction are not in it.',
-      [
-        [0.5, 'sip_session_duration_seconds', 'p50'],
-        [0.95, 'sip_session_duration_seconds', 'p95'],
-      ],
-    ),
     {
       title: 'Registration attempts by outcome',
       description:
@@ -155,6 +303,7 @@ export function callKpis() {
         'Reason header causes on the finals that end attempts and the BYEs that end dialogs, over the time range (Q.850 34: no circuit available, 17: user busy, 16: normal clearing).',
       type: 'table',
       unit: 'short',
+      width: 24,
       targets: [
         {
           expr: `topk(15, sum by (protocol, cause) (increase(sip_release_causes_total{${K}}[$__range])))`,
@@ -163,12 +312,13 @@ export function callKpis() {
         },
       ],
     },
+    peerRow(),
   ];
   return dashboard(
     'sip-call-kpis',
     'Call KPIs',
-    'Session and registration attempts, their outcomes, setup delays and durations (RFC 6076), from sip-response-exporter.',
-    [jobVariable, instanceVariable, nodeVariable],
+    'Session and registration attempts, their outcomes, setup delays and durations (RFC 6076), per node and per configured peer, from sip-response-exporter.',
+    [jobVariable, instanceVariable, nodeVariable, peerVariable, directionVariable],
     specs,
   );
 }

@@ -7,28 +7,13 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { DATASOURCE_UID, dashboards } from '../../generate/dashboards.js';
 import { shippedExpressions } from '../../generate/expressions.js';
 import { generatedFiles, PROMETHEUS_RULE_FILE, RULES_FILE } from '../../generate/files.js';
+import { allPanels, type QueryVariable } from '../../generate/grafana.js';
 import { ruleGroups } from '../../generate/rules.js';
 import { SETTINGS, THRESHOLDS } from '../../generate/thresholds.js';
 import { requirePeer } from '../helpers/peers.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
-
-interface Panel {
-  id: number;
-  title: string;
-  description?: string;
-  datasource?: { uid: string };
-  gridPos: { x: number; w: number };
-  fieldConfig: {
-    defaults: { unit?: string };
-    overrides: Array<{
-      matcher: { id: string; options: string };
-      properties: Array<{ id: string; value: string }>;
-    }>;
-  };
-  targets: Array<{ expr: string; refId: string; datasource: { uid: string } }>;
-}
 
 /**
  * The anchors GitHub gives the headings of a Markdown page: lower case, punctuation but hyphens
@@ -62,6 +47,8 @@ function unitsFor(expr: string): string[] {
   const code = expr.replace(/"[^"]*"/g, '""');
   if (/\bhistogram_quantile\(/.test(code) && /_seconds_bucket\b/.test(code)) return ['s', 'ms'];
   if (/\//.test(code)) return ['percentunit'];
+  // A ratio a recording rule keeps (level:metric:ratio5m).
+  if (/^\w+:\w+:ratio\w*\{/.test(code)) return ['percentunit'];
   if (/\b(rate|irate)\(\s*\w*_seconds_\w*total\b/.test(code)) return ['percentunit'];
   if (/\b(rate|irate)\(\s*\w*_bytes_\w*total\b/.test(code)) return ['Bps', 'binBps'];
   if (/\b(rate|irate)\(/.test(code)) return ['ops', 'reqps', 'pps', 'cps'];
@@ -172,24 +159,20 @@ describe('generated rules and dashboards', () => {
   });
 
   it('follow the dashboard linter: datasource variable, units, descriptions, counters only in rate()', () => {
-    for (const d of dashboards()) {
-      const json = d.json as {
-        uid: string;
-        templating: { list: Array<{ name: string; type: string }> };
-        panels: Panel[];
-      };
+    for (const { file, json } of dashboards()) {
       expect(json.templating.list[0]).toMatchObject({ name: 'datasource', type: 'datasource' });
       const names = json.templating.list.map((v) => v.name);
       for (const v of ['job', 'instance']) expect(names).toContain(v);
-      expect(new Set(json.panels.map((p) => p.id)).size).toBe(json.panels.length);
-      for (const p of json.panels) {
-        const where = `${d.file}: ${p.title}`;
+      const ids = json.panels.flatMap((p) => [p.id, ...(p.type === 'row' ? p.panels.map((q) => q.id) : [])]);
+      expect(new Set(ids).size, file).toBe(ids.length);
+      for (const p of allPanels(json)) {
+        const where = `${file}: ${p.title}`;
         expect(p.description, where).toBeTruthy();
         expect(p.fieldConfig.defaults.unit, where).toBeTruthy();
         expect(p.datasource?.uid, where).toBe(DATASOURCE_UID);
-        expect(p.gridPos.x + p.gridPos.w, where).toBeLessThanOrEqual(24);
+        expect(p.gridPos!.x + p.gridPos!.w, where).toBeLessThanOrEqual(24);
         for (const t of p.targets) {
-          expect(t.datasource.uid, where).toBe(DATASOURCE_UID);
+          expect(t.datasource?.uid, where).toBe(DATASOURCE_UID);
           // The unit Grafana shows this series in: the panel's, or the override for its query.
           const override = p.fieldConfig.overrides.find(
             (o) => o.matcher.id === 'byFrameRefID' && o.matcher.options === t.refId,
@@ -212,20 +195,14 @@ describe('generated rules and dashboards', () => {
       (d) => !d.file.includes('health') && !d.file.includes('call-kpis'),
     );
     for (const d of sipDashboards) {
-      const names = (d.json as { templating: { list: Array<{ name: string }> } }).templating.list.map(
-        (v) => v.name,
-      );
+      const names = d.json.templating.list.map((v) => v.name);
       for (const v of ['source', 'node', 'method']) expect(names, d.file).toContain(v);
       // The source choice narrows the node list and every panel, and keeps everything where the
       // exporter has no sip_exporter_node_info (an "unless another source", not an "and").
-      const json = d.json as {
-        templating: { list: Array<{ name: string; definition?: string }> };
-        panels: Panel[];
-      };
-      expect(json.templating.list.find((v) => v.name === 'node')?.definition, d.file).toContain(
-        'source!~"$source"',
-      );
-      for (const p of json.panels) {
+      const json = d.json;
+      const node = json.templating.list.find((v) => v.name === 'node') as QueryVariable;
+      expect(node.definition, d.file).toContain('source!~"$source"');
+      for (const p of allPanels(json)) {
         for (const t of p.targets) {
           const selections = t.expr.match(/\(sip_responses_total\{/g)?.length ?? 0;
           const filters =
@@ -240,14 +217,11 @@ describe('generated rules and dashboards', () => {
 
   it('narrow nodes and panels by source where sip_exporter_node_info exists, and keep all where not', () => {
     const promtool = requirePeer('promtool', 'prometheus');
-    const overview = dashboards().find((d) => d.file.includes('overview'))!.json as {
-      templating: { list: Array<{ name: string; definition?: string }> };
-      panels: Panel[];
-    };
-    const byNode = overview.panels.find((p) => p.title === 'Responses by node')!.targets[0].expr;
-    const nodeList = overview.templating.list
-      .find((v) => v.name === 'node')!
-      .definition!.replace(/^query_result\((.*)\)$/s, '$1');
+    const overview = dashboards().find((d) => d.file.includes('overview'))!.json;
+    const byNode = allPanels(overview).find((p) => p.title === 'Responses by node')!.targets[0].expr;
+    const nodeList = (
+      overview.templating.list.find((v) => v.name === 'node') as QueryVariable
+    ).definition.replace(/^query_result\((.*)\)$/s, '$1');
     // As Grafana sends it with one source chosen and everything else "All".
     const sent = (expr: string, source: string) =>
       expr

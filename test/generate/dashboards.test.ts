@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultDashboard } from '@grafana/schema';
@@ -145,6 +145,27 @@ describe('dashboards', () => {
     ]);
     expect(broken.ok).toBe(false);
     expect(broken.output).toMatch(/unclosed|parse error|unexpected/i);
+  });
+
+  it('are listed panel by panel in dashboards/README.md', () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'dashboards', 'README.md'), 'utf8');
+    for (const { file, json } of dashboards()) {
+      const start = readme.indexOf(`\n### ${json.title}\n`);
+      expect(start, json.title).toBeGreaterThan(0);
+      const section = readme.slice(start + 1).split('\n### ')[0];
+      expect(section).toContain(`\`${file.replace('dashboards/', '')}\``);
+      const listed = [...section.matchAll(/^ *- (.+)$/gm)].map((m) => m[1]);
+      const kind = (p: DashboardPanel) => (p.type === 'timeseries' ? '' : ` (${p.type})`);
+      const expected = json.panels.flatMap((p) =>
+        p.type === 'row'
+          ? [
+              `${p.title}: a row${p.collapsed ? ', collapsed' : ''}`,
+              ...p.panels.map((q) => `${q.title}${kind(q)}`),
+            ]
+          : [`${p.title}${kind(p)}`],
+      );
+      expect(listed, file).toEqual(expected);
+    }
   });
 
   it('read only recording rules that the project ships', () => {

@@ -98,8 +98,10 @@ export async function runKpiSoak(
   const kpi = exporter.kpi;
   if (kpi === null) throw new Error('call KPIs are off by default?');
   const engine = kpi.engine;
-  // The expiry sweep, as the running exporter has it.
-  kpi.start();
+  // The exporter's clock (`now`: the dedupe window, timeouts, linger) is the schedule's, as a
+  // live exporter that keeps up sees it: on a busy machine that falls behind, the work comes late
+  // but in the same order and at the same clock, so the tables hold what they would at the rate.
+  // The engine sweeps from each message; the observer's timer, on the wall clock, stays off.
 
   let sent = 0;
   let errors = 0;
@@ -135,27 +137,32 @@ export async function runKpiSoak(
   };
 
   const t0 = performance.now();
-  let nextSample = 0;
-  let nextScrape = SCRAPE_MS;
-  for (;;) {
-    const now = performance.now();
-    const elapsed = now - t0;
-    const target = Math.min(total, Math.floor((elapsed * rate) / 1000));
-    if (target > calls) maxLagMs = Math.max(maxLagMs, elapsed - startMs(calls));
-    for (; calls < target; calls++) {
+  /** Capture and clock time run in slices of the schedule: setups and BYEs due in a slice, in turn. */
+  const SLICE_MS = 10;
+  let slice = 0;
+  const runSlice = (from: number) => {
+    const to = Math.min(from + SLICE_MS, durationMs);
+    const now = t0 + to;
+    for (; calls < total && startMs(calls) < to; calls++) {
       const at = startMs(calls);
       for (let i = 0; i < SETUP_PACKETS; i++) send(i, calls, at + SETUP_MS[i], now);
     }
-    const until = Math.min(elapsed, durationMs);
     for (let k = 0; k < classes; k++) {
       const hold = HOLD_S[k] * 1000;
-      for (let n = nextBye[k]; n < calls && startMs(n) + hold <= until; n += classes) {
+      for (let n = nextBye[k]; n < calls && startMs(n) + hold < to; n += classes) {
         const at = startMs(n) + hold;
         for (let i = 0; i < TEARDOWN_MS.length; i++) send(SETUP_PACKETS + i, n, at + TEARDOWN_MS[i], now);
         ended++;
         nextBye[k] = n + classes;
       }
     }
+  };
+  let nextSample = 0;
+  let nextScrape = SCRAPE_MS;
+  for (;;) {
+    const elapsed = performance.now() - t0;
+    maxLagMs = Math.max(maxLagMs, elapsed - slice);
+    for (; slice < durationMs && slice + SLICE_MS <= elapsed; slice += SLICE_MS) runSlice(slice);
     maxRss = Math.max(maxRss, process.memoryUsage.rss());
     if (elapsed >= nextSample) {
       sample(elapsed);
@@ -166,11 +173,10 @@ export async function runKpiSoak(
       await exporter.registry.metrics();
       nextScrape += SCRAPE_MS;
     }
-    if (elapsed >= durationMs && calls === total) break;
+    if (slice >= durationMs) break;
     await sleep(5);
   }
   sample(performance.now() - t0);
-  kpi.stop();
 
   const s = engine.stats;
   const mismatches: string[] = [];
@@ -184,7 +190,8 @@ export async function runKpiSoak(
   // 100, 180 and 200 per call, the BYE's 200 per ended call: the out copies are dedupe hits.
   check('responses counted', exporter.counter.countedResponses(), 3 * calls + ended);
   check('packets not OK', errors, 0);
-  check('unmatched BYEs', s.unmatchedByes, 0);
+  // Each BYE is traced twice: its second copy finds the dialog ended already.
+  check('unmatched BYEs', s.unmatchedByes, ended);
   return {
     seconds,
     rate,

@@ -21,10 +21,10 @@ const HOLD_MS = 2000;
  * default), so an attempt that outlasts it ends as `timeout` at the exporter, not as a 408 from
  * the proxy (which would count as `ineffective`).
  */
-const INVITE_TIMEOUT_MS = 4000;
+const INVITE_TIMEOUT_MS = 5000;
 /** How long the two cancelling callers let the never-answering callee ring: under and over the timeout. */
 const CANCEL_EARLY_MS = 500;
-const CANCEL_LATE_MS = 7000;
+const CANCEL_LATE_MS = 8000;
 /** sipp writes each call's INVITE-to-487 time (response time 1 of uacCancel) to a file. */
 const RTT = ['-trace_rtt', '-rtt_freq', '1'];
 
@@ -89,7 +89,7 @@ describe('lab: call KPIs from Kamailio traced over HEP, against what sipp did', 
       );
       // The late cancellers call first: their 180s are the node's first reports, which bring its
       // series at 0, and no attempt of theirs ends before the INVITE timeout. Prometheus scrapes
-      // the zeros meanwhile, so every ratio below is over series that start at 0 (see the end).
+      // the zeros meanwhile, so every ratio below is over series that start at 0 (checked at the end).
       const late = call(
         lab,
         'kpi-uac-cancel-late',
@@ -104,7 +104,7 @@ describe('lab: call KPIs from Kamailio traced over HEP, against what sipp did', 
       await waitFor(
         "Prometheus to scrape the node's attempt series",
         async () => (await prometheus.query('sip_session_attempts_total{node="2001"}')).length === 9,
-        INVITE_TIMEOUT_MS,
+        15_000,
       );
       const received = await runCallMix(lab, kamailio.port, CALLS, 'kpi');
       // sipp's built-in caller holds an answered call for -d ms, then sends the BYE. The early

@@ -8,7 +8,7 @@
  * dialog table for): at 10,000 calls/s about 1,800,000 dialogs are active once the longest
  * calls end (after 300 s). RSS and heap are sampled every 10 s.
  *
- *   npx tsx bench/kpi-soak.ts [--seconds 600] [--rate 10000]
+ *   npx tsx bench/kpi-soak.ts [--seconds 600] [--rate 10000] [--set exporter.flag=value ...]
  *   npm run bench -- kpi-soak [--seconds 600]
  *
  * Paced in real time, not a throughput figure: it runs for --seconds whatever the machine.
@@ -40,6 +40,7 @@ const MiB = 2 ** 20;
 export interface KpiSoakResult {
   seconds: number;
   rate: number;
+  flags: Record<string, string>;
   calls: number;
   ended: number;
   packets: number;
@@ -83,16 +84,23 @@ function peakRss(): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runKpiSoak(
-  seconds = 600,
-  rate = 10_000,
-  log = (_line: string) => {},
-): Promise<KpiSoakResult> {
+export interface KpiSoakOptions {
+  seconds: number;
+  rate: number;
+  /** exporter flags over the defaults, such as `dedupe.max-entries` */
+  flags: Record<string, string>;
+  log: (line: string) => void;
+}
+
+export async function runKpiSoak({ seconds, rate, flags, log }: KpiSoakOptions): Promise<KpiSoakResult> {
   const packets = callPackets();
   const callIdAt = packets.map((p) => p.indexOf(TEMPLATE) - COUNTER_WIDTH);
   const timeAt = packets.map(timeOffsets);
-  // Defaults everywhere (table sizes, dedupe window and entries): only the listeners are off.
-  const config = loadConfig({ flags: { 'hep.listen-address': '', 'log.level': 'silent' }, env: {} });
+  // Defaults everywhere (table sizes, dedupe window and entries) unless --set: no listeners.
+  const config = loadConfig({
+    flags: { 'hep.listen-address': '', 'log.level': 'silent', ...flags },
+    env: {},
+  });
   const exporter = new Exporter(config, pino({ level: 'silent' }));
   const ingest = exporter.source('hep').ingest;
   const kpi = exporter.kpi;
@@ -195,6 +203,7 @@ export async function runKpiSoak(
   return {
     seconds,
     rate,
+    flags,
     calls,
     ended,
     packets: sent,
@@ -212,19 +221,30 @@ export async function runKpiSoak(
   };
 }
 
-const USAGE = 'usage: npx tsx bench/kpi-soak.ts [--seconds 600] [--rate 10000]';
+const USAGE =
+  'usage: npx tsx bench/kpi-soak.ts [--seconds 600] [--rate 10000] [--set exporter.flag=value ...]';
 
-/** Reads --seconds and --rate from `args`; exits 2 with the usage on anything else. */
-export function soakArguments(args: string[]): { seconds: number; rate: number } {
+/** Reads --seconds, --rate and --set from `args`; exits 2 with the usage on anything else. */
+export function soakArguments(args: string[]): Omit<KpiSoakOptions, 'log'> {
   try {
     const { values } = parseArgs({
       args,
-      options: { seconds: { type: 'string', default: '600' }, rate: { type: 'string', default: '10000' } },
+      options: {
+        seconds: { type: 'string', default: '600' },
+        rate: { type: 'string', default: '10000' },
+        set: { type: 'string', multiple: true, default: [] },
+      },
     });
     const seconds = Number(values.seconds);
     const rate = Number(values.rate);
     if (!(seconds > 0 && rate > 0)) throw new Error('--seconds and --rate must be positive numbers');
-    return { seconds, rate };
+    const flags: Record<string, string> = {};
+    for (const pair of values.set) {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`--set takes flag=value, got ${JSON.stringify(pair)}`);
+      flags[pair.slice(0, at)] = pair.slice(at + 1);
+    }
+    return { seconds, rate, flags };
   } catch (err) {
     process.stderr.write(`kpi-soak: ${(err as Error).message}\n${USAGE}\n`);
     process.exit(2);
@@ -237,7 +257,13 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 export function printKpiSoak(r: KpiSoakResult): boolean {
   const e = r.evictions;
   console.log(
-    `KPI soak (${fmt(r.rate)} calls/s for ${r.seconds} s, 14 HEP packets a call, holds ${HOLD_S.join('/')} s, default tables, dedupe on)`,
+    `KPI soak (${fmt(r.rate)} calls/s for ${r.seconds} s, 14 HEP packets a call, holds ${HOLD_S.join('/')} s, dedupe on, ${
+      Object.keys(r.flags).length === 0
+        ? 'default tables'
+        : Object.entries(r.flags)
+            .map(([k, v]) => `--${k} ${v}`)
+            .join(' ')
+    })`,
   );
   console.log(
     `  calls processed        : ${fmt(r.calls)} (${fmt(r.ended)} ended), ${fmt(r.packets)} packets`,
@@ -285,8 +311,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
   if (import.meta.url.endsWith('.ts')) process.exitCode = soakCompiled(args);
   else {
-    const { seconds, rate } = soakArguments(args);
-    const r = await runKpiSoak(seconds, rate, (line) => console.log(line));
+    const r = await runKpiSoak({ ...soakArguments(args), log: (line) => console.log(line) });
     if (!printKpiSoak(r)) process.exitCode = 1;
   }
 }

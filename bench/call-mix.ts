@@ -12,7 +12,7 @@ import { COUNTER_WIDTH, edgePacket, median, writeCounter } from './packets.js';
 const CALLS = 140_000;
 const WARMUP_CALLS = 20_000;
 const RUNS = 5;
-const TEMPLATE = '@callmix.example.com';
+export const TEMPLATE = '@callmix.example.com';
 
 function sip(first: string, method: string, cseq: number, branch: string, toTag: boolean): string {
   return [
@@ -33,7 +33,7 @@ function sip(first: string, method: string, cseq: number, branch: string, toTag:
 }
 
 /** One call as the capture agent sends it: each message as received, then as sent. */
-function callPackets(): Buffer[] {
+export function callPackets(): Buffer[] {
   const req = (m: string, cseq: number, toTag: boolean, b: string) =>
     sip(`${m} sip:bob@example.com SIP/2.0`, m, cseq, b, toTag);
   const res = (code: string, m: string, cseq: number, b: string) =>

@@ -1,10 +1,14 @@
 import { runCallMix } from './call-mix.js';
 import { runInProcess } from './inprocess.js';
+import { soakCompiled } from './kpi-soak.js';
 import { runSyslog } from './syslog.js';
 import { runUdp, type UdpResult } from './udp.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const which = process.argv[2] ?? 'all';
+
+// The KPI memory soak runs for minutes in real time: only on request, never in `all`.
+if (which === 'kpi-soak') process.exit(soakCompiled(process.argv.slice(3)));
 
 function printUdp(title: string, r: UdpResult): void {
   console.log(

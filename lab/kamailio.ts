@@ -26,6 +26,8 @@ export interface KamailioRoutes {
   decline: number;
   /** a UAS that rings and answers after known pauses, for the call KPI delays (optional) */
   slow?: number;
+  /** a UAS that rings and never answers until the caller cancels (optional) */
+  ring?: number;
   /** where each callee listens, when not on the proxy's host (carriers on their own addresses) */
   hosts?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
   /** peer names the route stores in $avp(peer) for each callee, for acc's log_extra (optional) */
@@ -122,6 +124,11 @@ request_route {
             exit;
         }
     }
+    if (is_method("CANCEL")) {
+        # tm answers the CANCEL itself and cancels the INVITE's branch downstream.
+        if (t_check_trans()) t_relay();
+        exit;
+    }
     if (is_method("REGISTER")) {
         auth_challenge("$fd", "0");
         exit;
@@ -138,6 +145,12 @@ ${peerAvp(routes.peers?.decline)}    }${
       ? ''
       : ` else if ($rU == "slow") {
         $du = "sip:${self}:${routes.slow}";
+    }`
+  }${
+    routes.ring === undefined
+      ? ''
+      : ` else if ($rU == "ring") {
+        $du = "sip:${self}:${routes.ring}";
     }`
   } else if ($rU == "overload") {
         sl_send_reply("503", "Service Unavailable");

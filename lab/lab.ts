@@ -134,6 +134,8 @@ export interface Callees {
   decline: number;
   /** a callee that rings and answers after known pauses (lab/sipp.ts uasSlow), where started */
   slow?: number;
+  /** a callee that rings and never answers until cancelled (lab/sipp.ts UAS_RING_UNTIL_CANCEL), where started */
+  ring?: number;
 }
 
 /**

@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { asGrafanaSends, shippedExpressions } from '../../generate/expressions.js';
 import { ruleGroups } from '../../generate/rules.js';
@@ -16,18 +18,25 @@ import {
   startExporter,
   startKamailio,
 } from '../../lab/lab.js';
-import { waitFor } from '../../lab/processes.js';
+import { requireProgram, waitFor } from '../../lab/processes.js';
 import { ruleFiles, startPrometheus } from '../../lab/prometheus.js';
 import { startRsyslogd } from '../../lab/rsyslog.js';
+import { type CaptureStats, startCapture } from '../../lab/tcpdump.js';
+import { loadConfig } from '../../src/config/load.js';
 import { OK } from '../../src/errors.js';
 import { decodeHep, HepPacket } from '../../src/ingest/hep/decode.js';
+import { type ReplaySummary, summarize } from '../../src/replay/output.js';
+import { replayFiles } from '../../src/replay/replay.js';
 import { SipMessageScan, scanSipMessage } from '../../src/sip/scan.js';
 import { reasonPhrase, statusClass } from '../../src/sip/status-codes.js';
+import { tsharkSipStat } from '../capture/peers.js';
+import { CLI } from '../helpers/cli.js';
 import { samples, sampleValue } from '../helpers/exporter.js';
 
 /** Calls per outcome in each run. */
 const CALLS = 5;
 const LAB_TIMEOUT = 120_000;
+const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 const lab = new Lab();
 let callees: Callees;
@@ -114,6 +123,8 @@ async function hepRun(
   beforeCalls: (exporter: ExporterHandle) => Promise<void> = async () => undefined,
   passes = 1,
   on?: RunHost,
+  /** a pcap file to record the run's SIP and HEP on loopback into, with tcpdump */
+  record?: string,
 ) {
   const exporter = await startExporter(lab, `${name}-exporter`, flags, { hepHost: on?.host });
   await beforeCalls(exporter);
@@ -125,6 +136,16 @@ async function hepRun(
     undefined,
     on?.host,
   );
+  // Every SIP message of the run goes to or from the proxy; every HEP packet to the exporter.
+  const capture =
+    record === undefined
+      ? undefined
+      : await startCapture(
+          lab,
+          `${name}-tcpdump`,
+          record,
+          `udp port ${kamailio.port} or udp port ${exporter.hepPort}`,
+        );
   const received = new Map<string, number>();
   for (let pass = 1; pass <= passes; pass++) {
     // A series is born at its first count; Prometheus sees a rate only from its second sample on,
@@ -135,9 +156,15 @@ async function hepRun(
     }
   }
   const text = await settled(exporter, 'hep');
+  const captured = await capture?.stop();
   await kamailio.process.stop();
-  return { exporter, received, text };
+  return { exporter, received, text, proxyPort: kamailio.port, captured };
 }
+
+/** The HEPv3 over UDP run as tcpdump recorded it, for the capture truth test. */
+let recorded:
+  | { file: string; proxyPort: number; hepPort: number; text: string; stats: CaptureStats }
+  | undefined;
 
 describe('lab: Kamailio traces over HEP, sipp makes the calls', () => {
   let prometheus: Awaited<ReturnType<typeof startPrometheus>> | null = null;
@@ -149,7 +176,8 @@ describe('lab: Kamailio traces over HEP, sipp makes the calls', () => {
       // rules have data too: every traced copy then counts for the peer at both ends.
       const peers = join(lab.dir, 'hep3-udp-peers.yml');
       writeFileSync(peers, 'peers:\n  - name: lab\n    addresses: ["127.0.0.0/8"]\n');
-      const { exporter, received, text } = await hepRun(
+      const file = join(lab.dir, 'hep3-udp.pcap');
+      const { exporter, received, text, proxyPort, captured } = await hepRun(
         'hep3-udp',
         { transport: 'udp', version: 3, captureId: 2001 },
         ['--config.file', peers],
@@ -161,7 +189,11 @@ describe('lab: Kamailio traces over HEP, sipp makes the calls', () => {
           await waitFor('the first scrape', async () => (await p.query('up')).length === 1, 30_000);
         },
         2,
+        undefined,
+        file,
       );
+      if (captured !== undefined)
+        recorded = { file, proxyPort, hepPort: exporter.hepPort, text, stats: captured };
       // The mix sipp reports, so a change in Kamailio or sipp shows here first.
       const calls = 2 * CALLS; // two passes
       expect(Object.fromEntries(received)).toEqual({
@@ -270,6 +302,97 @@ describe('lab: Kamailio traces over HEP, sipp makes the calls', () => {
         );
       }
       await exporter.process.stop();
+    },
+    LAB_TIMEOUT,
+  );
+
+  it(
+    'the loopback capture of that run: its raw SIP and its HEP, replayed, count as the live exporter did, and as tshark does',
+    async () => {
+      if (recorded === undefined) throw new Error('the HEPv3 over UDP run did not record its capture');
+      const { file, proxyPort, hepPort, text, stats } = recorded;
+      const tcpdump = requireProgram('tcpdump', 'tcpdump');
+      const tshark = requireProgram('tshark', 'tshark');
+      // tcpdump lost nothing: every packet its filter matched is in the file.
+      expect(stats.droppedByKernel).toBe(0);
+      expect(stats.captured).toBeGreaterThan(0);
+      // The raw SIP and the HEP apart, each in a file of its own.
+      const sipFile = join(lab.dir, 'hep3-udp-sip.pcap');
+      const hepFile = join(lab.dir, 'hep3-udp-hep.pcap');
+      for (const [out, filter] of [
+        // Kamailio sends its HEP from its SIP socket: those packets are the HEP file's.
+        [sipFile, `udp port ${proxyPort} and not udp port ${hepPort}`],
+        [hepFile, `udp port ${hepPort}`],
+      ]) {
+        execFileSync(tcpdump, ['-n', '-r', file, '-w', out, filter], { stdio: 'ignore' });
+      }
+      // The command itself for the whole file; the same code in-process for its two parts.
+      const replayCommand = (files: string[]) =>
+        JSON.parse(
+          execFileSync(
+            process.execPath,
+            [
+              ...CLI,
+              'replay',
+              '--output',
+              'json',
+              '--replay.node',
+              'lab',
+              '--replay.hep-ports',
+              String(hepPort),
+              ...files,
+            ],
+            { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 },
+          ),
+        ) as ReplaySummary;
+      const replay = async (files: string[], flags: Record<string, string> = {}) =>
+        summarize(
+          await replayFiles(files, {
+            config: loadConfig({ flags, env: {} }),
+            node: 'lab',
+            hepPorts: [hepPort],
+          }),
+        );
+      /** The replay's responses of `node` as the live exporter's series of node 2001. */
+      const asLive = (summary: ReplaySummary, node: string) =>
+        Object.fromEntries(
+          summary.responses
+            .filter((r) => r.node === node)
+            .map((r) => [
+              `{code="${r.code}",class="${r.class}",reason="${r.reason}",method="${r.method}",node="2001"}`,
+              r.count,
+            ]),
+        );
+      const live = samples(text, 'sip_responses_total');
+      expect(Object.keys(live).length).toBeGreaterThan(5);
+
+      // The whole file: the raw SIP as one node, dedupe on, is what the proxy traced in and out
+      // (each relayed message is on the wire twice, as in the trace); its HEP is the live run.
+      const whole = replayCommand([file]);
+      expect(whole.totals.records).toBe(stats.captured);
+      expect(whole.totals.captureDrops).toBe(0);
+      expect(whole.totals.parseErrors).toBe(0);
+      expect(asLive(whole, 'lab')).toEqual(live);
+      expect(asLive(whole, '2001')).toEqual(live);
+      expect(new Set(whole.responses.map((r) => r.node))).toEqual(new Set(['lab', '2001']));
+
+      // Only the HEP packets: the live run's counts.
+      const hepOnly = await replay([hepFile]);
+      expect(asLive(hepOnly, '2001')).toEqual(live);
+      expect(hepOnly.responses.every((r) => r.node === '2001')).toBe(true);
+
+      // Only the raw SIP, dedupe off: every copy on the wire, as tshark counts them per code.
+      const raw = await replay([sipFile], { 'dedupe.window': '0' });
+      expect(raw.totals.records + hepOnly.totals.records).toBe(stats.captured);
+      const perCode: Record<string, number> = {};
+      expect(new Set(raw.responses.map((r) => r.node))).toEqual(new Set(['lab']));
+      for (const r of raw.responses) perCode[r.code] = (perCode[r.code] ?? 0) + r.count;
+      const fromTshark = tsharkSipStat(tshark, sipFile, ['-d', `udp.port==${proxyPort},sip`]);
+      expect(perCode).toEqual(fromTshark.byCode);
+      const perMethod: Record<string, number> = {};
+      for (const r of raw.requests) perMethod[r.method] = (perMethod[r.method] ?? 0) + r.count;
+      expect(perMethod).toEqual(fromTshark.byMethod);
+      expect(raw.totals.responses + raw.totals.requests).toBe(fromTshark.messages);
     },
     LAB_TIMEOUT,
   );

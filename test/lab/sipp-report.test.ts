@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSippScreen } from '../../lab/sipp-report.js';
+import { parseSippRtt, parseSippScreen } from '../../lab/sipp-report.js';
 
 const SCREEN = `
                                  Messages  Retrans   Timeout   Unexpected-Msg
@@ -29,5 +29,14 @@ describe("sipp's final screen", () => {
       'INVITE 200': 5,
       'BYE 200': 5,
     });
+  });
+});
+
+describe("sipp's -trace_rtt file", () => {
+  it('gives the response times of one rtd, in ms, and refuses another file', () => {
+    const csv = 'Date_ms;response_time_ms;rtd_no\n560.001;508;1\n608.001;504;1\n700;12;2\n656.001;504.5;1\n';
+    expect(parseSippRtt(csv)).toEqual([508, 504, 504.5]);
+    expect(parseSippRtt(csv, 2)).toEqual([12]);
+    expect(() => parseSippRtt('Messages  Retrans\n')).toThrow(/not a sipp rtt file/);
   });
 });

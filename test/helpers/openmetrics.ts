@@ -27,49 +27,76 @@ export function checkOpenMetrics(bytes: Uint8Array): string[] {
   const seen = new Set<string>();
   let fam: Family | null = null;
   let eof = false;
-  lines.forEach((line, index) => {
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index];
     const where = `line ${index + 1}`;
-    const fail = (why: string) => problems.push(`${where}: ${why}: ${JSON.stringify(line.slice(0, 200))}`);
-    if (eof) return fail('after # EOF');
+    const fail = (why: string): void => {
+      problems.push(`${where}: ${why}: ${JSON.stringify(line.slice(0, 200))}`);
+    };
+    if (eof) {
+      fail('after # EOF');
+      continue;
+    }
     if (line === '# EOF') {
       eof = true;
       if (fam !== null) problems.push(...fam.finish());
-      return;
+      continue;
     }
     if (line.startsWith('#')) {
       const m = /^# (HELP|TYPE|UNIT) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
+      // Comments other than these three are not OpenMetrics.
       if (m === null) {
-        // "# HELP name" with empty help has no trailing text.
-        const bare = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*)$/.exec(line);
-        if (bare === null) return fail('bad metadata line');
-        return;
+        fail('bad metadata line');
+        continue;
       }
       const [, kind, name, rest] = m;
       if (fam === null || fam.name !== name) {
         if (fam !== null) problems.push(...fam.finish());
-        if (seen.has(name)) return fail(`family ${name} appears twice`);
+        if (seen.has(name)) {
+          fail(`family ${name} appears twice`);
+          continue;
+        }
         seen.add(name);
         fam = new Family(name);
       }
-      if (fam.samples > 0) return fail('metadata after samples');
-      if (fam.meta.has(kind)) return fail(`second ${kind}`);
+      if (fam.samples > 0) {
+        fail('metadata after samples');
+        continue;
+      }
+      if (fam.meta.has(kind)) {
+        fail(`second ${kind}`);
+        continue;
+      }
       fam.meta.add(kind);
-      if (kind === 'HELP' && !escapesValid(rest, false)) return fail('bad escape in HELP');
+      if (kind === 'HELP' && !escapesValid(rest, false)) {
+        fail('bad escape in HELP');
+        continue;
+      }
       if (kind === 'TYPE') {
-        if (!TYPES.has(rest)) return fail(`unknown type ${rest}`);
+        if (!TYPES.has(rest)) {
+          fail(`unknown type ${rest}`);
+          continue;
+        }
         fam.type = rest;
       }
-      if (kind === 'UNIT' && !name.endsWith(`_${rest}`)) return fail('unit is not the suffix of the name');
-      return;
+      if (kind === 'UNIT' && !name.endsWith(`_${rest}`)) {
+        fail('unit is not the suffix of the name');
+        continue;
+      }
+      continue;
     }
     const sample = parseSample(line);
-    if (typeof sample === 'string') return fail(sample);
+    if (typeof sample === 'string') {
+      fail(sample);
+      continue;
+    }
     if (fam === null || !fam.owns(sample.name)) {
-      return fail(`sample ${sample.name} outside its family (${fam?.name ?? 'none'})`);
+      fail(`sample ${sample.name} outside its family (${fam?.name ?? 'none'})`);
+      continue;
     }
     const why = fam.add(sample);
     if (why !== null) fail(why);
-  });
+  }
   if (!eof) problems.push('no # EOF line');
   return problems;
 }

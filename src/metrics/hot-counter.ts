@@ -48,7 +48,8 @@ export class HotCounter<L extends string> {
    * cell, where the cell is resolved, never per increment.
    */
   exemplar(cell: CounterCell): ExemplarSlot {
-    const series = this.series.find((s) => s.cell === cell);
+    // From the end: a cell is asked for right after it is made.
+    const series = this.series.findLast((s) => s.cell === cell);
     if (series === undefined) throw new RangeError(`${this.name}: not a cell of this family`);
     let slots = this.exemplarSlots;
     if (slots === null) {

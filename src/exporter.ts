@@ -14,6 +14,7 @@ import { formatListenAddress } from './ingest/listen-address.js';
 import { bindOrExplain } from './ingest/listen-errors.js';
 import type { Source } from './ingest/source.js';
 import { SOURCES, type SourceKey, type SourceOf } from './ingest/sources.js';
+import { CallIdExemplars } from './kpi/call-ids.js';
 import { KpiEngine } from './kpi/engine.js';
 import { KpiMetrics } from './kpi/metrics.js';
 import { KpiObserver } from './kpi/observer.js';
@@ -324,7 +325,8 @@ export class Exporter {
 
 /** The call-state engine, its metrics and the adapter the counter feeds (docs/kpis.md). */
 function buildKpi(registry: Registry, nodes: NodeLabels, config: Config): KpiObserver {
-  const metrics = new KpiMetrics(registry, nodes);
+  const callIds = new CallIdExemplars(config.kpi.invite_timeout);
+  const metrics = new KpiMetrics(registry, nodes, callIds);
   const engine = new KpiEngine(metrics, {
     maxAttempts: config.kpi.max_entries,
     maxDialogs: config.kpi.max_dialogs,
@@ -333,5 +335,5 @@ function buildKpi(registry: Registry, nodes: NodeLabels, config: Config): KpiObs
     maxSessionMs: config.kpi.max_session_duration,
   });
   metrics.watchEngine(registry, engine.stats);
-  return new KpiObserver(engine);
+  return new KpiObserver(engine, callIds);
 }

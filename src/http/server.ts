@@ -3,8 +3,10 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { TLSSocket, TlsOptions } from 'node:tls';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
+import { OPENMETRICS_CONTENT_TYPE, openMetrics } from '../metrics/openmetrics.js';
 import { BasicAuth } from './basic-auth.js';
 import { LANDING_NODES, type ListenerInfo, type NodesSeen, renderLanding } from './landing.js';
+import { prefersOpenMetrics } from './negotiate.js';
 import type { ClientAuthType, WebConfig } from './web-config.js';
 
 export type { ListenerInfo, NodesSeen } from './landing.js';
@@ -75,11 +77,15 @@ export function createHttpApp(options: HttpOptions): Express {
     auth.check(web.users, req, res, next);
   });
 
-  app.get(options.telemetryPath, async (_req, res, next) => {
+  app.get(options.telemetryPath, async (req, res, next) => {
     try {
-      const body = await options.registry.metrics();
+      // OpenMetrics (with exemplars) only when the scraper prefers it; the text format otherwise.
+      // Both read the same metric objects and change none, so scrapes of either run side by side.
+      const om = prefersOpenMetrics(req.headers.accept);
+      const body = om ? await openMetrics(options.registry) : await options.registry.metrics();
       // Explicit, so that scrapers never have to guess the exposition format.
-      res.set('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
+      res.set('Content-Type', om ? OPENMETRICS_CONTENT_TYPE : 'text/plain; version=0.0.4; charset=utf-8');
+      res.vary('Accept');
       res.send(body);
     } catch (err) {
       next(err);

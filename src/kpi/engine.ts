@@ -194,6 +194,13 @@ export class KpiEngine {
   private dialogSweepDebt = 0;
   private attemptCursor = 0;
   private dialogCursor = 0;
+  /**
+   * While the sink handles a report that expiry made (a timeout, an unanswered challenge), the
+   * table key of that attempt; 0/0 otherwise (a live key's low word is never 0). With
+   * attemptKeyOf, it lets a sink find what it kept per attempt, such as an exemplar's Call-ID.
+   */
+  expiringKeyHi = 0;
+  expiringKeyLo = 0;
 
   constructor(
     private readonly sink: KpiSink,
@@ -224,6 +231,19 @@ export class KpiEngine {
   /** Bytes held by both tables. */
   get memoryBytes(): number {
     return this.attempts.t.byteLength + this.dialogs.t.byteLength;
+  }
+
+  /** The table key handle() files m's attempt under (INVITE, or REGISTER), in keyHi and keyLo. */
+  attemptKeyOf(m: KpiMessage): void {
+    this.attemptKey(m, m.method === REGISTER ? F_REGISTER : 0);
+  }
+
+  get keyHi(): number {
+    return this.kHi;
+  }
+
+  get keyLo(): number {
+    return this.kLo;
   }
 
   private rel(now: number): number {
@@ -480,6 +500,8 @@ export class KpiEngine {
         const timedOut = state === OPEN;
         t[i + 3] = ((w & ~STATE) | (timedOut ? TIMED_OUT : ENDED)) >>> 0;
         t[i + 5] = (deadline + this.linger) >>> 0;
+        this.expiringKeyHi = t[i];
+        this.expiringKeyLo = t[i + 1];
         if ((w & F_REGISTER) === 0)
           this.sink.onAttemptEnd(node, timedOut ? AttemptOutcome.TIMEOUT : AttemptOutcome.FAILED);
         else {
@@ -487,6 +509,7 @@ export class KpiEngine {
           if ((w & F_EXPIRES0) !== 0) this.sink.onDeregistrationEnd(node, outcome);
           else this.sink.onRegistrationEnd(node, outcome);
         }
+        this.expiringKeyLo = 0;
       } else {
         t[i + 1] = 0;
         return false;

@@ -1,12 +1,15 @@
 import { Counter, type Registry } from 'prom-client';
 import type { NodeLabels } from '../count/nodes.js';
+import type { ExemplarSlot } from '../metrics/exemplar.js';
 import { GaugeCells } from '../metrics/gauge-cells.js';
 import { type CounterCell, HotCounter } from '../metrics/hot-counter.js';
 import { type HistogramCell, HotHistogram } from '../metrics/hot-histogram.js';
 import { METHOD_LABELS } from '../sip/methods.js';
+import type { CallIdExemplars } from './call-ids.js';
 import type { KpiStats } from './engine.js';
 import {
   ATTEMPT_OUTCOME_LABELS,
+  AttemptOutcome,
   type KpiSink,
   REASON_PROTOCOL_LABELS,
   REASON_Q850,
@@ -24,12 +27,27 @@ export const DELAY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 
 /** Session duration buckets, seconds: 1 s to 4 h (the default --kpi.max-session-duration). */
 export const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400] as const;
 
+/**
+ * Outcomes whose series carry a Call-ID exemplar: the failures someone will want to look up,
+ * not the answered, redirected or cancelled attempts.
+ */
+const EXEMPLAR_OUTCOMES: ReadonlySet<number> = new Set([
+  AttemptOutcome.BUSY,
+  AttemptOutcome.DECLINED,
+  AttemptOutcome.UNAVAILABLE,
+  AttemptOutcome.INEFFECTIVE,
+  AttemptOutcome.FAILED,
+  AttemptOutcome.TIMEOUT,
+]);
+
 /** Release cause slots per node: Q.850 causes 1..127 at 0..126, SIP causes 300..699 at 127..526. */
 const CAUSE_SLOTS = 127 + 400;
 
 /** Per node, every cell the sink writes, resolved on the node's first report. */
 interface NodeCells {
   attempts: CounterCell[];
+  /** by outcome: the series' exemplar, null where it carries none */
+  attemptExemplars: Array<ExemplarSlot | null>;
   registrations: CounterCell[];
   deregistrations: CounterCell[];
   srd: HistogramCell[];
@@ -62,11 +80,18 @@ export class KpiMetrics implements KpiSink {
   private readonly lateInvite: CounterCell;
   private readonly lateRegister: CounterCell;
   private readonly cells: Array<NodeCells | undefined> = [];
+  private readonly callIds: CallIdExemplars | null;
 
+  /**
+   * With `callIds`, the session request delay buckets and the failed attempt series carry the
+   * Call-ID of a recent example as an OpenMetrics exemplar (docs/kpis.md, Exemplars).
+   */
   constructor(
     registry: Registry,
     private readonly nodes: NodeLabels,
+    callIds?: CallIdExemplars,
   ) {
+    this.callIds = callIds ?? null;
     this.attempts = new HotCounter(
       registry,
       'sip_session_attempts_total',
@@ -91,6 +116,7 @@ export class KpiMetrics implements KpiSink {
       'Session request delay (RFC 6076 4.3): INVITE to the first status-indicative response, success and failure apart.',
       ['node', 'result'],
       DELAY_BUCKETS,
+      this.callIds !== null,
     );
     this.pdd = new HotHistogram(
       registry,
@@ -139,6 +165,21 @@ export class KpiMetrics implements KpiSink {
     );
     this.lateInvite = this.lateFinals.cell({ method: 'INVITE' });
     this.lateRegister = this.lateFinals.cell({ method: 'REGISTER' });
+    if (callIds !== undefined) {
+      const stats = callIds.stats;
+      new Counter({
+        name: 'sip_exporter_kpi_exemplars_total',
+        help: 'Call-ID exemplars of the call KPIs: taken, truncated (taken with the Call-ID cut to the 128-character limit), unnamed (due, but the Call-ID of an attempt that timed out was no longer remembered).',
+        labelNames: ['result'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc({ result: 'taken' }, stats.taken);
+          this.inc({ result: 'truncated' }, stats.truncated);
+          this.inc({ result: 'unnamed' }, stats.unnamed);
+        },
+      });
+    }
   }
 
   /** Registers the engine's own counters (evictions, dropped input) as self-metrics. */
@@ -174,8 +215,12 @@ export class KpiMetrics implements KpiSink {
     let c = this.cells[node];
     if (c === undefined) {
       const label = this.nodes.labels[node] ?? 'unknown';
+      const attempts = ATTEMPT_OUTCOME_LABELS.map((outcome) => this.attempts.cell({ node: label, outcome }));
       c = {
-        attempts: ATTEMPT_OUTCOME_LABELS.map((outcome) => this.attempts.cell({ node: label, outcome })),
+        attempts,
+        attemptExemplars: attempts.map((cell, outcome) =>
+          this.callIds !== null && EXEMPLAR_OUTCOMES.has(outcome) ? this.attempts.exemplar(cell) : null,
+        ),
         registrations: REGISTRATION_OUTCOME_LABELS.map((outcome) =>
           this.registrations.cell({ node: label, outcome }),
         ),
@@ -196,11 +241,16 @@ export class KpiMetrics implements KpiSink {
   }
 
   onAttemptEnd(node: number, outcome: number): void {
-    this.node(node).attempts[outcome].value++;
+    const c = this.node(node);
+    c.attempts[outcome].value++;
+    const exemplar = c.attemptExemplars[outcome];
+    if (exemplar !== null) this.callIds?.offer(exemplar, 1);
   }
 
   onSrd(node: number, result: number, seconds: number): void {
-    this.node(node).srd[result].observe(seconds);
+    const cell = this.node(node).srd[result];
+    const bucket = cell.observe(seconds);
+    if (cell.exemplars !== null) this.callIds?.offer(cell.exemplars[bucket], seconds);
   }
 
   onPdd(node: number, seconds: number): void {

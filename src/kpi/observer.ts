@@ -3,6 +3,7 @@ import { SOURCE_SYSLOG } from '../count/node-sources.js';
 import { KIND_REQUEST, type Observation } from '../count/observation.js';
 import { METHOD_LABELS } from '../sip/methods.js';
 import { SCAN_KPI } from '../sip/scan.js';
+import type { CallIdExemplars } from './call-ids.js';
 import type { KpiEngine } from './engine.js';
 import { DIRECTION_UNKNOWN, emptyKpiMessage, type KpiMessage } from './types.js';
 
@@ -33,7 +34,16 @@ export class KpiObserver {
   private readonly hasher = new KeyHasher();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(readonly engine: KpiEngine) {}
+  /**
+   * With `callIds` (the metrics' exemplar namer), the observation is lent to it while the engine
+   * handles it, and some new INVITEs' Call-IDs are kept for their timeouts (kpi/call-ids.ts).
+   */
+  constructor(
+    readonly engine: KpiEngine,
+    private readonly callIds: CallIdExemplars | null = null,
+  ) {
+    callIds?.bind(engine);
+  }
 
   observe(o: Observation): void {
     if (o.listener === SOURCE_SYSLOG) return;
@@ -87,7 +97,17 @@ export class KpiObserver {
     m.expires0 = o.expiresZero;
     m.reasonProtocol = o.reasonProtocol;
     m.reasonCause = o.reasonCause;
+    const ids = this.callIds;
+    if (ids === null) {
+      this.engine.handle(m);
+      return;
+    }
+    ids.current = o;
+    ids.now = o.now;
     this.engine.handle(m);
+    // The observation is the source's, refilled for the next message: never kept past here.
+    ids.current = null;
+    if (isRequest && method === INVITE) ids.remember(o, m);
   }
 
   /**
@@ -96,7 +116,11 @@ export class KpiObserver {
    */
   start(): void {
     if (this.timer !== null) return;
-    this.timer = setInterval(() => this.engine.expire(performance.now()), EXPIRE_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      if (this.callIds !== null) this.callIds.now = now;
+      this.engine.expire(now);
+    }, EXPIRE_INTERVAL_MS);
     this.timer.unref();
   }
 

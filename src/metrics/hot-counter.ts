@@ -1,5 +1,6 @@
-import type { Registry } from 'prom-client';
+import type { MetricValue, Registry } from 'prom-client';
 import { registerCellFamily } from './cell-family.js';
+import { EXEMPLAR, ExemplarSlot } from './exemplar.js';
 
 /** A counter series the hot path bumps with a plain `value++`. */
 export interface CounterCell {
@@ -28,15 +29,59 @@ export class HotCounter<L extends string> {
   private readonly series: Array<{ labels: Record<L, string>; cell: CounterCell }> = [];
   private readonly overflowCells = new Map<string, CounterCell>();
   private regularSeries = 0;
+  /** Exemplars by the series' label object, once exemplar() has been asked for one. */
+  private exemplarSlots: Map<object, ExemplarSlot> | null = null;
 
   constructor(
-    registry: Registry,
+    private readonly registry: Registry,
     readonly name: string,
     help: string,
     private readonly labelNames: readonly L[],
     private readonly cap?: SeriesCap<L>,
   ) {
     registerCellFamily('counter', registry, name, help, labelNames, this.series);
+  }
+
+  /**
+   * The exemplar slot of the series `cell` counts into (an overflow series' is shared by what
+   * folds into it), for the OpenMetrics exposition; the text format ignores it. Call once per
+   * cell, where the cell is resolved, never per increment.
+   */
+  exemplar(cell: CounterCell): ExemplarSlot {
+    // From the end: a cell is asked for right after it is made.
+    const series = this.series.findLast((s) => s.cell === cell);
+    if (series === undefined) throw new RangeError(`${this.name}: not a cell of this family`);
+    let slots = this.exemplarSlots;
+    if (slots === null) {
+      slots = new Map();
+      this.exemplarSlots = slots;
+      this.tagExemplars(slots);
+    }
+    let slot = slots.get(series.labels);
+    if (slot === undefined) {
+      slot = new ExemplarSlot();
+      slots.set(series.labels, slot);
+    }
+    return slot;
+  }
+
+  /**
+   * Wraps the registered family's get() so that each sample carries its series' exemplar under
+   * EXEMPLAR. prom-client keeps the label object a series was incremented with as the sample's
+   * labels, so the lookup is by identity; the text format never reads the symbol.
+   */
+  private tagExemplars(slots: Map<object, ExemplarSlot>): void {
+    type Family = { values: Array<MetricValue<string> & { [EXEMPLAR]?: string }> };
+    const metric = this.registry.getSingleMetric(this.name) as unknown as { get(): Promise<Family> };
+    const get = metric.get.bind(metric);
+    metric.get = async () => {
+      const family = await get();
+      for (const v of family.values) {
+        const text = slots.get(v.labels)?.text;
+        if (text !== undefined && text !== '') v[EXEMPLAR] = text;
+      }
+      return family;
+    };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Metric, MetricValueWithName, Registry } from 'prom-client';
+import { EXEMPLAR, ExemplarSlot } from './exemplar.js';
 
 /**
  * One series of a histogram: per-bucket counts (not cumulative, so an observation touches one
@@ -9,13 +10,25 @@ export class HistogramCell {
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
+  /**
+   * exemplars[i]: the latest exemplar of an observation in slot i (its own bucket, so the value
+   * lies in that bucket's range, as OpenMetrics wants); null when the family has none.
+   */
+  readonly exemplars: ExemplarSlot[] | null;
 
-  constructor(private readonly bounds: Float64Array) {
+  constructor(
+    private readonly bounds: Float64Array,
+    exemplars = false,
+  ) {
     this.counts = new Float64Array(bounds.length + 1);
+    this.exemplars = exemplars ? Array.from({ length: bounds.length + 1 }, () => new ExemplarSlot()) : null;
   }
 
-  /** A NaN lands in +Inf and makes the sum NaN, as a Prometheus client would; callers pass none. */
-  observe(value: number): void {
+  /**
+   * Returns the slot the value landed in, for an exemplar. A NaN lands in +Inf and makes the
+   * sum NaN, as a Prometheus client would; callers pass none.
+   */
+  observe(value: number): number {
     const bounds = this.bounds;
     let i = 0;
     // At most a dozen bounds: a linear walk beats a binary search and needs no branch tuning.
@@ -23,6 +36,7 @@ export class HistogramCell {
     this.counts[i]++;
     this.sum += value;
     this.count++;
+    return i;
   }
 }
 
@@ -42,6 +56,8 @@ export class HotHistogram<L extends string> {
     help: string,
     labelNames: readonly L[],
     buckets: readonly number[],
+    /** keep an exemplar per bucket (HistogramCell.exemplars), for the OpenMetrics exposition */
+    private readonly exemplars = false,
   ) {
     for (let i = 1; i < buckets.length; i++)
       if (!(buckets[i] > buckets[i - 1])) throw new RangeError(`${name}: buckets must increase`);
@@ -59,13 +75,17 @@ export class HotHistogram<L extends string> {
         const values: MetricValueWithName<string>[] = [];
         for (const s of series) {
           let cumulative = 0;
+          const exemplars = s.cell.exemplars;
           for (let i = 0; i <= bounds.length; i++) {
             cumulative += s.cell.counts[i];
-            values.push({
+            const bucket: MetricValueWithName<string> & { [EXEMPLAR]?: string } = {
               metricName: `${name}_bucket`,
               labels: { ...s.labels, le: le[i] },
               value: cumulative,
-            });
+            };
+            // Read by the OpenMetrics formatter only; prom-client's text format never sees it.
+            if (exemplars !== null && exemplars[i].text !== '') bucket[EXEMPLAR] = exemplars[i].text;
+            values.push(bucket);
           }
           values.push({ metricName: `${name}_sum`, labels: s.labels, value: s.cell.sum });
           values.push({ metricName: `${name}_count`, labels: s.labels, value: s.cell.count });
@@ -77,6 +97,7 @@ export class HotHistogram<L extends string> {
           s.cell.counts.fill(0);
           s.cell.sum = 0;
           s.cell.count = 0;
+          if (s.cell.exemplars !== null) for (const e of s.cell.exemplars) e.clear();
         }
       },
     };
@@ -85,7 +106,7 @@ export class HotHistogram<L extends string> {
 
   /** A new series; call once per label set and keep the cell. */
   cell(labels: Record<L, string>): HistogramCell {
-    const cell = new HistogramCell(this.bounds);
+    const cell = new HistogramCell(this.bounds, this.exemplars);
     this.series.push({ labels, cell });
     return cell;
   }

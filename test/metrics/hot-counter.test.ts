@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { HotCounter } from '../../src/metrics/hot-counter.js';
+import { openMetrics } from '../../src/metrics/openmetrics.js';
 import { samples } from '../helpers/exporter.js';
 
 function capped(maxSeries: number) {
@@ -85,5 +86,36 @@ describe('hot counter', () => {
         },
       ),
     );
+  });
+
+  it('carries a series exemplar into OpenMetrics only, and leaves the text format as it was', async () => {
+    const registry = new Registry();
+    const counter = new HotCounter(registry, 'test_total', 'test', ['outcome']);
+    const failed = counter.cell({ outcome: 'failed' });
+    const answered = counter.cell({ outcome: 'answered' });
+    const before = await registry.metrics();
+    const slot = counter.exemplar(failed);
+    expect(counter.exemplar(failed)).toBe(slot);
+    failed.value += 3;
+    answered.value++;
+    slot.set('call_id="x@y"', 1, 1_795_600_000_000, 0);
+    expect(await registry.metrics()).toBe(
+      before.replace('"failed"} 0', '"failed"} 3').replace('"answered"} 0', '"answered"} 1'),
+    );
+    expect(await openMetrics(registry)).toBe(
+      [
+        '# HELP test test',
+        '# TYPE test counter',
+        'test_total{outcome="failed"} 3 # {call_id="x@y"} 1 1795600000.000',
+        'test_total{outcome="answered"} 1',
+        '# EOF',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses an exemplar for a cell it did not make', () => {
+    const counter = new HotCounter(new Registry(), 'test_total', 'test', ['outcome']);
+    expect(() => counter.exemplar({ value: 0 })).toThrow(RangeError);
   });
 });

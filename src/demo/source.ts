@@ -51,13 +51,11 @@ const PASS_DIGITS = 6;
 export function demoMessages(bytes: Uint8Array): DemoMessage[] {
   const messages: DemoMessage[] = [];
   const scan = new SipMessageScan();
-  let first = Number.NaN;
   readCapture(
     bytes,
     (p) => {
       if (p.kind !== PayloadKind.SIP) return;
       const ms = p.tsSec * 1000 + p.tsNsec / 1e6;
-      if (Number.isNaN(first)) first = ms;
       const original = Buffer.from(p.payload.subarray(p.payloadStart, p.payloadEnd));
       let payload = original;
       let passAt = -1;
@@ -74,7 +72,8 @@ export function demoMessages(bytes: Uint8Array): DemoMessage[] {
       addresses.set(p.addressBuf.subarray(p.srcOffset, p.srcOffset + length), 0);
       addresses.set(p.addressBuf.subarray(p.dstOffset, p.dstOffset + length), 16);
       messages.push({
-        offsetMs: Math.max(0, ms - first),
+        // capture time for now; made relative to the earliest below
+        offsetMs: ms,
         payload,
         passAt,
         addresses,
@@ -87,8 +86,10 @@ export function demoMessages(bytes: Uint8Array): DemoMessage[] {
     // No HEP port: whatever is in the file is played as raw SIP under the demo node.
     { hepPorts: [] },
   );
-  // Captures merged out of order still play in time order.
+  // Captures merged out of order still play in time order, from the earliest message.
   messages.sort((a, b) => a.offsetMs - b.offsetMs);
+  const first = messages.length === 0 ? 0 : messages[0].offsetMs;
+  for (const m of messages) m.offsetMs -= first;
   return messages;
 }
 

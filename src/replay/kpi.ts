@@ -8,11 +8,13 @@ import type { KpiSink } from '../kpi/types.js';
 import { counterFamily, gaugeFamily, histogramFamily, type SampledFamily } from './timeline.js';
 
 /**
- * A full expiry sweep per this much capture time: a timeout is counted at most this late (the
- * live exporter's engine sweeps each second of wall time; a replay reads hours in seconds, and a
- * sweep of the default tables costs milliseconds).
+ * A full expiry sweep per this much capture time: a timeout is reported at most this late (an
+ * attempt met again by a message is settled on the spot, and the end of the files settles all).
+ * The daemon's engine sweeps each second of wall time; a replay reads hours in seconds, and a
+ * full sweep of the default tables costs about 10 ms, so a second would cost a minute per hour
+ * of capture. 15 s, the default step, keeps an hour to 2 s and a timeout within about a step.
  */
-export const SWEEP_PERIOD_MS = 5_000;
+export const SWEEP_PERIOD_MS = 15_000;
 
 /** Attempts a capture left without an outcome, per node label. */
 export interface OpenAttempts {

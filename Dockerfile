@@ -31,6 +31,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY --from=build /src/build/Release/udp_batch.node ./build/Release/udp_batch.node
 COPY deploy/sip-response-exporter.yml /etc/sip-response-exporter/config.yml
+# The capture --demo plays, found beside package.json (docs/demo.md).
+COPY demo/lab.pcap ./demo/lab.pcap
 COPY LICENSE README.md ./
 ARG REVISION=""
 ENV NODE_ENV=production \

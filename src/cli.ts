@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { configWarnings, environmentWarnings } from './config/check.js';
 import { loadConfig } from './config/load.js';
 import { envName, OPTIONS } from './config/options.js';
+import { type DemoOptions, MAX_DEMO_SPEED } from './demo/source.js';
 import { CODE, SreError } from './errors.js';
 import { Exporter } from './exporter.js';
 import { loadWebConfig } from './http/web-config.js';
@@ -23,6 +24,11 @@ function buildProgram(): Command {
       'YAML configuration file (flags win over it, and the environment over it)',
     )
     .option('--config.check', 'validate the configuration and exit')
+    .option(
+      '--demo',
+      'play the bundled lab capture in a loop as live traffic, as node="demo" (listeners left at their default address stay off)',
+    )
+    .option('--demo.speed <factor>', 'with --demo, play this many times faster than real time [default: 1]')
     .addHelpText(
       'after',
       `\nEvery option can also be set in the environment (${envName(OPTIONS[0])}, ...) or in the config file.\n`,
@@ -44,6 +50,22 @@ function receivedPackets(exporter: Exporter): Record<string, Record<string, numb
   return Object.fromEntries(exporter.sources.map((source) => [source.name, source.packetsReceived()]));
 }
 
+/** --demo and --demo.speed; undefined without --demo. */
+function demoOptions(opts: Record<string, unknown>): DemoOptions | undefined {
+  const speedText = opts['demo.speed'] as string | undefined;
+  if (!opts.demo) {
+    if (speedText !== undefined) throw new SreError(CODE.SRE_ERR_CONFIG, '--demo.speed needs --demo');
+    return undefined;
+  }
+  const speed = speedText === undefined ? 1 : Number(speedText);
+  if (!(speed > 0 && speed <= MAX_DEMO_SPEED) || speedText?.trim() === '')
+    throw new SreError(
+      CODE.SRE_ERR_CONFIG,
+      `--demo.speed: "${speedText}" is not a number above 0 and at most ${MAX_DEMO_SPEED}`,
+    );
+  return { speed };
+}
+
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   let subcommand: Promise<number> | null = null;
@@ -62,7 +84,29 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const configFile = opts['config.file'] as string | undefined;
-  const config = loadConfig({ file: configFile, flags, env: process.env });
+  const demo = demoOptions(opts);
+  let config = loadConfig({ file: configFile, flags, env: process.env });
+  if (demo !== undefined) {
+    // A newcomer's demo must not fail on a port some other program holds: a listener left at its
+    // default address is off. One given by flag, environment or a changed file value stays on.
+    const defaults = loadConfig({ env: {} });
+    let changed = false;
+    for (const [flag, section] of [
+      ['hep.listen-address', 'hep'],
+      ['syslog.listen-address', 'syslog'],
+    ] as const) {
+      const option = program.options.find((o) => o.long === `--${flag}`)!;
+      const given = program.getOptionValueSource(option.attributeName());
+      const same =
+        JSON.stringify(config[section].listen_address) === JSON.stringify(defaults[section].listen_address);
+      if (given !== 'cli' && given !== 'env' && same) {
+        flags[flag] = '';
+        changed = true;
+      }
+    }
+    // Kept in `flags`, so that a reload (SIGHUP) keeps them off too.
+    if (changed) config = loadConfig({ file: configFile, flags, env: process.env });
+  }
   if (opts['config.check']) {
     // Start reads the web config file before binding anything; the check reads it here instead.
     if (config.web.config_file !== undefined) loadWebConfig(config.web.config_file);
@@ -76,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(config.log.level);
   for (const warning of environmentWarnings(process.env))
     logger.warn({ code: warning.code }, warning.message);
-  const exporter = new Exporter(config, logger);
+  const exporter = new Exporter(config, logger, { demo });
   await exporter.start();
   logger.info({ version: VERSION, node: process.version }, 'sip-response-exporter started');
 

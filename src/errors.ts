@@ -145,6 +145,18 @@ const LOGGED = {
       'a `peers` entry can never match: entries listed before it cover every address and port it lists (first match wins); logged at start, by `--config.check` and on each reload',
     action: 'move the narrower entry above the one that covers it, or remove it (docs/peers.md)',
   },
+  SRE_WARN_DEMO: {
+    level: 'warn',
+    meaning:
+      '`--demo` plays the capture bundled with the exporter in a loop as live traffic, under `node="demo"`: its numbers are not real traffic',
+    action: 'nothing for a trial; run without `--demo` for real traffic (docs/demo.md)',
+  },
+  SRE_ERR_DEMO_FILE: {
+    level: 'error',
+    meaning:
+      '`--demo` cannot read the capture bundled with the exporter (`demo/lab.pcap` in the package): a broken install, or a capture with no SIP; the exporter does not start',
+    action: 'reinstall the package or rebuild the image; `demo/` must ship beside `dist/`',
+  },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;
 
 /**

@@ -8,6 +8,8 @@ import type { Config } from './config/schema.js';
 import { DedupeWindow } from './count/dedupe.js';
 import { NodeLabels } from './count/nodes.js';
 import { SipCounter } from './count/sip-counter.js';
+import { type DemoOptions, DemoSource } from './demo/source.js';
+import { CODE } from './errors.js';
 import { applyTls, createHttpApp, type ListenerInfo, listenHttp } from './http/server.js';
 import { loadWebConfig, type WebConfig } from './http/web-config.js';
 import { formatListenAddress } from './ingest/listen-address.js';
@@ -141,6 +143,12 @@ function withKey(config: Config, from: Config, key: string): Config {
   return { ...target, [section]: { ...target[section], [name]: source[section][name] } } as unknown as Config;
 }
 
+/** What the exporter runs besides its configuration. */
+export interface ExporterOptions {
+  /** `--demo`: play the bundled lab capture as live traffic under node `demo` (docs/demo.md) */
+  demo?: DemoOptions;
+}
+
 /**
  * The whole exporter: one registry, one counter, the sources that feed it and the HTTP server
  * that shows it. It names no source: it runs the list SOURCES builds. Tests start it on port 0
@@ -163,9 +171,13 @@ export class Exporter {
   /** the configuration in force; reload() replaces the parts that can change while running */
   config: Config;
 
+  /** the demo traffic's source, with --demo */
+  readonly demo: DemoSource | null;
+
   constructor(
     config: Config,
     private readonly logger: Logger,
+    options: ExporterOptions = {},
   ) {
     this.config = config;
     collectDefaultMetrics({ register: this.registry });
@@ -203,11 +215,14 @@ export class Exporter {
     peers.configure(config.peers, config.nodes.self_addresses);
     this.counter.peers = peers;
     const deps = { counter: this.counter, self, arrivals: this.arrivals, udpBatch: config.ingest.udp_batch };
-    this.sources = SOURCES.map((entry) => {
+    const sources: Source[] = SOURCES.map((entry) => {
       const source = entry.build(config, deps);
       this.sourcesByKey.set(entry.key, source);
       return source;
     });
+    this.demo = options.demo === undefined ? null : new DemoSource(options.demo, deps);
+    if (this.demo !== null) sources.push(this.demo);
+    this.sources = sources;
   }
 
   /** The source built by the SOURCES entry `key`. */
@@ -229,6 +244,8 @@ export class Exporter {
 
   async start(): Promise<void> {
     for (const warning of configWarnings(this.config)) {
+      // The demo needs no listener: it feeds itself.
+      if (this.demo !== null && warning.code === CODE.SRE_WARN_NO_LISTENERS) continue;
       this.logger.warn({ code: warning.code }, warning.message);
     }
     const { logger, release } = holdInfo(this.logger);

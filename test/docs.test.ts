@@ -66,6 +66,8 @@ describe('documentation matches the code', () => {
       ]),
       ['`--config.file`', '', '', ''],
       ['`--config.check`', '', '', ''],
+      ['`--demo`', '', '', ''],
+      ['`--demo.speed`', '', '', '`1`'],
     ]);
   });
 

@@ -182,6 +182,22 @@ export class KpiMetrics implements KpiSink {
     }
   }
 
+  /**
+   * The families, for a reader that needs their values between two messages (a replay samples
+   * them at each step of capture time and summarises them at the end).
+   */
+  get families(): {
+    counters: readonly HotCounter<string>[];
+    histograms: readonly HotHistogram<string>[];
+    gauges: readonly { name: string; family: GaugeCells<string> }[];
+  } {
+    return {
+      counters: [this.attempts, this.registrations, this.deregistrations, this.cut, this.causes],
+      histograms: [this.srd, this.pdd, this.rrd, this.duration],
+      gauges: [{ name: 'sip_sessions_active', family: this.active }],
+    };
+  }
+
   /** Registers the engine's own counters (evictions, dropped input) as self-metrics. */
   watchEngine(registry: Registry, stats: KpiStats): void {
     new Counter({

@@ -22,7 +22,7 @@ export const EXPIRE_INTERVAL_MS = 100;
  *
  * Syslog observations are not fed: a log line is one side of one message with no capture time
  * and no Via branch, so it cannot tell an attempt's upstream leg from a downstream one. HEP is
- * fed; the replay command does not build the engine yet.
+ * fed, and so is the raw SIP of a replay or of --demo, which is counted as HEP's payload is.
  *
  * `direction` stays unknown: `nodes.self_addresses` would tell a copy the node received from one
  * it sent (see docs/kpis.md, the upstream branch), but it is not passed here yet.

@@ -27,6 +27,11 @@ export class GaugeCells<L extends string> {
     this.series.push({ labels: { ...labels }, cell });
     return cell;
   }
+
+  /** Every series so far, in creation order (append-only): a replay samples them between messages. */
+  get allSeries(): readonly { readonly labels: Readonly<Record<L, string>>; readonly cell: GaugeCell }[] {
+    return this.series;
+  }
 }
 
 function sameLabels<L extends string>(a: Record<L, string>, b: Record<L, string>): boolean {

@@ -114,4 +114,14 @@ export class HotHistogram<L extends string> {
   get seriesCount(): number {
     return this.series.length;
   }
+
+  /** Every series so far, in creation order (append-only): a replay samples them between messages. */
+  get allSeries(): readonly { readonly labels: Readonly<Record<L, string>>; readonly cell: HistogramCell }[] {
+    return this.series;
+  }
+
+  /** The upper bounds of the buckets, +Inf not included. */
+  get buckets(): readonly number[] {
+    return Array.from(this.bounds);
+  }
 }

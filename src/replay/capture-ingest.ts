@@ -13,6 +13,14 @@ export const REPLAY_LISTENER = 'replay';
 export interface CaptureIngestOptions extends HepIngestOptions {
   /** node label of the raw SIP in the capture (HEP packets name their own node) */
   node: string;
+  /** the listener label of raw SIP's self-metrics (default `replay`) */
+  listener?: string;
+  /**
+   * Whether HEP packets are decoded (default true). Off, a HEP packet is counted as not SIP and
+   * no HEP listener stats are made: a registry that also has the live HEP listener's keeps one
+   * set.
+   */
+  hep?: boolean;
 }
 
 const TCP = 6;
@@ -30,7 +38,7 @@ const TCP = 6;
  * feeds captured packets as live traffic wraps this class.
  */
 export class CaptureIngest {
-  readonly hep: HepIngest;
+  readonly hep: HepIngest | null;
   /** raw SIP's packets, parse errors and messages, as a listener's are */
   readonly stats: ListenerStats<SipParseError>;
   /** raw SIP messages whose handling threw (a bug): lost, and shown in the summary */
@@ -50,8 +58,8 @@ export class CaptureIngest {
     self: SelfMetrics,
     options: CaptureIngestOptions,
   ) {
-    this.hep = new HepIngest(counter, self, options);
-    this.stats = new ListenerStats(self, REPLAY_LISTENER, {
+    this.hep = options.hep === false ? null : new HepIngest(counter, self, options);
+    this.stats = new ListenerStats(self, options.listener ?? REPLAY_LISTENER, {
       transports: ['udp', 'tcp'],
       parseErrorIds: SIP_PARSE_ERRORS,
       requests: true,
@@ -62,11 +70,19 @@ export class CaptureIngest {
     this.observation.listener = SOURCE_HEP;
   }
 
-  /** Counts one packet; never throws (HEP's failures are `hep_internal`, raw SIP's internalErrors). */
-  handle(packet: CapturedPacket): void {
-    const now = packet.tsSec * 1000 + packet.tsNsec / 1e6;
+  /**
+   * Counts one packet; never throws (HEP's failures are `hep_internal`, raw SIP's internalErrors).
+   * `now` is the expiry clock (dedupe, KPI timeouts): the capture time unless given, as when the
+   * packets are played as live traffic on the exporter's own clock.
+   */
+  handle(packet: CapturedPacket, now = packet.tsSec * 1000 + packet.tsNsec / 1e6): void {
     const length = packet.payloadEnd - packet.payloadStart;
     if (packet.kind === PayloadKind.HEP) {
+      if (this.hep === null) {
+        // Without HEP the reader is given no HEP port, so none comes; should one, it is lost, seen.
+        this.internalErrors++;
+        return;
+      }
       const stats = this.hep.stats;
       stats.packets.udp.value++;
       stats.bytes.udp.value += length;

@@ -16,11 +16,11 @@ import {
 import { DEFAULT_REPLAY_NODE, DEFAULT_REPLAY_STEP_MS, replayFiles } from './replay.js';
 
 /**
- * The daemon's options that change what a replay counts: dedupe, node naming, the series cap and
- * the HEP keys that decide whether a packet counts. Listener, web, log and ingest options have
- * nothing to act on in a replay and are not offered.
+ * The daemon's options that change what a replay counts: dedupe, node naming, the series cap,
+ * the call KPIs and the HEP keys that decide whether a packet counts. Listener, web, log and
+ * ingest options have nothing to act on in a replay and are not offered.
  */
-const COUNTING_SECTIONS = new Set(['dedupe', 'nodes', 'metrics']);
+const COUNTING_SECTIONS = new Set(['dedupe', 'nodes', 'metrics', 'kpi']);
 const COUNTING_FLAGS = new Set(['hep.auth-key', 'hep.max-inflated-size']);
 export const REPLAY_CONFIG_OPTIONS: readonly OptionSpec[] = OPTIONS.filter(
   (spec) => COUNTING_SECTIONS.has(spec.path[0]) || COUNTING_FLAGS.has(spec.flag),

@@ -1,4 +1,6 @@
 import type { Writable } from 'node:stream';
+import { ATTEMPT_OUTCOME_LABELS, REGISTRATION_OUTCOME_LABELS, SESSION_CUT_LABELS } from '../kpi/types.js';
+import type { HistogramCell, HotHistogram } from '../metrics/hot-histogram.js';
 import type { ReplayResult } from './replay.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'openmetrics'] as const;
@@ -11,6 +13,39 @@ export interface ResponseRow {
   reason: string;
   method: string;
   count: number;
+}
+
+/** A delay histogram in brief: observations, and the median and 95th percentile in seconds. */
+export interface DelaySummary {
+  count: number;
+  /** estimated from the buckets as histogram_quantile does; null without observations */
+  p50: number | null;
+  p95: number | null;
+}
+
+/** The call KPIs of one node (docs/kpis.md), as the exporter's families hold them at the end. */
+export interface KpiSummary {
+  node: string;
+  /** session attempts ended, by outcome (every outcome, zeros included) */
+  attempts: Record<string, number>;
+  attemptsTotal: number;
+  /** INVITE attempts the capture left without a final response or a timeout: not in `attempts` */
+  openAttempts: number;
+  /** ratios over the ended attempts (null when their denominator is 0) */
+  asr: number | null;
+  ser: number | null;
+  seer: number | null;
+  isa: number | null;
+  ner: number | null;
+  srd: { success: DelaySummary; failure: DelaySummary };
+  pdd: DelaySummary;
+  registrations: Record<string, number>;
+  deregistrations: Record<string, number>;
+  /** REGISTER attempts (de-registrations included) the capture left open */
+  openRegistrations: number;
+  rrd: DelaySummary;
+  /** dialogs answered and still up at the end, ended by a BYE, and cut (by reason) */
+  sessions: { active: number; ended: number; cut: Record<string, number> };
 }
 
 /** What a replay found, as plain data: the json output, and what the table shows. */
@@ -34,6 +69,8 @@ export interface ReplaySummary {
   /** HEP packets whose payload is not SIP, by HEP payload type */
   hepNonSip: Record<string, number>;
   captureDrops: Record<string, number>;
+  /** the call KPIs per node (empty with --kpi.enabled=false or without INVITE or REGISTER) */
+  kpis: KpiSummary[];
   totals: {
     records: number;
     messages: number;
@@ -53,6 +90,121 @@ function seriesOf(result: ReplayResult, name: string): readonly Series[] {
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The q-quantile of histogram cells added together, as PromQL's histogram_quantile estimates it:
+ * linear within the bucket that holds it, from 0 for the first; in the +Inf bucket, the highest
+ * finite bound.
+ */
+export function histogramQuantile(
+  q: number,
+  buckets: readonly number[],
+  cells: readonly HistogramCell[],
+): number | null {
+  const counts = new Float64Array(buckets.length + 1);
+  let total = 0;
+  for (const cell of cells)
+    for (let i = 0; i <= buckets.length; i++) {
+      counts[i] += cell.counts[i];
+      total += cell.counts[i];
+    }
+  if (total === 0) return null;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    if (below + counts[i] >= rank) {
+      const lower = i === 0 ? 0 : buckets[i - 1];
+      return lower + (buckets[i] - lower) * ((rank - below) / counts[i]);
+    }
+    below += counts[i];
+  }
+  return buckets[buckets.length - 1];
+}
+
+function delaySummary(
+  family: HotHistogram<string> | undefined,
+  match: (l: Readonly<Record<string, string>>) => boolean,
+): DelaySummary {
+  if (family === undefined) return { count: 0, p50: null, p95: null };
+  const cells = family.allSeries.filter((s) => match(s.labels)).map((s) => s.cell);
+  const count = cells.reduce((a, c) => a + c.count, 0);
+  return {
+    count,
+    p50: histogramQuantile(0.5, family.buckets, cells),
+    p95: histogramQuantile(0.95, family.buckets, cells),
+  };
+}
+
+const ratio = (num: number, den: number) => (den > 0 ? num / den : null);
+
+function kpiSummaries(result: ReplayResult): KpiSummary[] {
+  const kpi = result.kpi;
+  if (kpi === null) return [];
+  const f = kpi.metrics.families;
+  const counter = (name: string) => f.counters.find((c) => c.name === name)?.allSeries ?? [];
+  const histogram = (name: string) => f.histograms.find((h) => h.name === name);
+  const nodes = new Set<string>(result.openAttempts.keys());
+  const zero = (labels: readonly string[]) => Object.fromEntries(labels.map((l) => [l, 0]));
+  const byNode = (name: string, key: string, labels: readonly string[]) => {
+    const out = new Map<string, Record<string, number>>();
+    for (const s of counter(name)) {
+      nodes.add(s.labels.node);
+      let row = out.get(s.labels.node);
+      if (row === undefined) {
+        row = zero(labels);
+        out.set(s.labels.node, row);
+      }
+      row[s.labels[key]] += s.cell.value;
+    }
+    return out;
+  };
+  const attempts = byNode('sip_session_attempts_total', 'outcome', ATTEMPT_OUTCOME_LABELS);
+  const registrations = byNode('sip_registration_attempts_total', 'outcome', REGISTRATION_OUTCOME_LABELS);
+  const deregistrations = byNode('sip_deregistration_attempts_total', 'outcome', REGISTRATION_OUTCOME_LABELS);
+  const cuts = byNode('sip_sessions_cut_total', 'reason', SESSION_CUT_LABELS);
+  const active = new Map<string, number>();
+  for (const g of f.gauges) for (const s of g.family.allSeries) active.set(s.labels.node, s.cell.value);
+  const out: KpiSummary[] = [];
+  for (const node of [...nodes].sort(byText)) {
+    const a = attempts.get(node) ?? zero(ATTEMPT_OUTCOME_LABELS);
+    const total = Object.values(a).reduce((x, y) => x + y, 0);
+    const effective = a.answered + a.busy + a.declined + a.unavailable;
+    const open = result.openAttempts.get(node) ?? { invite: 0, register: 0 };
+    const ofNode = (l: Readonly<Record<string, string>>) => l.node === node;
+    out.push({
+      node,
+      attempts: a,
+      attemptsTotal: total,
+      openAttempts: open.invite,
+      asr: ratio(a.answered, total),
+      ser: ratio(a.answered, total - a.redirected),
+      seer: ratio(effective, total - a.redirected),
+      isa: ratio(a.ineffective + a.timeout, total),
+      ner: ratio(effective, total),
+      srd: {
+        success: delaySummary(
+          histogram('sip_session_request_delay_seconds'),
+          (l) => ofNode(l) && l.result === 'success',
+        ),
+        failure: delaySummary(
+          histogram('sip_session_request_delay_seconds'),
+          (l) => ofNode(l) && l.result === 'failure',
+        ),
+      },
+      pdd: delaySummary(histogram('sip_post_dial_delay_seconds'), ofNode),
+      registrations: registrations.get(node) ?? zero(REGISTRATION_OUTCOME_LABELS),
+      deregistrations: deregistrations.get(node) ?? zero(REGISTRATION_OUTCOME_LABELS),
+      openRegistrations: open.register,
+      rrd: delaySummary(histogram('sip_registration_request_delay_seconds'), ofNode),
+      sessions: {
+        active: active.get(node) ?? 0,
+        ended: delaySummary(histogram('sip_session_duration_seconds'), ofNode).count,
+        cut: cuts.get(node) ?? zero(SESSION_CUT_LABELS),
+      },
+    });
+  }
+  return out;
+}
 
 /** The replay's counts, read from the same cells /metrics would show. */
 export function summarize(result: ReplayResult): ReplaySummary {
@@ -130,6 +282,7 @@ export function summarize(result: ReplayResult): ReplaySummary {
     internalErrors: result.ingest.internalErrors,
     hepNonSip,
     captureDrops: result.captureDrops,
+    kpis: kpiSummaries(result),
     totals: {
       records: sum(result.files.map((f) => f.records)),
       messages: sum(result.files.map((f) => f.messages)),
@@ -166,6 +319,54 @@ function duration(ms: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   return h > 0 ? `${h}h${m}m${s % 60}s` : m > 0 ? `${m}m${s % 60}s` : `${s}s`;
+}
+
+const percent = (r: number | null) => (r === null ? '-' : `${(r * 100).toFixed(1)}%`);
+const seconds = (s: number | null) => (s === null ? '-' : `${s.toFixed(3)}s`);
+
+/** The call KPI sections of the table output. */
+function kpiTables(kpis: readonly KpiSummary[]): string[] {
+  const parts: string[] = ['Session attempts by outcome (call KPIs)'];
+  parts.push(
+    table(
+      ['node', ...ATTEMPT_OUTCOME_LABELS, 'open'],
+      kpis.map((k) => [k.node, ...ATTEMPT_OUTCOME_LABELS.map((o) => k.attempts[o]), k.openAttempts]),
+    ),
+  );
+  parts.push('', 'Session ratios and delays');
+  parts.push(
+    table(
+      ['node', 'attempts', 'ASR', 'SER', 'SEER', 'ISA', 'NER', 'SRD p50', 'SRD p95', 'PDD p50', 'PDD p95'],
+      kpis.map((k) => [
+        k.node,
+        k.attemptsTotal,
+        percent(k.asr),
+        percent(k.ser),
+        percent(k.seer),
+        percent(k.isa),
+        percent(k.ner),
+        seconds(k.srd.success.p50),
+        seconds(k.srd.success.p95),
+        seconds(k.pdd.p50),
+        seconds(k.pdd.p95),
+      ]),
+    ),
+  );
+  parts.push('', 'Registrations');
+  parts.push(
+    table(
+      ['node', ...REGISTRATION_OUTCOME_LABELS, 'open', 'RRD p50', 'RRD p95', 'de-registrations'],
+      kpis.map((k) => [
+        k.node,
+        ...REGISTRATION_OUTCOME_LABELS.map((o) => k.registrations[o]),
+        k.openRegistrations,
+        seconds(k.rrd.p50),
+        seconds(k.rrd.p95),
+        Object.values(k.deregistrations).reduce((a, b) => a + b, 0),
+      ]),
+    ),
+  );
+  return parts;
 }
 
 /** The summary line: the one line that says what the replay found. */
@@ -242,6 +443,7 @@ export function formatTable(summary: ReplaySummary, result: ReplayResult): strin
       ),
     );
   }
+  if (summary.kpis.length > 0) parts.push('', ...kpiTables(summary.kpis));
   parts.push('', summaryLine(summary, result));
   return `${parts.join('\n')}\n`;
 }
@@ -280,15 +482,39 @@ export async function writeOpenMetrics(result: ReplayResult, out: Writable): Pro
     buffer = '';
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   };
+  const labelText = (labels: Record<string, string>, extra = '') => {
+    const text = Object.entries(labels)
+      .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+      .join(',');
+    const all = text === '' ? extra : extra === '' ? text : `${text},${extra}`;
+    return all === '' ? '' : `{${all}}`;
+  };
   for (const { family, series } of timeline.samples(steps)) {
-    const base = family.name.replace(/_total$/, '');
     const help = (result.registry.getSingleMetric(family.name) as { help?: string } | undefined)?.help ?? '';
-    await write(`# TYPE ${base} counter\n# HELP ${base} ${escapeHelp(help)}\n`);
+    if (family.type === 'histogram') {
+      const name = family.name;
+      await write(`# TYPE ${name} histogram\n# HELP ${name} ${escapeHelp(help)}\n`);
+      const le = [...family.buckets.map((b) => `le="${b}"`), 'le="+Inf"'];
+      const width = family.width;
+      for (const s of series) {
+        const bucketNames = le.map((l) => `${name}_bucket${labelText(s.labels, l)}`);
+        const countName = `${name}_count${labelText(s.labels)}`;
+        const sumName = `${name}_sum${labelText(s.labels)}`;
+        // A histogram's samples at one time are one point: its buckets, count and sum together.
+        for (let step = 0; step < steps; step++) {
+          const at = step * width;
+          for (let b = 0; b < le.length; b++)
+            await write(`${bucketNames[b]} ${s.values[at + b]} ${stamps[step]}\n`);
+          await write(`${countName} ${s.values[at + le.length]} ${stamps[step]}\n`);
+          await write(`${sumName} ${s.values[at + le.length + 1]} ${stamps[step]}\n`);
+        }
+      }
+      continue;
+    }
+    const base = family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
+    await write(`# TYPE ${base} ${family.type}\n# HELP ${base} ${escapeHelp(help)}\n`);
     for (const s of series) {
-      const labels = Object.entries(s.labels)
-        .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
-        .join(',');
-      const name = labels === '' ? family.name : `${family.name}{${labels}}`;
+      const name = `${family.name}${labelText(s.labels)}`;
       for (let step = 0; step < steps; step++) await write(`${name} ${s.values[step]} ${stamps[step]}\n`);
     }
   }

@@ -18,7 +18,8 @@ import type { HotCounter } from '../metrics/hot-counter.js';
 import { SelfMetrics } from '../metrics/self-metrics.js';
 import { PeerCounter } from '../peers/peer-counter.js';
 import { CaptureIngest, REPLAY_LISTENER } from './capture-ingest.js';
-import { Timeline } from './timeline.js';
+import { type OpenAttempts, ReplayKpi } from './kpi.js';
+import { counterFamily, type SampledFamily, Timeline } from './timeline.js';
 
 /** Default of --replay.node: the node label of raw SIP in a capture. */
 export const DEFAULT_REPLAY_NODE = 'replay';
@@ -65,8 +66,14 @@ export interface ReplayResult {
   timeline: Timeline | null;
   /** steps the timeline holds */
   steps: number;
-  /** the families sampled and written as OpenMetrics: those with a series cap (sip_responses_total, ...) */
+  /** the counter families with a series cap (sip_responses_total, ...) */
   families: readonly HotCounter<string>[];
+  /** the families sampled and written as OpenMetrics: those above, then the call KPIs' */
+  sampled: readonly SampledFamily[];
+  /** the call KPIs (null with --kpi.enabled=false) */
+  kpi: ReplayKpi | null;
+  /** attempts the capture left without an outcome, by node label (empty without KPIs) */
+  openAttempts: ReadonlyMap<string, OpenAttempts>;
 }
 
 /** Self-metrics that also hand over the families they watch, which are the ones a replay samples. */
@@ -113,7 +120,12 @@ export async function replayFiles(files: readonly string[], options: ReplayOptio
     config.dedupe.window > 0
       ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries, 0, dedupeCells)
       : null;
-  const counter = new SipCounter(registry, nodes, dedupe, self, { maxSeries: config.metrics.max_series });
+  // The call KPIs as the exporter builds them, on capture time (src/replay/kpi.ts).
+  const kpi = config.kpi.enabled ? new ReplayKpi(registry, nodes, config) : null;
+  const counter = new SipCounter(registry, nodes, dedupe, self, {
+    maxSeries: config.metrics.max_series,
+    kpi: kpi?.observer,
+  });
   // Per-peer counts as the exporter builds them: `peers` and `nodes.self_addresses` from the file.
   const peers = new PeerCounter(registry, nodes, self, {
     maxSeries: config.metrics.max_series,
@@ -128,7 +140,9 @@ export async function replayFiles(files: readonly string[], options: ReplayOptio
     authKey: config.hep.auth_key === '' ? undefined : config.hep.auth_key,
     maxInflatedSize: config.hep.max_inflated_size,
   });
-  const timeline = options.stepMs === undefined ? null : new Timeline(options.stepMs, self.watched);
+  const sampled = [...self.watched.map(counterFamily), ...(kpi?.sampled() ?? [])];
+  const timeline = options.stepMs === undefined ? null : new Timeline(options.stepMs, sampled);
+  if (timeline !== null && kpi !== null) timeline.beforeStep = (ms) => kpi.catchUp(ms);
 
   let firstMs = Number.NaN;
   let lastMs = Number.NaN;
@@ -166,7 +180,11 @@ export async function replayFiles(files: readonly string[], options: ReplayOptio
     for (let id = 1; id < drops.length; id++) drops[id] += result.drops[id];
     stats.push({ file, records: result.records, messages: result.emitted, reassembled: result.reassembled });
   }
+  kpi?.settle(lastMs);
   const steps = timeline?.finish() ?? 0;
+  const openAttempts = new Map<string, OpenAttempts>();
+  for (const [node, open] of kpi?.openAttempts(lastMs) ?? [])
+    openAttempts.set(nodes.labels[node] ?? 'unknown', open);
   return {
     files: stats,
     registry,
@@ -179,6 +197,9 @@ export async function replayFiles(files: readonly string[], options: ReplayOptio
     timeline,
     steps,
     families: self.watched,
+    sampled,
+    kpi,
+    openAttempts,
   };
 }
 

@@ -10,6 +10,8 @@ const composeDir = join(root, 'deploy/compose');
 
 interface Service {
   build?: { context: string };
+  profiles?: string[];
+  command?: string[];
   volumes?: Array<{ source: string; target: string; type: string } | string>;
   ports?: Array<{ target: number; protocol: string; published: string | number }>;
 }
@@ -31,10 +33,30 @@ describe('deploy/compose', () => {
       'grafana',
       'prometheus',
       'sip-response-exporter',
+      'sip-response-exporter-demo',
     ]);
     expect(resolve(services['sip-response-exporter'].build!.context)).toBe(resolve(root));
     const published = (services['sip-response-exporter'].ports ?? []).map((p) => `${p.target}/${p.protocol}`);
     expect(published.sort()).toEqual(['5514/tcp', '5514/udp', '9060/tcp', '9060/udp', '9467/tcp'].sort());
+  });
+
+  it('has a demo profile: an exporter with --demo that publishes its web port only, scraped as its own job', () => {
+    const { services } = config();
+    const demo = services['sip-response-exporter-demo'];
+    expect(demo.profiles).toEqual(['demo']);
+    // Only the demo service is in a profile: a plain `up` starts what it always did.
+    for (const [name, s] of Object.entries(services))
+      if (name !== 'sip-response-exporter-demo') expect(s.profiles).toBeUndefined();
+    expect(demo.command).toContain('--demo');
+    expect(resolve(demo.build!.context)).toBe(resolve(root));
+    expect((demo.ports ?? []).map((p) => `${p.published}:${p.target}/${p.protocol}`)).toEqual([
+      '9468:9467/tcp',
+    ]);
+    const prometheus = parseYaml(readFileSync(join(composeDir, 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    };
+    const job = prometheus.scrape_configs.find((j) => j.job_name === 'sip-response-exporter-demo');
+    expect(job?.static_configs[0].targets).toEqual(['sip-response-exporter-demo:9467']);
   });
 
   it('mounts files that exist: the rules, the dashboards and the Grafana provisioning', () => {

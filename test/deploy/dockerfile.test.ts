@@ -99,7 +99,7 @@ describe('the built exporter, started as each deployment starts it', () => {
   async function runAndScrape(
     args: string[],
     web: number,
-    whileUp: () => void = () => undefined,
+    whileUp: () => void | Promise<void> = () => undefined,
   ): Promise<void> {
     const child = spawn(process.execPath, args, {
       cwd: dir,
@@ -123,7 +123,7 @@ describe('the built exporter, started as each deployment starts it', () => {
       // The built addon is in use, except in the suite's second pass, which turns it off.
       const path = process.env.UDP_BATCH_ADDON === 'off' ? 'dgram' : 'batch';
       expect(metrics).toContain(`sip_exporter_udp_receive_path{listener="hep",path="${path}"} 1`);
-      whileUp();
+      await whileUp();
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
       expect(code).toBe(0);
@@ -147,6 +147,31 @@ describe('the built exporter, started as each deployment starts it', () => {
     ];
     await runAndScrape([...args, ...(await ports(web))], web, () => {
       execFileSync(process.execPath, ['-e', healthcheck().replace('127.0.0.1:9467', `127.0.0.1:${web}`)]);
+    });
+  });
+
+  it('plays the demo as the compose demo profile starts it, from the capture the image copies', async () => {
+    // The runtime stage puts the capture beside package.json, where --demo looks for it.
+    const runtime = instructions().filter((i) => i.stage === 1);
+    expect(runtime.find((i) => i.op === 'WORKDIR')?.args).toBe('/app');
+    expect(runtime.some((i) => i.op === 'COPY' && i.args === 'demo/lab.pcap ./demo/lab.pcap')).toBe(true);
+    const compose = parseYaml(readFileSync(join(root, 'deploy/compose/docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { command: string[] }>;
+    };
+    const args = compose.services['sip-response-exporter-demo'].command.map((a) =>
+      a.replace('/etc/sip-response-exporter/config.yml', join(dir, 'deploy/sip-response-exporter.yml')),
+    );
+    expect(args).toContain('--demo');
+    const web = await freePort();
+    await runAndScrape([join(dir, 'dist/src/cli.js'), ...args, ...(await ports(web))], web, async () => {
+      await waitFor(
+        'demo calls on /metrics',
+        async () =>
+          /^sip_session_attempts_total\{node="demo",outcome="answered"\} [1-9]/m.test(
+            await (await fetch(`http://127.0.0.1:${web}/metrics`)).text(),
+          ),
+        30_000,
+      );
     });
   });
 

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CODE } from '../../src/errors.js';
 import { type CounterCell, HotCounter } from '../../src/metrics/hot-counter.js';
-import { Timeline } from '../../src/replay/timeline.js';
+import { counterFamily, Timeline } from '../../src/replay/timeline.js';
 
 const STEP = 1000;
 const BASE = 1_795_600_000_000;
@@ -13,7 +13,7 @@ const LABELS = ['a', 'b', 'c', 'd'];
 function play(events: Array<[number, number]>, maxSteps?: number, maxSamples?: number) {
   const family = new HotCounter(new Registry(), 'x_total', 'x', ['k']);
   const cells: Array<CounterCell | undefined> = [];
-  const timeline = new Timeline(STEP, [family], maxSteps, maxSamples);
+  const timeline = new Timeline(STEP, [counterFamily(family)], maxSteps, maxSamples);
   for (const [offset, series] of events) {
     timeline.advance(BASE + offset);
     // A series is created when its first message is counted, as SipCounter does.
@@ -94,5 +94,27 @@ describe('Timeline', () => {
       ),
     ).toThrow(expect.objectContaining({ code: CODE.SRE_ERR_REPLAY_TOO_MANY_STEPS }));
     expect(play([[0, 0]], 2).steps).toBe(2);
+  });
+
+  it('lets a clock catch up before each step, and samples a step it changed even with no message in it', () => {
+    const family = new HotCounter(new Registry(), 'x_total', 'x', ['k']);
+    const cell = family.cell({ k: 'a' });
+    const timeline = new Timeline(STEP, [counterFamily(family)]);
+    const seen: number[] = [];
+    // A timeout due 2.5 steps in, which no message brings: the clock does.
+    timeline.beforeStep = (ms) => {
+      seen.push(ms - BASE);
+      if (ms - BASE >= 2500 && cell.value === 0) {
+        cell.value = 1;
+        return true;
+      }
+      return false;
+    };
+    timeline.advance(BASE);
+    timeline.advance(BASE + 5500);
+    const steps = timeline.finish();
+    expect(seen).toEqual([999, 1999, 2999, 3999, 4999]);
+    const [{ series }] = [...timeline.samples(steps)];
+    expect(Array.from(series[0].values)).toEqual([0, 0, 0, 1, 1, 1, 1]);
   });
 });

@@ -145,6 +145,18 @@ const LOGGED = {
       'a `peers` entry can never match: entries listed before it cover every address and port it lists (first match wins); logged at start, by `--config.check` and on each reload',
     action: 'move the narrower entry above the one that covers it, or remove it (docs/peers.md)',
   },
+  SRE_WARN_HEP_FORWARD_DOWN: {
+    level: 'warn',
+    meaning:
+      'a `hep.forward_address` target cannot be reached: its name does not resolve, its socket cannot be opened, or (TCP) the connection failed or was lost; logged once per outage while the exporter retries with backoff, and what arrives meanwhile is dropped and counted (`sip_exporter_hep_forwarded_total{result="dropped_disconnected"}`)',
+    action:
+      'check that the receiver (Homer, heplify-server) runs and listens on that address and transport; counting goes on regardless (docs/forwarding.md)',
+  },
+  SRE_INFO_HEP_FORWARD_UP: {
+    level: 'info',
+    meaning: 'a `hep.forward_address` target is reachable again (TCP connected, UDP socket open) after an outage',
+    action: 'nothing',
+  },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;
 
 /**

@@ -154,7 +154,8 @@ const LOGGED = {
   },
   SRE_INFO_HEP_FORWARD_UP: {
     level: 'info',
-    meaning: 'a `hep.forward_address` target is reachable again (TCP connected, UDP socket open) after an outage',
+    meaning:
+      'a `hep.forward_address` target is reachable again (TCP connected, UDP socket open) after an outage',
     action: 'nothing',
   },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;

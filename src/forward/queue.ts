@@ -25,7 +25,8 @@ export class PacketQueue {
     readonly maxPackets: number,
     readonly maxBytes: number,
   ) {
-    if (!Number.isInteger(maxPackets) || maxPackets < 1) throw new RangeError('maxPackets must be at least 1');
+    if (!Number.isInteger(maxPackets) || maxPackets < 1)
+      throw new RangeError('maxPackets must be at least 1');
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError('maxBytes must be at least 1');
     this.storage = Buffer.allocUnsafeSlow(maxBytes);
     this.offsets = new Int32Array(maxPackets);

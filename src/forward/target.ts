@@ -33,9 +33,13 @@ export function parseForwardTarget(input: string): ForwardTarget | string {
     host = value.slice(0, colon);
     portText = value.slice(colon + 1);
     if (host.includes(':')) return `write an IPv6 address in brackets, as [${host}]:port`;
-    if (host === '') return `"${input}" has no host (write host:port; there is no "every interface" to send to)`;
+    if (host === '')
+      return `"${input}" has no host (write host:port; there is no "every interface" to send to)`;
     // A name is looked up when the forwarder starts; what cannot be a name is refused now.
-    if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(host))
+    if (
+      isIP(host) === 0 &&
+      !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(host)
+    )
       return `"${host}" is neither an IP address nor a host name`;
   }
   if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)

@@ -48,7 +48,12 @@ export class TcpForwarder extends TargetForwarder {
     if (this.stopping) return;
     this.attempts++;
     const generation = ++this.generation;
-    const socket = connect({ host: this.target.host, port: this.target.port, noDelay: true, keepAlive: true });
+    const socket = connect({
+      host: this.target.host,
+      port: this.target.port,
+      noDelay: true,
+      keepAlive: true,
+    });
     this.socket = socket;
     socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error('connect timeout')));
     let reason = 'closed by the receiver';

@@ -82,7 +82,8 @@ describe('PacketQueue', () => {
               expect(b).toBeLessThanOrEqual(maxBytes);
             }
             const sorted = [...ranges].sort((x, y) => x[0] - y[0]);
-            for (let k = 1; k < sorted.length; k++) expect(sorted[k][0]).toBeGreaterThanOrEqual(sorted[k - 1][1]);
+            for (let k = 1; k < sorted.length; k++)
+              expect(sorted[k][0]).toBeGreaterThanOrEqual(sorted[k - 1][1]);
           }
           // An empty queue takes any packet up to its byte bound.
           q.shift(q.count);

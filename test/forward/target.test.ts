@@ -5,9 +5,16 @@ import { parseForwardTarget, parseForwardTargets } from '../../src/forward/targe
 
 describe('forward targets', () => {
   it('reads host:port, [v6]:port and names', () => {
-    expect(parseForwardTarget('127.0.0.1:9060')).toEqual({ host: '127.0.0.1', port: 9060, text: '127.0.0.1:9060' });
+    expect(parseForwardTarget('127.0.0.1:9060')).toEqual({
+      host: '127.0.0.1',
+      port: 9060,
+      text: '127.0.0.1:9060',
+    });
     expect(parseForwardTarget(' [::1]:9061 ')).toEqual({ host: '::1', port: 9061, text: '[::1]:9061' });
-    expect(parseForwardTarget('homer.example.com:9060')).toMatchObject({ host: 'homer.example.com', port: 9060 });
+    expect(parseForwardTarget('homer.example.com:9060')).toMatchObject({
+      host: 'homer.example.com',
+      port: 9060,
+    });
   });
 
   it('says what is wrong with a bad target', () => {

@@ -54,7 +54,9 @@ describe('native batched UDP send (sendmmsg)', () => {
 
   it('sends each range of the buffer as one datagram, byte for byte and in order', async () => {
     const r = await receiver();
-    const datagrams = Array.from({ length: 300 }, (_, i) => Buffer.from(`datagram ${i} `.repeat((i % 7) + 1)));
+    const datagrams = Array.from({ length: 300 }, (_, i) =>
+      Buffer.from(`datagram ${i} `.repeat((i % 7) + 1)),
+    );
     const { data, offsets, lengths } = layout(datagrams, 3);
     const s = sender(r.port);
     let sent = 0;
@@ -73,7 +75,12 @@ describe('native batched UDP send (sendmmsg)', () => {
   it('sends a range from the middle of the arrays, an empty datagram and a 65,507-byte one', async () => {
     const r = await receiver();
     const big = Buffer.alloc(65_507, 0x61);
-    const { data, offsets, lengths } = layout([Buffer.from('skipped'), Buffer.alloc(0), big, Buffer.from('x')]);
+    const { data, offsets, lengths } = layout([
+      Buffer.from('skipped'),
+      Buffer.alloc(0),
+      big,
+      Buffer.from('x'),
+    ]);
     const s = sender(r.port);
     expect(s.send(data, offsets, lengths, 1, 2)).toBe(2);
     await eventually(

@@ -97,7 +97,7 @@ export class PacketQueue {
     let i = this.index(skip);
     let end = this.offsets[i] + this.lengths[i];
     let n = 1;
-    const limit = available < max ? available : max;
+    const limit = Math.min(available, max);
     while (n < limit) {
       i = i + 1 === this.maxPackets ? 0 : i + 1;
       if (this.offsets[i] !== end) break;

@@ -81,7 +81,7 @@ export class UdpForwarder extends TargetForwarder {
       const first = queue.first;
       // The index ring may wrap; send up to its end, then from 0 on the next turn.
       const contiguous = queue.maxPackets - first;
-      let n = queue.count < contiguous ? queue.count : contiguous;
+      let n = Math.min(queue.count, contiguous);
       if (n > sender.maxBatch) n = sender.maxBatch;
       const sent = sender.send(queue.storage, queue.offsets, queue.lengths, first, n);
       if (sent > 0) {

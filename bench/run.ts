@@ -1,4 +1,5 @@
 import { runCallMix } from './call-mix.js';
+import { runForward } from './forward.js';
 import { runInProcess } from './inprocess.js';
 import { runSyslog } from './syslog.js';
 import { runUdp, type UdpResult } from './udp.js';
@@ -55,4 +56,22 @@ if (which === 'all' || which === 'syslog') {
     console.log(`  ratio per core        : ${(r.oursPerSecond / r.mtail.perCpuSecond).toFixed(2)}x`);
   }
   printUdp('Syslog over UDP end to end', r.udp);
+}
+if (which === 'all' || which === 'forward') {
+  for (const r of await runForward()) {
+    console.log(
+      `HEP forwarding to one UDP target (${fmt(r.rate)}/s offered for ${r.seconds}s, every datagram a distinct response)`,
+    );
+    console.log(
+      `  no forwarding, batch path    : ${fmt(r.baseline.counted)} counted of ${fmt(r.baseline.sent)} sent (counted / sent ${(r.baseline.counted / r.baseline.sent).toFixed(3)})`,
+    );
+    for (const run of [r.batch, r.dgram]) {
+      console.log(
+        `  ${run.path === 'batch' ? 'recvmmsg in, sendmmsg out' : 'dgram in, dgram out      '}    : ${fmt(run.forwarded)} forwarded of ${fmt(run.sent)} sent (${fmt(run.counted)} counted, ${fmt(run.droppedQueueFull)} queue full, ${fmt(run.sendErrors)} send errors, ${fmt(run.targetReceived)} at the target)`,
+      );
+      console.log(
+        `    forwarded / sent ${run.forwardedPerSent.toFixed(3)}, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
+      );
+    }
+  }
 }

@@ -8,7 +8,13 @@ import { PacketQueue } from './queue.js';
 import type { ForwardTarget } from './target.js';
 
 /** Every value of the `result` label of sip_exporter_hep_forwarded_total. */
-export const FORWARD_RESULTS = ['sent', 'dropped_queue_full', 'dropped_disconnected', 'send_error'] as const;
+export const FORWARD_RESULTS = [
+  'sent',
+  'dropped_queue_full',
+  'dropped_disconnected',
+  'dropped_hep_v1_v2',
+  'send_error',
+] as const;
 export type ForwardResult = (typeof FORWARD_RESULTS)[number];
 
 export interface QueueBounds {
@@ -23,6 +29,7 @@ export class TargetCells {
   readonly sent: CounterCell;
   readonly queueFull: CounterCell;
   readonly disconnected: CounterCell;
+  readonly unframed: CounterCell;
   readonly sendError: CounterCell;
   readonly queued: GaugeCell;
   readonly connected: GaugeCell;
@@ -32,6 +39,7 @@ export class TargetCells {
     this.sent = cell('sent');
     this.queueFull = cell('dropped_queue_full');
     this.disconnected = cell('dropped_disconnected');
+    this.unframed = cell('dropped_hep_v1_v2');
     this.sendError = cell('send_error');
     this.queued = self.hepForwardQueue.cell({ target });
     this.connected = self.hepForwardConnected.cell({ target });

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { isHep3Magic } from '../ingest/hep/decode.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
 import type { Backoff } from './backoff.js';
 import type { ForwardTarget } from './target.js';
@@ -41,6 +42,15 @@ export class TcpForwarder extends TargetForwarder {
 
   start(): void {
     this.connect();
+  }
+
+  /**
+   * HEPv1 and v2 carry no length, so on a stream the receiver could not tell where one ends: they
+   * go over UDP only, and here are counted as dropped_hep_v1_v2.
+   */
+  override enqueue(buf: Buffer, start: number, end: number): void {
+    if (isHep3Magic(buf, start)) super.enqueue(buf, start, end);
+    else this.cells.unframed.value++;
   }
 
   private connect(): void {

@@ -5,7 +5,7 @@ import type { TcpForwarder } from '../../src/forward/tcp-forwarder.js';
 import type { UdpForwarder } from '../../src/forward/udp-forwarder.js';
 import { udpBatchAvailability } from '../../src/ingest/udp-batch.js';
 import { samples, sampleValue, scrape, startExporter } from '../helpers/exporter.js';
-import { hep3 } from '../helpers/hep.js';
+import { hep3, hep12 } from '../helpers/hep.js';
 import { closeUdp, eventually, sendUdp, tcpConnect, udpSender, write } from '../helpers/net.js';
 import { sipResponse } from '../helpers/sip.js';
 import { type Collector, responses, tcpCollector, udpCollector } from './collectors.js';
@@ -85,6 +85,25 @@ describe('HEP forwarding over UDP', () => {
     expect(sampleValue(text, 'sip_exporter_auth_failures_total{listener="hep"}')).toBe(10);
   });
 
+  it('sends HEPv1 and HEPv2 as they came', async () => {
+    const collector = await udpCollector();
+    collectors.push(collector);
+    const e = await exporter({ 'hep.forward-address': `127.0.0.1:${collector.port}` });
+    await eventually(
+      () => (e.source('hep').forwarder!.targets[0] as UdpForwarder).path,
+      (path) => path !== null,
+    );
+    const packets = [1, 2].map((v) =>
+      hep12(v as 1 | 2, sipResponse({ code: 200, callId: `v${v}@forward.test` })),
+    );
+    await sendAll(hepPort(e), packets);
+    await eventually(
+      () => collector.received.length,
+      (n) => n >= 2,
+    );
+    expect(collector.received).toEqual(packets);
+  });
+
   it('sends each packet of a HEP TCP stream to every target', async () => {
     const a = await udpCollector();
     const b = await udpCollector();
@@ -133,13 +152,20 @@ describe('HEP forwarding over TCP', () => {
       (v) => v === 1,
     );
     const packets = responses(400, 'tcp-out');
-    await sendAll(hepPort(e), packets);
+    // HEPv1/v2 have no length field, so a stream could not be split: counted, not sent.
+    const unframed = [1, 2].map((v) =>
+      hep12(v as 1 | 2, sipResponse({ code: 200, callId: `v${v}@forward.test` })),
+    );
+    await sendAll(hepPort(e), [...packets.slice(0, 200), ...unframed, ...packets.slice(200)]);
     await eventually(
       () => collector.received.length,
       (n) => n >= packets.length,
     );
     expect(collector.received).toEqual(packets);
-    expect(forwarded(await scrape(e), target, 'sent')).toBe(400);
+    const text = await scrape(e);
+    expect(forwarded(text, target, 'sent')).toBe(400);
+    expect(forwarded(text, target, 'dropped_hep_v1_v2')).toBe(2);
+    expect(sampleValue(text, 'sip_exporter_sip_messages_total{listener="hep",kind="response"}')).toBe(402);
     expect(collector.connections).toBe(1);
   });
 

@@ -368,13 +368,13 @@ export class SelfMetrics {
     this.hepForwarded = new HotCounter(
       r,
       'sip_exporter_hep_forwarded_total',
-      'HEP packets to forward, by target and result: sent, dropped_queue_full, dropped_disconnected or send_error.',
+      'HEP packets to forward, by target and result: sent, dropped_queue_full, dropped_disconnected, dropped_hep_v1_v2 (TCP targets) or send_error.',
       ['target', 'result'],
     );
     this.hepForwardQueue = new GaugeCells(
       r,
       'sip_exporter_hep_forward_queue_packets',
-      'HEP packets waiting in the forwarding queue of a target (sent but not yet written, over TCP, included).',
+      'HEP packets waiting in the forwarding queue of a target (over TCP, those being written included).',
       ['target'],
     );
     this.hepForwardConnected = new GaugeCells(

@@ -1,7 +1,11 @@
 import { createSocket, type Socket } from 'node:dgram';
 import fc from 'fast-check';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { UdpForwarder } from '../../src/forward/udp-forwarder.js';
 import { UdpBatchSender, UdpBatchSocket, udpBatchAvailability } from '../../src/ingest/udp-batch.js';
+import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { eventually } from '../helpers/net.js';
 
 const senders: UdpBatchSender[] = [];
@@ -183,5 +187,62 @@ describe('native batched UDP send (sendmmsg)', () => {
     expect(() => s.send(Buffer.alloc(1), new Int32Array(1), new Int32Array([1]), 0, 1)).toThrow('closed');
     // The receive side is untouched by the send side: both load from one addon.
     receivers.push(new UdpBatchSocket({ host: '127.0.0.1', port: 0, ipv6: false, receiveBufferSize: 0 }));
+  });
+
+  it('sends a forwarding queue that wraps, in order, whatever the packet sizes', async () => {
+    const r = await receiver();
+    const forwarder = new UdpForwarder(
+      { host: '127.0.0.1', port: r.port, text: `127.0.0.1:${r.port}` },
+      { packets: 7, bytes: 5000 },
+      new SelfMetrics(new Registry()),
+      pino({ level: 'silent' }),
+      true,
+    );
+    forwarder.start();
+    await eventually(
+      () => forwarder.path,
+      (path) => path !== null,
+    );
+    expect(forwarder.path).toBe('batch');
+    const expected: Buffer[] = [];
+    let serial = 0;
+    let offered = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 1400 }), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.array(fc.integer({ min: 1, max: 1400 }), { maxLength: 6 }),
+        async (sizes, dropOldest, more) => {
+          // What the queue holds, oldest first, mirrored here.
+          const pending: Buffer[] = [];
+          const offer = (size: number) => {
+            const packet = Buffer.alloc(size, serial++ & 0xff);
+            const before = forwarder.queue.count;
+            forwarder.enqueue(packet, 0, packet.length);
+            if (forwarder.queue.count > before) pending.push(packet);
+          };
+          for (const size of sizes) offer(size);
+          // Take the oldest off without sending them, as a partial send would have, so that the
+          // packets offered next wrap around the end of the queue's storage and index ring.
+          const dropped = Math.min(dropOldest, pending.length);
+          forwarder.queue.shift(dropped);
+          pending.splice(0, dropped);
+          for (const size of more) offer(size);
+          offered += sizes.length + more.length - dropped;
+          forwarder.flush();
+          expect(forwarder.queue.count).toBe(0);
+          expected.push(...pending);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    await eventually(
+      () => r.received.length,
+      (n) => n === expected.length,
+    );
+    expect(r.received).toEqual(expected);
+    expect(forwarder.cells.sent.value).toBe(expected.length);
+    expect(forwarder.cells.sent.value + forwarder.cells.queueFull.value).toBe(offered);
+    await forwarder.stop();
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COUNTER_WIDTH, counterOffset, realisticPacket } from './packets.js';
@@ -12,6 +12,16 @@ const root = dirname(here);
 const RATES = (process.env.BENCH_FORWARD_RATES ?? '100000,200000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_FORWARD_SECONDS ?? 5);
 const RECEIVE_BUFFER = 8 * 1024 * 1024;
+/** USER_HZ, the unit of /proc/PID/stat's times; 100 on every Linux architecture Node runs on */
+const CLOCK_TICKS = 100;
+
+/** [user, system] CPU seconds a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid: number): [number, number] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [Number(fields[11]) / CLOCK_TICKS, Number(fields[12]) / CLOCK_TICKS];
+}
 
 /** One exporter forwarding a blast to one UDP target, on one send path. */
 export interface ForwardRun {
@@ -29,6 +39,12 @@ export interface ForwardRun {
   targetReceived: number;
   /** forwarded / sent: the issue's figure */
   forwardedPerSent: number;
+  /**
+   * The exporter's CPU time (user, system) over the blast, per packet it read: unlike the rates,
+   * this hardly depends on what else the machine runs.
+   */
+  userUsPerPacket: number;
+  systemUsPerPacket: number;
   peakRssMb: number;
 }
 
@@ -106,8 +122,12 @@ export async function runForward(): Promise<ForwardResult[]> {
       if (log.msg === 'hep: listening') listenAddress = log.address!;
       if (log.msg === 'web: listening') webAddress = log.address!;
     }
+    // Settled after start (tsx compiles the sources on the way up), then measured over the blast.
+    await new Promise((r) => setTimeout(r, 1000));
+    const [user0, system0] = cpuSeconds(exporter.pid!);
     const sent = blastAt(Number(listenAddress.slice(listenAddress.lastIndexOf(':') + 1)));
     await new Promise((r) => setTimeout(r, 1000));
+    const [user1, system1] = cpuSeconds(exporter.pid!);
     const text = await (await fetch(`http://${webAddress}/metrics`)).text();
     const peak = peakRssMb(exporter.pid!);
     exporter.kill('SIGTERM');
@@ -119,10 +139,11 @@ export async function runForward(): Promise<ForwardResult[]> {
       (p) => sample(text, `sip_exporter_udp_receive_path{listener="hep",path="${p}"}`) === 1,
     );
     const forwarded = result('sent');
+    const packets = sample(text, 'sip_exporter_packets_received_total{listener="hep",transport="udp"}');
     return {
       path: path ?? 'unknown',
       sent,
-      packets: sample(text, 'sip_exporter_packets_received_total{listener="hep",transport="udp"}'),
+      packets,
       counted: sample(
         text,
         'sip_responses_total{code="200",class="2xx",reason="OK",method="INVITE",node="kamailio-edge-1"}',
@@ -132,6 +153,8 @@ export async function runForward(): Promise<ForwardResult[]> {
       sendErrors: result('send_error'),
       targetReceived,
       forwardedPerSent: forwarded / sent,
+      userUsPerPacket: ((user1 - user0) * 1e6) / packets,
+      systemUsPerPacket: ((system1 - system0) * 1e6) / packets,
       peakRssMb: peak,
     };
   };

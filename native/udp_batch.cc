@@ -565,6 +565,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSender", UdpSender::Init(env));
   exports.Set("MAX_SEND_BATCH", Napi::Number::New(env, kMaxSendBatch));
   exports.Set("EAGAIN", Napi::Number::New(env, EAGAIN));
+  exports.Set("ECONNREFUSED", Napi::Number::New(env, ECONNREFUSED));
   return exports;
 }
 

@@ -148,14 +148,14 @@ const LOGGED = {
   SRE_WARN_HEP_FORWARD_DOWN: {
     level: 'warn',
     meaning:
-      'a `hep.forward_address` target cannot be reached: its name does not resolve, its socket cannot be opened, or (TCP) the connection failed or was lost; logged once per outage while the exporter retries with backoff, and what arrives meanwhile is dropped and counted (`sip_exporter_hep_forwarded_total{result="dropped_disconnected"}`)',
+      'a `hep.forward_address` target cannot be reached: its name does not resolve, its socket cannot be opened, (TCP) the connection failed or was lost, or (UDP) it answers port unreachable; logged once per outage while the exporter retries with backoff (TCP: what arrives meanwhile is dropped and counted as `sip_exporter_hep_forwarded_total{result="dropped_disconnected"}`)',
     action:
       'check that the receiver (Homer, heplify-server) runs and listens on that address and transport; counting goes on regardless (docs/forwarding.md)',
   },
   SRE_INFO_HEP_FORWARD_UP: {
     level: 'info',
     meaning:
-      'a `hep.forward_address` target is reachable again (TCP connected, UDP socket open) after an outage',
+      'a `hep.forward_address` target is reachable again after an outage (TCP connected; UDP socket open and no port unreachable for a second)',
     action: 'nothing',
   },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;

@@ -95,6 +95,11 @@ export abstract class TargetForwarder {
     this.up = true;
     this.cells.connected.value = 1;
     this.backoff.reset();
+    this.endOutage();
+  }
+
+  /** Logs the end of an outage, once. */
+  protected endOutage(): void {
     if (this.outage) {
       this.outage = false;
       this.logger.info(
@@ -110,6 +115,11 @@ export abstract class TargetForwarder {
     this.cells.connected.value = 0;
     this.cells.disconnected.value += this.queue.clear();
     this.cells.queued.value = 0;
+    this.startOutage(reason);
+  }
+
+  /** Logs the start of an outage, once. */
+  protected startOutage(reason: string): void {
     if (!this.outage && !this.stopping) {
       this.outage = true;
       this.logger.warn(

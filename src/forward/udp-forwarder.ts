@@ -11,12 +11,19 @@ import { type QueueBounds, TargetForwarder } from './target-forwarder.js';
 const DGRAM_IN_FLIGHT = 256;
 /** How soon to try again when the kernel's send buffer was full. */
 const FULL_RETRY_MS = 1;
+/** How long without an ICMP port unreachable before a target that sent one counts as back. */
+const REFUSED_QUIET_MS = 1000;
 
 /**
  * Forwards to one target over UDP from a socket connect()ed to it, so the kernel routes once and
  * an ICMP port unreachable comes back as ECONNREFUSED. With the native addon, a flush is one
  * sendmmsg of up to 1024 queued packets straight from the queue's storage; without it, one
  * dgram send per packet, whose slot is freed when its callback comes.
+ *
+ * UDP has no connection to lose: packets keep being sent whatever comes back. An ICMP port
+ * unreachable (nothing listens at the target) reports on an earlier datagram, already counted as
+ * sent, so it counts no packet; it sets sip_exporter_hep_forward_connected to 0 and logs the
+ * outage, until a second passes without another.
  */
 export class UdpForwarder extends TargetForwarder {
   private batch: UdpBatchSender | null = null;
@@ -25,6 +32,8 @@ export class UdpForwarder extends TargetForwarder {
   private inFlight = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private connectTimer: NodeJS.Timeout | null = null;
+  /** performance.now() of the last ICMP port unreachable; -Infinity when none is outstanding */
+  private refusedAt = Number.NEGATIVE_INFINITY;
   /** the path in use once open; for tests and the log */
   path: 'batch' | 'dgram' | null = null;
 
@@ -53,7 +62,7 @@ export class UdpForwarder extends TargetForwarder {
         this.batch = new UdpBatchSender({ host: address, port: this.target.port, ipv6 });
         this.path = 'batch';
       } else {
-        this.dgram = await connectDgram(address, this.target.port, ipv6);
+        this.dgram = await connectDgram(address, this.target.port, ipv6, this.refused);
         if (this.stopping) {
           this.dgram.close();
           this.dgram = null;
@@ -76,7 +85,8 @@ export class UdpForwarder extends TargetForwarder {
   private flushBatch(sender: UdpBatchSender): void {
     const queue = this.queue;
     const cells = this.cells;
-    // Bounded: each turn sends or drops at least one packet of a bounded queue.
+    // Bounded: each turn sends or drops at least one packet of a bounded queue, or retries once.
+    let retried = false;
     while (queue.count > 0) {
       const first = queue.first;
       // The index ring may wrap; send up to its end, then from 0 on the next turn.
@@ -87,18 +97,43 @@ export class UdpForwarder extends TargetForwarder {
       if (sent > 0) {
         cells.sent.value += sent;
         queue.shift(sent);
+        retried = false;
         continue;
       }
       if (sent === -sender.eagain) {
         this.retrySoon();
         break;
       }
-      // The kernel refused the oldest packet (an ICMP unreachable reported by an earlier send,
-      // no route): count it and go on, so one bad moment does not hold the queue.
-      cells.sendError.value++;
-      queue.shift(1);
+      // An ICMP port unreachable for an earlier datagram is reported in place of this send, which
+      // did not happen; reporting clears it, so the packet is sent again. Any other refusal (no
+      // route, not permitted), or a second in a row, gives up on the oldest packet: counted, and
+      // the queue goes on.
+      const refused = sent === -sender.econnrefused;
+      if (refused) this.refused();
+      if (!refused || retried) {
+        cells.sendError.value++;
+        queue.shift(1);
+        retried = false;
+      } else retried = true;
     }
     cells.queued.value = queue.count;
+    this.checkRefusedOver();
+  }
+
+  /** An ICMP port unreachable came back from the target. */
+  private readonly refused = (): void => {
+    this.refusedAt = performance.now();
+    this.cells.connected.value = 0;
+    this.startOutage('ECONNREFUSED: nothing listens on the target port');
+  };
+
+  /** Back to connected once a while has passed without a refusal. */
+  private checkRefusedOver(): void {
+    if (this.refusedAt === Number.NEGATIVE_INFINITY) return;
+    if (performance.now() - this.refusedAt < REFUSED_QUIET_MS) return;
+    this.refusedAt = Number.NEGATIVE_INFINITY;
+    if (this.up) this.cells.connected.value = 1;
+    this.endOutage();
   }
 
   private flushDgram(socket: Socket): void {
@@ -120,6 +155,7 @@ export class UdpForwarder extends TargetForwarder {
     else this.cells.sent.value++;
     this.cells.queued.value = this.queue.count;
     if (this.queue.count > this.inFlight) this.flushDgram(this.dgram);
+    else this.checkRefusedOver();
   };
 
   private retrySoon(): void {
@@ -155,7 +191,7 @@ export class UdpForwarder extends TargetForwarder {
   }
 }
 
-function connectDgram(address: string, port: number, ipv6: boolean): Promise<Socket> {
+function connectDgram(address: string, port: number, ipv6: boolean, refused: () => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(ipv6 ? 'udp6' : 'udp4');
     const fail = (err: Error) => {
@@ -165,8 +201,11 @@ function connectDgram(address: string, port: number, ipv6: boolean): Promise<Soc
     socket.once('error', fail);
     socket.connect(port, address, () => {
       socket.off('error', fail);
-      // Errors of a connected socket also reach the send callbacks, which count them.
-      socket.on('error', () => {});
+      // A connected socket's ICMP errors arrive as 'error' events from its receive side; errors
+      // of a send reach that send's callback, which counts them.
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ECONNREFUSED') refused();
+      });
       resolve(socket);
     });
   });

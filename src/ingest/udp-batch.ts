@@ -31,6 +31,7 @@ interface NativeModule {
   }) => NativeSender;
   MAX_SEND_BATCH: number;
   EAGAIN: number;
+  ECONNREFUSED: number;
 }
 
 interface NativeSender {
@@ -239,6 +240,8 @@ export class UdpBatchSender {
   readonly maxBatch: number;
   /** what send() returns, negated, when the socket's send buffer is full */
   readonly eagain: number;
+  /** what send() returns, negated, when an earlier datagram drew an ICMP port unreachable */
+  readonly econnrefused: number;
   private readonly native: NativeSender;
   private open = true;
 
@@ -248,6 +251,7 @@ export class UdpBatchSender {
     if (addon === null) throw new Error(loadError);
     this.maxBatch = addon.MAX_SEND_BATCH;
     this.eagain = addon.EAGAIN;
+    this.econnrefused = addon.ECONNREFUSED;
     this.native = new addon.UdpSender({
       host: options.host,
       port: options.port,

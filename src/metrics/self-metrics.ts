@@ -380,7 +380,7 @@ export class SelfMetrics {
     this.hepForwardConnected = new GaugeCells(
       r,
       'sip_exporter_hep_forward_connected',
-      '1 when a forwarding target can be sent to (TCP connected, UDP socket open), 0 otherwise.',
+      '1 when a forwarding target can be sent to (TCP connected; UDP socket open, no port unreachable in the last second), 0 otherwise.',
       ['target'],
     );
   }

@@ -12,11 +12,11 @@ export interface Collector {
 }
 
 /** A UDP receiver on 127.0.0.1 with a buffer that holds a whole burst, so the kernel drops none. */
-export async function udpCollector(): Promise<Collector> {
+export async function udpCollector(port = 0): Promise<Collector> {
   const socket: UdpSocket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   const received: Buffer[] = [];
   socket.on('message', (msg) => received.push(msg));
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', resolve));
   return {
     port: socket.address().port,
     received,

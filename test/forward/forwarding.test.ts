@@ -128,6 +128,55 @@ describe('HEP forwarding over UDP', () => {
     expect(b.received).toEqual(packets);
   });
 
+  it('keeps sending to a port nothing listens on, shows it as not connected, and recovers', async () => {
+    const port = await freePort();
+    const target = `127.0.0.1:${port}`;
+    const e = await exporter({ 'hep.forward-address': target });
+    await eventually(
+      () => (e.source('hep').forwarder!.targets[0] as UdpForwarder).path,
+      (path) => path !== null,
+    );
+    const paced = async (packets: Buffer[]) => {
+      const socket = udpSender();
+      for (const p of packets) {
+        await sendUdp(socket, p, hepPort(e));
+        // Time for the ICMP port unreachable to come back before the next send.
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await closeUdp(socket);
+    };
+    await paced(responses(40, 'refused'));
+    let text = await eventually(
+      () => scrape(e),
+      (t) => forwarded(t, target, 'sent') === 40,
+    );
+    // UDP cannot know which datagram a port unreachable was for: every packet was sent, none is
+    // counted as an error, and the target shows as not connected.
+    expect(forwarded(text, target, 'send_error')).toBe(0);
+    expect(sampleValue(text, `sip_exporter_hep_forward_connected{target="${target}"}`)).toBe(0);
+
+    const collector = await udpCollector(port);
+    collectors.push(collector);
+    await new Promise((r) => setTimeout(r, 1100));
+    const later = responses(10, 'listening');
+    await paced(later);
+    await eventually(
+      () => collector.received.length,
+      (n) => n >= later.length,
+    );
+    expect(collector.received).toEqual(later);
+    // A refusal of the last datagram sent to nobody may be reported on the first send after
+    // (the kernel keeps it until then): connected comes back once a second passes without one.
+    await new Promise((r) => setTimeout(r, 1100));
+    await paced(responses(1, 'quiet'));
+    text = await eventually(
+      () => scrape(e),
+      (t) => forwarded(t, target, 'sent') === 51,
+    );
+    expect(sampleValue(text, `sip_exporter_hep_forward_connected{target="${target}"}`)).toBe(1);
+    expect(forwarded(text, target, 'send_error')).toBe(0);
+  });
+
   it('counts what arrives before the target is reachable as dropped_disconnected', async () => {
     // A name that never resolves (.invalid, RFC 6761): the target stays down and is retried.
     const e = await exporter({ 'hep.forward-address': 'collector.invalid:9999' });
@@ -167,6 +216,30 @@ describe('HEP forwarding over TCP', () => {
     expect(forwarded(text, target, 'dropped_hep_v1_v2')).toBe(2);
     expect(sampleValue(text, 'sip_exporter_sip_messages_total{listener="hep",kind="response"}')).toBe(402);
     expect(collector.connections).toBe(1);
+  });
+
+  it('on stop, forwards what the listener still drains before closing', async () => {
+    const collector = await tcpCollector();
+    collectors.push(collector);
+    const target = `127.0.0.1:${collector.port}`;
+    const e = await exporter({ 'hep.forward-address': target, 'hep.forward-transport': 'tcp' });
+    await eventually(
+      async () => sampleValue(await scrape(e), `sip_exporter_hep_forward_connected{target="${target}"}`),
+      (v) => v === 1,
+    );
+    const packets = responses(300, 'stop');
+    const input = await tcpConnect(e.source('hep').listener!.tcpPort);
+    await write(input, Buffer.concat(packets));
+    // Stop at once: the listener drains the connection, then the forwarder sends what it queued.
+    const stopped = e.stop();
+    running.splice(running.indexOf(e), 1);
+    input.end();
+    await stopped;
+    await eventually(
+      () => collector.received.length,
+      (n) => n >= packets.length,
+    );
+    expect(collector.received).toEqual(packets);
   });
 
   it('drops and counts while the target is down, then reconnects with backoff and sends', async () => {

@@ -152,6 +152,11 @@ const LOGGED = {
     action:
       'check that the receiver (Homer, heplify-server) runs and listens on that address and transport; counting goes on regardless (docs/forwarding.md)',
   },
+  SRE_WARN_HEP_FORWARD_UNUSED: {
+    level: 'warn',
+    meaning: '`hep.forward_address` is set but `hep.listen_address` is empty: there is no HEP to forward',
+    action: 'set `--hep.listen-address` (for example ":9060"), or remove the forwarding targets',
+  },
   SRE_INFO_HEP_FORWARD_UP: {
     level: 'info',
     meaning:

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { configWarnings } from '../../src/config/check.js';
 import { loadConfig } from '../../src/config/load.js';
 import { CODE } from '../../src/errors.js';
 import { errorOf } from '../helpers/errors.js';
@@ -33,6 +34,14 @@ describe('forwarding configuration', () => {
     expect(errorOf(() => loadConfig({ flags: { 'hep.forward-queue-bytes': '1000' } })).message).toContain(
       'hep.forward_queue_bytes: expected a whole number from 65535',
     );
+  });
+
+  it('warns when there is no HEP listener to forward from', () => {
+    const codes = (flags: Record<string, string>) => configWarnings(loadConfig({ flags })).map((w) => w.code);
+    expect(codes({ 'hep.listen-address': '', 'hep.forward-address': 'homer:9060' })).toContain(
+      CODE.SRE_WARN_HEP_FORWARD_UNUSED,
+    );
+    expect(codes({ 'hep.forward-address': 'homer:9060' })).not.toContain(CODE.SRE_WARN_HEP_FORWARD_UNUSED);
   });
 
   it('needs a restart to change targets, and says so on reload', async () => {

@@ -1,4 +1,5 @@
 import { runCallMix } from './call-mix.js';
+import { runForward } from './forward.js';
 import { runInProcess } from './inprocess.js';
 import { soakCompiled } from './kpi-soak.js';
 import { runSyslog } from './syslog.js';
@@ -59,4 +60,26 @@ if (which === 'all' || which === 'syslog') {
     console.log(`  ratio per core        : ${(r.oursPerSecond / r.mtail.perCpuSecond).toFixed(2)}x`);
   }
   printUdp('Syslog over UDP end to end', r.udp);
+}
+if (which === 'all' || which === 'forward') {
+  const cpu = (run: { userUsPerPacket: number; systemUsPerPacket: number }) =>
+    `exporter CPU per packet read ${run.userUsPerPacket.toFixed(2)} us user + ${run.systemUsPerPacket.toFixed(2)} us system`;
+  for (const r of await runForward()) {
+    console.log(
+      `HEP forwarding to one UDP target (${fmt(r.rate)}/s offered for ${r.seconds}s, every datagram a distinct response)`,
+    );
+    const b = r.baseline;
+    console.log(
+      `  no forwarding, batch path    : ${fmt(b.counted)} counted of ${fmt(b.sent)} sent (counted / sent ${(b.counted / b.sent).toFixed(3)})`,
+    );
+    console.log(`    ${cpu(b)}`);
+    for (const run of [r.batch, r.dgram]) {
+      console.log(
+        `  ${run.path === 'batch' ? 'recvmmsg in, sendmmsg out' : 'dgram in, dgram out      '}    : ${fmt(run.forwarded)} forwarded of ${fmt(run.sent)} sent (${fmt(run.counted)} counted, ${fmt(run.droppedQueueFull)} queue full, ${fmt(run.sendErrors)} send errors, ${fmt(run.targetReceived)} at the target)`,
+      );
+      console.log(
+        `    forwarded / sent ${run.forwardedPerSent.toFixed(3)}, ${cpu(run)}, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
+      );
+    }
+  }
 }

@@ -404,11 +404,168 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
   Napi::AsyncContext* context_ = nullptr;
 };
 
+// Batched UDP send for HEP forwarding: one sendmmsg for many datagrams, from one buffer JavaScript
+// owns and offsets/lengths it passes, to the one destination the socket is connect()ed to. The
+// counterpart of the receive path above: a send per packet would cost what a receive does.
+constexpr size_t kMaxSendBatch = 1024;
+// Largest UDP payload over IPv4 (65,535 - 20 - 8); a longer one can never be sent.
+constexpr int32_t kMaxDatagram = 65507;
+
+class UdpSender : public Napi::ObjectWrap<UdpSender> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "UdpSender",
+                       {
+                           InstanceMethod("send", &UdpSender::Send),
+                           InstanceMethod("close", &UdpSender::Close),
+                       });
+  }
+
+  // new UdpSender({ host, port, ipv6, sendBufferSize }) creates a non-blocking socket and
+  // connects it to host:port; throws an errno-coded Error as the receive side does.
+  explicit UdpSender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSender>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsObject()) {
+      Napi::TypeError::New(env, "expected (options)").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Object opts = info[0].As<Napi::Object>();
+    Napi::Value hostValue = opts.Get("host");
+    Napi::Value portValue = opts.Get("port");
+    Napi::Value sndbufValue = opts.Get("sendBufferSize");
+    if (!hostValue.IsString() || !portValue.IsNumber() || !sndbufValue.IsNumber()) {
+      Napi::TypeError::New(env, "expected { host: string, port, sendBufferSize: number }")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    std::string host = hostValue.As<Napi::String>().Utf8Value();
+    int port = portValue.As<Napi::Number>().Int32Value();
+    bool ipv6 = opts.Get("ipv6").ToBoolean();
+    int sndbuf = sndbufValue.As<Napi::Number>().Int32Value();
+    if (port <= 0) {
+      Napi::RangeError::New(env, "port out of range").ThrowAsJavaScriptException();
+      return;
+    }
+    sockaddr_storage ss;
+    socklen_t len = 0;
+    if (!FillAddress(env, host, port, ipv6, &ss, &len)) return;
+    int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      ErrnoError(env, errno, "socket").ThrowAsJavaScriptException();
+      return;
+    }
+    if (sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      int err = errno;
+      close(fd);
+      ErrnoError(env, err, "connect").ThrowAsJavaScriptException();
+      return;
+    }
+    fd_ = fd;
+    msgs_.resize(kMaxSendBatch);
+    iov_.resize(kMaxSendBatch);
+  }
+
+  ~UdpSender() override {
+    if (fd_ >= 0) close(fd_);
+  }
+
+ private:
+  // send(data: Buffer, offsets: Int32Array, lengths: Int32Array, first, count) sends datagrams
+  // first .. first+count-1, datagram i being data[offsets[i], offsets[i] + lengths[i]). Returns
+  // how many the kernel took (from the first on, in order), or -errno when it took none: -EAGAIN
+  // when the send buffer is full, -ECONNREFUSED when an earlier datagram drew an ICMP port
+  // unreachable. Never blocks; at most kMaxSendBatch datagrams a call.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) {
+      Napi::Error::New(env, "closed").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (info.Length() != 5 || !info[0].IsBuffer() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+        !info[3].IsNumber() || !info[4].IsNumber()) {
+      Napi::TypeError::New(env, "expected (Buffer, Int32Array, Int32Array, first, count)")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::TypedArray offsetsArray = info[1].As<Napi::TypedArray>();
+    Napi::TypedArray lengthsArray = info[2].As<Napi::TypedArray>();
+    if (offsetsArray.TypedArrayType() != napi_int32_array || lengthsArray.TypedArrayType() != napi_int32_array) {
+      Napi::TypeError::New(env, "offsets and lengths must be Int32Arrays").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Buffer<uint8_t> data = info[0].As<Napi::Buffer<uint8_t>>();
+    Napi::Int32Array offsets = offsetsArray.As<Napi::Int32Array>();
+    Napi::Int32Array lengths = lengthsArray.As<Napi::Int32Array>();
+    int64_t first = info[3].As<Napi::Number>().Int64Value();
+    int64_t count = info[4].As<Napi::Number>().Int64Value();
+    size_t entries = offsets.ElementLength() < lengths.ElementLength() ? offsets.ElementLength()
+                                                                       : lengths.ElementLength();
+    if (first < 0 || count < 0 || static_cast<uint64_t>(first) > entries ||
+        static_cast<uint64_t>(count) > entries - static_cast<uint64_t>(first)) {
+      Napi::RangeError::New(env, "first and count must lie within offsets and lengths").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (count > static_cast<int64_t>(kMaxSendBatch)) count = kMaxSendBatch;
+    const size_t size = data.Length();
+    uint8_t* base = data.Data();
+    const int32_t* off = offsets.Data() + first;
+    const int32_t* lens = lengths.Data() + first;
+    mmsghdr* msgs = msgs_.data();
+    iovec* iov = iov_.data();
+    // Every datagram is checked against the buffer before any is sent, so a bad entry sends
+    // nothing rather than part of a batch.
+    for (int64_t i = 0; i < count; i++) {
+      int32_t o = off[i];
+      int32_t l = lens[i];
+      if (o < 0 || l < 0 || l > kMaxDatagram || static_cast<size_t>(o) > size ||
+          static_cast<size_t>(l) > size - static_cast<size_t>(o)) {
+        Napi::RangeError::New(env, "datagram " + std::to_string(first + i) + " lies outside the buffer or is too long")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      iov[i].iov_base = base + o;
+      iov[i].iov_len = static_cast<size_t>(l);
+      memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_len = 0;
+    }
+    size_t sent = 0;
+    // sendmmsg may stop short (a full send buffer, a signal); go on until it takes none.
+    while (sent < static_cast<size_t>(count)) {
+      int n = sendmmsg(fd_, msgs + sent, static_cast<unsigned>(count - sent), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (sent == 0) return Napi::Number::New(env, -errno);
+        break;
+      }
+      if (n == 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    return Napi::Number::New(env, static_cast<double>(sent));
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    return info.Env().Undefined();
+  }
+
+  int fd_ = -1;
+  std::vector<mmsghdr> msgs_;
+  std::vector<iovec> iov_;
+};
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpBatch", UdpBatch::Init(env));
   exports.Set("SLOT", Napi::Number::New(env, kSlot));
   exports.Set("RECORD", Napi::Number::New(env, kRecord));
   exports.Set("MAX_BATCH", Napi::Number::New(env, kMaxBatch));
+  exports.Set("UdpSender", UdpSender::Init(env));
+  exports.Set("MAX_SEND_BATCH", Napi::Number::New(env, kMaxSendBatch));
+  exports.Set("EAGAIN", Napi::Number::New(env, EAGAIN));
+  exports.Set("ECONNREFUSED", Napi::Number::New(env, ECONNREFUSED));
   return exports;
 }
 

@@ -157,6 +157,24 @@ const LOGGED = {
       '`--demo` cannot read the capture bundled with the exporter (`demo/lab.pcap` in the package): a broken install, or a capture with no SIP; the exporter does not start',
     action: 'reinstall the package or rebuild the image; `demo/` must ship beside `dist/`',
   },
+  SRE_WARN_HEP_FORWARD_DOWN: {
+    level: 'warn',
+    meaning:
+      'a `hep.forward_address` target cannot be reached: its name does not resolve, its socket cannot be opened, (TCP) the connection failed or was lost, or (UDP) it answers port unreachable; logged once per outage while the exporter retries with backoff (TCP: what arrives meanwhile is dropped and counted as `sip_exporter_hep_forwarded_total{result="dropped_disconnected"}`)',
+    action:
+      'check that the receiver (Homer, heplify-server) runs and listens on that address and transport; counting goes on regardless (docs/forwarding.md)',
+  },
+  SRE_WARN_HEP_FORWARD_UNUSED: {
+    level: 'warn',
+    meaning: '`hep.forward_address` is set but `hep.listen_address` is empty: there is no HEP to forward',
+    action: 'set `--hep.listen-address` (for example ":9060"), or remove the forwarding targets',
+  },
+  SRE_INFO_HEP_FORWARD_UP: {
+    level: 'info',
+    meaning:
+      'a `hep.forward_address` target is reachable again after an outage (TCP connected; UDP socket open and no port unreachable for a second)',
+    action: 'nothing',
+  },
 } as const satisfies Record<`SRE_${'ERR' | 'WARN' | 'INFO'}_${string}`, CodeInfo>;
 
 /**

@@ -28,6 +28,13 @@ export function configWarnings(config: Config): ConfigWarning[] {
       message: `${given.map((key) => `syslog.tls.${key}`).join(', ')} ${given.length > 1 ? 'are' : 'is'} set but syslog.tls.listen_address is empty, so no TLS listener uses ${given.length > 1 ? 'them' : 'it'}; set --syslog.tls.listen-address (for example ":6514")`,
     });
   }
+  if (off(config.hep.listen_address) && config.hep.forward_address.length > 0) {
+    warnings.push({
+      code: CODE.SRE_WARN_HEP_FORWARD_UNUSED,
+      message:
+        'hep.forward_address is set but hep.listen_address is empty, so there is no HEP to forward; set --hep.listen-address (for example ":9060")',
+    });
+  }
   const hidden = peersWarning(config);
   if (hidden !== null) warnings.push(hidden);
   return warnings;

@@ -95,6 +95,35 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultText: '8388608',
   },
   {
+    flag: 'hep.forward-address',
+    path: ['hep', 'forward_address'],
+    valueName: 'targets',
+    description:
+      'forward every accepted HEP packet, unchanged, to these host:port targets, separated by commas (empty: no forwarding)',
+    defaultText: '',
+  },
+  {
+    flag: 'hep.forward-transport',
+    path: ['hep', 'forward_transport'],
+    valueName: 'transport',
+    description: 'udp or tcp, for every forwarding target',
+    defaultText: 'udp',
+  },
+  {
+    flag: 'hep.forward-queue',
+    path: ['hep', 'forward_queue'],
+    valueName: 'packets',
+    description: 'most packets waiting to be sent per forwarding target; more are dropped and counted',
+    defaultText: '4096',
+  },
+  {
+    flag: 'hep.forward-queue-bytes',
+    path: ['hep', 'forward_queue_bytes'],
+    valueName: 'bytes',
+    description: 'most bytes waiting to be sent per forwarding target (allocated once per target)',
+    defaultText: '4194304',
+  },
+  {
     flag: 'syslog.listen-address',
     path: ['syslog', 'listen_address'],
     valueName: 'address',

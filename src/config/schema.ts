@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
+import { type ForwardTarget, parseForwardTargets } from '../forward/target.js';
 import { type ListenAddress, parseListenAddress } from '../ingest/listen-address.js';
 import { buildExtractors, DEFAULT_EXTRACTORS, type Extractor } from '../ingest/syslog/extractors.js';
 import { peersSchema, selfAddressesSchema } from '../peers/config.js';
@@ -64,6 +65,23 @@ const listenAddress = z
     }
   });
 
+/**
+ * HEP forwarding targets: a list in the file, or one string of targets separated by commas (as a
+ * flag or the environment gives it). Parsed here, once; names are looked up when forwarding starts.
+ */
+const forwardTargets = z
+  .union([z.string(), z.array(z.string())], {
+    error: () => 'expected "host:port", "host:port,host:port" or a list of "host:port"',
+  })
+  .transform((value, ctx): ForwardTarget[] => {
+    const parsed = parseForwardTargets(value);
+    if (parsed.length > 0 && typeof parsed[0] === 'string') {
+      for (const message of parsed as string[]) ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return parsed as ForwardTarget[];
+  });
+
 /** The ordered extractor list, built once; an unknown name or a bad regex is an issue here. */
 const extractors = z
   .array(
@@ -117,6 +135,11 @@ export const configSchema = z.strictObject({
       max_packet_size: integer(64, 65535).default(65535),
       max_inflated_size: integer(1024, 16 * 1024 * 1024).default(262_144),
       udp_receive_buffer: integer(0, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+      forward_address: forwardTargets.prefault(''),
+      forward_transport: z.enum(['udp', 'tcp']).default('udp'),
+      forward_queue: integer(1, 1_000_000).default(4096),
+      // At least one largest HEP packet must fit.
+      forward_queue_bytes: integer(65_535, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
     })
     .prefault({}),
   syslog: z

@@ -23,6 +23,20 @@ interface NativeModule {
   SLOT: number;
   RECORD: number;
   MAX_BATCH: number;
+  UdpSender: new (options: {
+    host: string;
+    port: number;
+    ipv6: boolean;
+    sendBufferSize: number;
+  }) => NativeSender;
+  MAX_SEND_BATCH: number;
+  EAGAIN: number;
+  ECONNREFUSED: number;
+}
+
+interface NativeSender {
+  send(data: Buffer, offsets: Int32Array, lengths: Int32Array, first: number, count: number): number;
+  close(): void;
 }
 
 /**
@@ -201,6 +215,62 @@ export class UdpBatchSocket {
   }
 
   /** Stops reading and closes the socket; datagrams still queued are dropped with it. */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.native.close();
+  }
+}
+
+export interface UdpBatchSenderOptions {
+  /** an IP address: the addon resolves no names */
+  host: string;
+  port: number;
+  ipv6: boolean;
+  /** SO_SNDBUF to ask for; 0 keeps the system default */
+  sendBufferSize?: number;
+}
+
+/**
+ * A UDP socket connect()ed to one destination and written with sendmmsg: many datagrams, each a
+ * range of one buffer, in one system call. Only when udpBatchAvailability() says the addon loaded.
+ */
+export class UdpBatchSender {
+  /** most datagrams one send() takes */
+  readonly maxBatch: number;
+  /** what send() returns, negated, when the socket's send buffer is full */
+  readonly eagain: number;
+  /** what send() returns, negated, when an earlier datagram drew an ICMP port unreachable */
+  readonly econnrefused: number;
+  private readonly native: NativeSender;
+  private open = true;
+
+  /** Creates and connects the socket at once; throws an errno-coded error (ENETUNREACH, ...). */
+  constructor(options: UdpBatchSenderOptions) {
+    const addon = load();
+    if (addon === null) throw new Error(loadError);
+    this.maxBatch = addon.MAX_SEND_BATCH;
+    this.eagain = addon.EAGAIN;
+    this.econnrefused = addon.ECONNREFUSED;
+    this.native = new addon.UdpSender({
+      host: options.host,
+      port: options.port,
+      ipv6: options.ipv6,
+      sendBufferSize: options.sendBufferSize ?? 0,
+    });
+  }
+
+  /**
+   * Sends datagrams first .. first+count-1, datagram i being data[offsets[i], offsets[i] +
+   * lengths[i]), at most maxBatch of them. Returns how many the kernel took, in order, or a
+   * negative errno when it took none (-eagain: the send buffer is full; -ECONNREFUSED: an
+   * earlier datagram drew an ICMP port unreachable). Throws a RangeError, sending nothing, when
+   * any range lies outside the buffer.
+   */
+  send(data: Buffer, offsets: Int32Array, lengths: Int32Array, first: number, count: number): number {
+    return this.native.send(data, offsets, lengths, first, count);
+  }
+
   close(): void {
     if (!this.open) return;
     this.open = false;

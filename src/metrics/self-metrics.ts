@@ -171,6 +171,10 @@ export class SelfMetrics {
   readonly udpBatches: HotCounter<'listener'>;
   /** how each listener's UDP datagrams reach JavaScript: 'batch' (recvmmsg) or 'dgram' */
   readonly udpReceivePath: GaugeCells<'listener' | 'path'>;
+  /** HEP forwarding (src/forward/); series exist only for configured targets */
+  readonly hepForwarded: HotCounter<'target' | 'result'>;
+  readonly hepForwardQueue: GaugeCells<'target'>;
+  readonly hepForwardConnected: GaugeCells<'target'>;
 
   constructor(readonly registry: Registry) {
     const r = registry;
@@ -360,6 +364,24 @@ export class SelfMetrics {
       'sip_exporter_udp_receive_path',
       'The way UDP datagrams reach the exporter, 1 for the path in use: batch (native recvmmsg) or dgram (Node).',
       ['listener', 'path'],
+    );
+    this.hepForwarded = new HotCounter(
+      r,
+      'sip_exporter_hep_forwarded_total',
+      'HEP packets to forward, by target and result: sent, dropped_queue_full, dropped_disconnected, dropped_hep_v1_v2 (TCP targets) or send_error.',
+      ['target', 'result'],
+    );
+    this.hepForwardQueue = new GaugeCells(
+      r,
+      'sip_exporter_hep_forward_queue_packets',
+      'HEP packets waiting in the forwarding queue of a target (over TCP, those being written included).',
+      ['target'],
+    );
+    this.hepForwardConnected = new GaugeCells(
+      r,
+      'sip_exporter_hep_forward_connected',
+      '1 when a forwarding target can be sent to (TCP connected; UDP socket open, no port unreachable in the last second), 0 otherwise.',
+      ['target'],
     );
   }
 

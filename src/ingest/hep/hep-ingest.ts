@@ -16,6 +16,12 @@ import { ListenerStats, type SelfMetrics } from '../../metrics/self-metrics.js';
 import { SIP_RESPONSE, SipMessageScan, scanSipMessage } from '../../sip/scan.js';
 import { decodeHep, HEP_PAYLOAD_SIP, HepPacket } from './decode.js';
 
+/** Where accepted HEP packets go besides the counting: the forwarder (src/forward/). */
+export interface PacketForwarder {
+  /** buf[start, end) is valid only during the call */
+  forward(buf: Buffer, start: number, end: number): void;
+}
+
 export interface HepIngestOptions {
   /** when set, packets must carry this key in chunk 0x000e */
   authKey?: string;
@@ -36,6 +42,7 @@ export class HepIngest {
   /** performance.now() counts from here: the arrival wall time of a packet without capture time */
   private readonly wallOrigin = performance.timeOrigin;
   private authKey: Buffer | null;
+  private forwarder: PacketForwarder | null = null;
   /** what the counter's measurements read beyond the always-read SIP fields */
   private readonly scanFields: number;
 
@@ -59,6 +66,16 @@ export class HepIngest {
   /** Replaces the auth key (empty: accept all), as a config reload does. */
   setAuthKey(key: string): void {
     this.authKey = key === '' ? null : Buffer.from(key, 'utf8');
+  }
+
+  /**
+   * Sends every packet from now on that decodes as HEP and passes the auth key check to
+   * `forwarder` as well, whatever its payload type and whether its SIP scans: the receiver
+   * (Homer, heplify-server) decides what to keep. A packet that is not HEP, or fails the key,
+   * is not forwarded.
+   */
+  setForwarder(forwarder: PacketForwarder | null): void {
+    this.forwarder = forwarder;
   }
 
   /**
@@ -91,6 +108,7 @@ export class HepIngest {
       stats.authFailures.value++;
       return OK;
     }
+    if (this.forwarder !== null) this.forwarder.forward(buf, start, end);
     const type = packet.payloadType;
     if (type === HEP_PAYLOAD_SIP) this.self.hepPayloadTypeCells[HEP_PAYLOAD_SIP].value++;
     else {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
+import { HepForwarder } from '../../forward/hep-forwarder.js';
 import { formatListenAddress } from '../listen-address.js';
 import { bindOrExplain } from '../listen-errors.js';
 import { ListenerSource } from '../listener-source.js';
@@ -10,6 +11,9 @@ import { createHepListener } from './listener.js';
 
 /** HEP capture over UDP and TCP on one port. */
 export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
+  /** null unless hep.forward_address lists targets */
+  forwarder: HepForwarder | null = null;
+
   constructor(
     private readonly config: Config['hep'],
     deps: SourceDeps,
@@ -29,6 +33,22 @@ export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
     const config = this.config;
     const address = config.listen_address;
     if (address === null) return;
+    if (config.forward_address.length > 0) {
+      // Started before the listener, so that the first packets find the targets connecting.
+      const forwarder = new HepForwarder(
+        {
+          targets: config.forward_address,
+          transport: config.forward_transport,
+          queue: { packets: config.forward_queue, bytes: config.forward_queue_bytes },
+          udpBatch: this.deps.udpBatch,
+        },
+        this.deps.self,
+        logger,
+      );
+      this.forwarder = forwarder;
+      forwarder.start();
+      this.ingest.setForwarder(forwarder);
+    }
     const listener = createHepListener(
       this.ingest,
       this.deps.self,
@@ -59,6 +79,16 @@ export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
         activity: activity(this.deps.arrivals, this.name, ['udp', 'tcp']),
       },
     ];
+  }
+
+  /** Stops the listener first, so that what it still drains is forwarded too, then the forwarder. */
+  override async stop(): Promise<void> {
+    await super.stop();
+    const forwarder = this.forwarder;
+    if (forwarder !== null) {
+      this.ingest.setForwarder(null);
+      await forwarder.stop();
+    }
   }
 
   reload(next: Config): void {

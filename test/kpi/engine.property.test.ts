@@ -285,6 +285,7 @@ describe('bad input', () => {
             branchHi: num,
             branchLo: num,
             direction: num,
+            peer: num,
             captureMs: num,
             now: num,
             expires0: fc.boolean(),
@@ -294,7 +295,8 @@ describe('bad input', () => {
           { maxLength: 50 },
         ),
         (msgs: KpiMessage[]) => {
-          const engine = new KpiEngine(new RecordingSink(), { maxAttempts: 8, maxDialogs: 8, now: 0 });
+          const sink = new RecordingSink();
+          const engine = new KpiEngine(sink, { maxAttempts: 8, maxDialogs: 8, maxLegs: 8, now: 0 }, sink);
           for (const m of msgs) engine.handle(m);
           engine.expire(Number.NaN);
           engine.expireAll(1e12);

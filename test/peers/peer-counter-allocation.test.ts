@@ -77,7 +77,10 @@ describe('per-peer counting', () => {
     ];
     // As SipCounter hands it over: the message's dedupe key, hashed once.
     const hasher = new KeyHasher();
-    const countPeers = (o: Observation) => counter.count(o, hashMessageKey(hasher, o), hasher);
+    const countPeers = (o: Observation) => {
+      counter.resolve(o);
+      counter.count(o, hashMessageKey(hasher, o), hasher);
+    };
     const run = (n: number) => {
       for (let i = 0; i < n; i++) {
         if (text) {

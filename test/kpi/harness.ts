@@ -103,7 +103,9 @@ export class RecordingSink implements KpiSink, KpiPeerSink {
     this.events.push(`branch ${node} ${method} ${status} ${branchHi.toString(16)}:${branchLo.toString(16)}`);
   }
   onLegEnd(node: number, peer: number, direction: number, outcome: number): void {
-    this.events.push(`leg ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${ATTEMPT_OUTCOME_LABELS[outcome]}`);
+    this.events.push(
+      `leg ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${ATTEMPT_OUTCOME_LABELS[outcome]}`,
+    );
   }
   onLegSrd(node: number, peer: number, direction: number, result: number, seconds: number): void {
     this.events.push(

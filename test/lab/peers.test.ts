@@ -16,6 +16,7 @@ import {
 import { readText, waitFor } from '../../lab/processes.js';
 import { startRsyslogd } from '../../lab/rsyslog.js';
 import { parseSippScreen } from '../../lab/sipp-report.js';
+import { ATTEMPT_OUTCOME_LABELS, attemptOutcomeOf } from '../../src/kpi/types.js';
 import { reasonPhrase, statusClass } from '../../src/sip/status-codes.js';
 import { samples, sampleValue } from '../helpers/exporter.js';
 
@@ -122,6 +123,10 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
         });
         const responses: Record<string, number> = {};
         const invites: Record<string, number> = {};
+        // Call KPI legs: each call's final, once for the customer, and once for the carrier that sent it.
+        const legs: Record<string, number> = {};
+        const leg = (peer: string, direction: string, code: number) =>
+          `{node="${CAPTURE_ID}",peer="${peer}",direction="${direction}",outcome="${ATTEMPT_OUTCOME_LABELS[attemptOutcomeOf(code)]}"}`;
         let sent = 0;
         for (const c of CALL_MIX) {
           const run = `${name}-uac-${c.name}`;
@@ -136,6 +141,11 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
             const carrier = CARRIER_OF[c.name];
             if (carrier !== undefined && RELAYED.has(key))
               add(responses, responseSeries(carrier, 'from_peer', key), n);
+            const [method, code] = [key.split(' ')[0], Number(key.split(' ')[1])];
+            if (method === 'INVITE' && code >= 200) {
+              add(legs, leg('customer', 'from_peer', code), n);
+              if (carrier !== undefined && RELAYED.has(key)) add(legs, leg(carrier, 'to_peer', code), n);
+            }
           }
           const method = c.name === 'register' ? 'REGISTER' : 'INVITE';
           add(
@@ -160,6 +170,12 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
         await kamailio.process.stop();
         const text = await exporter.metrics();
         expect(samples(text, 'sip_peer_responses_total')).toEqual(responses);
+        expect([legs[leg('carrier-a', 'to_peer', 200)], legs[leg('customer', 'from_peer', 503)]]).toEqual([
+          CALLS,
+          CALLS,
+        ]);
+        const ended = Object.entries(samples(text, 'sip_peer_session_attempts_total'));
+        expect(Object.fromEntries(ended.filter(([, n]) => n > 0))).toEqual(legs);
         // Requests: every INVITE and REGISTER the customer sent, every INVITE a carrier got.
         const requests = samples(text, 'sip_peer_requests_total');
         const chosen = Object.fromEntries(

@@ -210,8 +210,14 @@ class Buckets {
  * after construction, sets no timer and touches no metric; `now` comes with each message, and
  * `expire(now)` may be called from a timer so that a source that goes silent still times out.
  *
- * Memory is fixed at construction; each message costs a lookup in at most two buckets of one
- * table plus a slice of the expiry sweep, and allocates nothing. See docs/kpis.md.
+ * Memory is fixed at construction (the per-peer leg table once, on the first leg); each message
+ * costs a lookup in at most two buckets of one table (two for an INVITE or its response when
+ * legs are followed) plus a slice of the expiry sweep, and allocates nothing. See docs/kpis.md.
+ *
+ * With a KpiPeerSink, each INVITE transaction between the node and a peer (a leg: one Via
+ * branch, named by the message's `peer` and `direction`) is also followed on its own, apart from
+ * the attempt, and reported there: what the node family counts once per call, the legs count
+ * once per branch, so a failover's 503 is charged to the carrier that sent it.
  */
 export class KpiEngine {
   readonly stats = new KpiStats();

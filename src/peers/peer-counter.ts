@@ -257,9 +257,10 @@ export class PeerCounter implements MessageEnds {
 
   /**
    * Counts one observation (resolved just before, by `resolve`) at each end that is a peer or
-   * `other`; reads its fields during the call only. `key` holds the message's dedupe key as SipCounter hashed it, valid when `keyed` (false for
-   * a message without Call-ID or CSeq number, which is never deduplicated). The hasher itself is
-   * passed, not its two words: a uint32 above 2^30 passed to a call V8 does not inline is boxed.
+   * `other`; reads its fields during the call only. `key` holds the message's dedupe key as
+   * SipCounter hashed it, valid when `keyed` (false for a message without Call-ID or CSeq number,
+   * which is never deduplicated). The hasher itself is passed, not its two words: a uint32 above
+   * 2^30 passed to a call V8 does not inline is boxed.
    */
   count(o: Observation, keyed: boolean, key: KeyHasher): void {
     if (this.matcher === null) return;

@@ -160,6 +160,12 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
+/** Where the engine leaves the key it has just computed. */
+interface KeyHolder {
+  readonly kHi: number;
+  readonly kLo: number;
+}
+
 /**
  * A set-associative table with two candidate buckets per key (the less loaded one takes a new
  * key), so that a table half full almost never has to evict a live entry.
@@ -183,8 +189,14 @@ class Buckets {
     return (this.mask + 1) * WAYS;
   }
 
-  /** Sets b1 and b2 (word offsets of the two buckets) for the key; returns the entry or -1. */
-  find(kHi: number, kLo: number): number {
+  /**
+   * Sets b1 and b2 (word offsets of the two buckets) for the key `k` holds; returns the entry or
+   * -1. The key is read from its holder, not passed: a uint32 above 2^30 passed to a call V8 does
+   * not inline is boxed, a heap number per lookup.
+   */
+  find(k: KeyHolder): number {
+    const kHi = k.kHi;
+    const kLo = k.kLo;
     const mask = this.mask;
     const b1 = kHi & mask;
     let b2 = Math.imul(kHi ^ (kLo >>> 16), 0x9e3779b1);
@@ -233,8 +245,9 @@ export class KpiEngine {
   private readonly sweepPeriod: number;
   private readonly origin: number;
   private captureOrigin = Number.NaN;
-  private kHi = 0;
-  private kLo = 0;
+  /** The key last computed, which the tables read in place (KeyHolder); not for callers. */
+  kHi = 0;
+  kLo = 0;
   private lastSweep = Number.NaN;
   private attemptSweepDebt = 0;
   private dialogSweepDebt = 0;
@@ -336,7 +349,7 @@ export class KpiEngine {
   private request(m: KpiMessage, kind: number, rel: number, cap: number): void {
     this.attemptKey(m, kind);
     const a = this.attempts;
-    let i = a.find(this.kHi, this.kLo);
+    let i = a.find(this);
     if (i >= 0 && !this.settleAttempt(i, rel)) i = -1;
     const cseq = m.cseq >>> 0;
     const t = a.t;
@@ -400,7 +413,7 @@ export class KpiEngine {
     if (!(status >= 100 && status <= 699)) return;
     this.attemptKey(m, kind);
     const a = this.attempts;
-    const i = a.find(this.kHi, this.kLo);
+    const i = a.find(this);
     if (i < 0 || !this.settleAttempt(i, rel)) return;
     const t = a.t;
     const w = t[i + 3];
@@ -598,7 +611,7 @@ export class KpiEngine {
     this.dialogKey(m);
     const d = this.dialogs;
     // Already there: a second answered attempt on the same Call-ID and tags; keep the first.
-    const found = d.find(this.kHi, this.kLo);
+    const found = d.find(this);
     if (found >= 0 && this.settleDialog(found, rel)) return;
     const i = this.allocDialog(rel);
     const t = d.t;
@@ -613,7 +626,7 @@ export class KpiEngine {
   private bye(m: KpiMessage, rel: number, cap: number): void {
     this.dialogKey(m);
     const d = this.dialogs;
-    const i = d.find(this.kHi, this.kLo);
+    const i = d.find(this);
     if (i < 0 || !this.settleDialog(i, rel)) {
       this.stats.unmatchedByes++;
       return;
@@ -699,7 +712,7 @@ export class KpiEngine {
     if (this.legs === null) this.legs = new Buckets(LW, this.maxLegs);
     this.legKey(m);
     const l = this.legs;
-    let i = l.find(this.kHi, this.kLo);
+    let i = l.find(this);
     if (i >= 0 && this.settleLeg(i, rel)) return;
     i = this.allocLeg(rel);
     const t = l.t;
@@ -720,7 +733,7 @@ export class KpiEngine {
     if (!(status > 100 && status <= 699)) return;
     this.legKey(m);
     const l = this.legs as Buckets;
-    const i = l.find(this.kHi, this.kLo);
+    const i = l.find(this);
     if (i < 0 || !this.settleLeg(i, rel)) return;
     const t = l.t;
     const w = t[i + 4];
@@ -735,12 +748,12 @@ export class KpiEngine {
       if ((w & L_SRD) === 0) {
         f |= L_SRD;
         if (ms < 0) this.stats.negativeDelays++;
-        else sink.onLegSrd(node, peer, direction, SrdResult.SUCCESS, ms / 1000);
+        else sink.onLegSrd(node, peer, direction, SrdResult.SUCCESS, ms);
       }
       if ((status === 180 || status === 183) && (w & L_PDD) === 0) {
         f |= L_PDD;
         if (ms < 0) this.stats.negativeDelays++;
-        else sink.onLegPdd(node, peer, direction, ms / 1000);
+        else sink.onLegPdd(node, peer, direction, ms);
       }
       t[i + 4] = f >>> 0;
       return;
@@ -750,8 +763,7 @@ export class KpiEngine {
     if (status === 401 || status === 407) return;
     if ((w & L_SRD) === 0 && (status < 300 || status >= 400)) {
       if (ms < 0) this.stats.negativeDelays++;
-      else
-        sink.onLegSrd(node, peer, direction, status < 300 ? SrdResult.SUCCESS : SrdResult.FAILURE, ms / 1000);
+      else sink.onLegSrd(node, peer, direction, status < 300 ? SrdResult.SUCCESS : SrdResult.FAILURE, ms);
     }
     sink.onLegEnd(node, peer, direction, attemptOutcomeOf(status));
   }
@@ -764,7 +776,7 @@ export class KpiEngine {
   private legCancel(m: KpiMessage, rel: number): void {
     this.legKey(m);
     const l = this.legs as Buckets;
-    const i = l.find(this.kHi, this.kLo);
+    const i = l.find(this);
     if (i < 0 || !this.settleLeg(i, rel)) return;
     const t = l.t;
     const w = t[i + 4];

@@ -132,11 +132,11 @@ export class PeerKpiMetrics implements KpiPeerSink {
     this.row(node, peer, direction).attempts[outcome].value++;
   }
 
-  onLegSrd(node: number, peer: number, direction: number, result: number, seconds: number): void {
-    this.row(node, peer, direction).srd[result].observe(seconds);
+  onLegSrd(node: number, peer: number, direction: number, result: number, ms: number): void {
+    this.row(node, peer, direction).srd[result].observe(ms / 1000);
   }
 
-  onLegPdd(node: number, peer: number, direction: number, seconds: number): void {
-    this.row(node, peer, direction).pdd.observe(seconds);
+  onLegPdd(node: number, peer: number, direction: number, ms: number): void {
+    this.row(node, peer, direction).pdd.observe(ms / 1000);
   }
 }

@@ -111,15 +111,16 @@ export const LEG_DIRECTION_LABELS = ['from_peer', 'to_peer'] as const;
 /**
  * Where the engine reports per-peer legs (docs/kpis.md, per peer): one INVITE transaction
  * between the node and one peer, keyed by its Via branch. `peer` is the stable id the message
- * carried, `direction` LEG_FROM_PEER or LEG_TO_PEER.
+ * carried, `direction` LEG_FROM_PEER or LEG_TO_PEER. Delays are whole milliseconds: a small
+ * integer argument is never boxed, whether or not V8 inlines the call.
  */
 export interface KpiPeerSink {
   /** A leg ended, once, with one of AttemptOutcome. */
   onLegEnd(node: number, peer: number, direction: number, outcome: number): void;
-  /** Session request delay on the leg, one at most; result is SrdResult. */
-  onLegSrd(node: number, peer: number, direction: number, result: number, seconds: number): void;
-  /** Post-dial delay on the leg: its INVITE to the first 180 or 183 on its branch. */
-  onLegPdd(node: number, peer: number, direction: number, seconds: number): void;
+  /** Session request delay on the leg, one at most, in ms; result is SrdResult. */
+  onLegSrd(node: number, peer: number, direction: number, result: number, ms: number): void;
+  /** Post-dial delay on the leg, in ms: its INVITE to the first 180 or 183 on its branch. */
+  onLegPdd(node: number, peer: number, direction: number, ms: number): void;
 }
 
 export const REASON_NONE = 0;

@@ -107,13 +107,14 @@ export class RecordingSink implements KpiSink, KpiPeerSink {
       `leg ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${ATTEMPT_OUTCOME_LABELS[outcome]}`,
     );
   }
-  onLegSrd(node: number, peer: number, direction: number, result: number, seconds: number): void {
+  /** Leg delays come in ms; printed in seconds, as the node's are. */
+  onLegSrd(node: number, peer: number, direction: number, result: number, ms: number): void {
     this.events.push(
-      `leg-srd ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${SRD_RESULT_LABELS[result]} ${seconds}`,
+      `leg-srd ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${SRD_RESULT_LABELS[result]} ${ms / 1000}`,
     );
   }
-  onLegPdd(node: number, peer: number, direction: number, seconds: number): void {
-    this.events.push(`leg-pdd ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${seconds}`);
+  onLegPdd(node: number, peer: number, direction: number, ms: number): void {
+    this.events.push(`leg-pdd ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${ms / 1000}`);
   }
   take(): string[] {
     const e = this.events;

@@ -172,10 +172,10 @@ describe('PeerKpiMetrics series bound', () => {
     metrics.onLegEnd(n1, 1, LEG_TO_PEER, AttemptOutcome.ANSWERED);
     metrics.onLegEnd(n2, 1, LEG_TO_PEER, AttemptOutcome.ANSWERED);
     metrics.onLegEnd(n3, 1, LEG_TO_PEER, AttemptOutcome.INEFFECTIVE);
-    metrics.onLegSrd(n3, 1, LEG_TO_PEER, SrdResult.FAILURE, 0.2);
+    metrics.onLegSrd(n3, 1, LEG_TO_PEER, SrdResult.FAILURE, 200);
     metrics.onLegEnd(n4, 1, LEG_TO_PEER, AttemptOutcome.ANSWERED);
-    metrics.onLegSrd(n4, 1, LEG_TO_PEER, SrdResult.SUCCESS, 0.3);
-    metrics.onLegPdd(n4, 2, LEG_FROM_PEER, 0.3);
+    metrics.onLegSrd(n4, 1, LEG_TO_PEER, SrdResult.SUCCESS, 300);
+    metrics.onLegPdd(n4, 2, LEG_FROM_PEER, 300);
     const text = await registry.metrics();
     const nonZero = (name: string) =>
       Object.fromEntries(Object.entries(samples(text, name)).filter(([, v]) => v > 0));

@@ -6,15 +6,25 @@
  * 90, 120 or 180 s, so the tables hold what they would at that rate; the expiry clock follows
  * simulated time, so sweeps and timeouts run as they would. The heap is sampled as it goes.
  *
- *   npx tsx bench/kpi.ts [calls]
+ *   npx tsx bench/kpi.ts [calls] [legs]
+ *
+ * With `legs`, every copy carries its direction and a peer (a customer upstream, one of 16
+ * carriers downstream), so the per-peer legs are followed too (docs/kpis.md, per peer).
  *
  * The machine may be shared: run it once, not in a loop.
  */
 import { KpiEngine } from '../src/kpi/engine.js';
-import { emptyKpiMessage, type KpiSink } from '../src/kpi/types.js';
+import {
+  DIRECTION_RECEIVED,
+  DIRECTION_SENT,
+  emptyKpiMessage,
+  type KpiPeerSink,
+  type KpiSink,
+} from '../src/kpi/types.js';
 import { METHOD_LABELS } from '../src/sip/methods.js';
 
 const CALLS = Number(process.argv[2] ?? 2_400_000);
+const LEGS = process.argv[3] === 'legs';
 const CALLS_PER_MS = 10;
 const HOLD_S = [60, 90, 120, 180];
 const NODES = 4;
@@ -23,7 +33,17 @@ const ACK = METHOD_LABELS.indexOf('ACK');
 const BYE = METHOD_LABELS.indexOf('BYE');
 const BASE = 1_795_000_000_000;
 
-const counts = { outcomes: new Float64Array(9), srd: 0, pdd: 0, started: 0, ended: 0, cut: 0, branch: 0 };
+const counts = {
+  outcomes: new Float64Array(9),
+  srd: 0,
+  pdd: 0,
+  started: 0,
+  ended: 0,
+  cut: 0,
+  branch: 0,
+  legs: 0,
+  legSrd: 0,
+};
 /** Counts only, as a metrics layer with resolved cells would. */
 const sink: KpiSink = {
   onAttemptEnd: (_n, o) => {
@@ -54,7 +74,17 @@ const sink: KpiSink = {
   },
 };
 
-const engine = new KpiEngine(sink, { now: 0 });
+const peerSink: KpiPeerSink = {
+  onLegEnd: () => {
+    counts.legs++;
+  },
+  onLegSrd: () => {
+    counts.legSrd++;
+  },
+  onLegPdd: () => {},
+};
+
+const engine = new KpiEngine(sink, { now: 0 }, LEGS ? peerSink : null);
 const m = emptyKpiMessage();
 
 function mix(x: number): number {
@@ -70,6 +100,15 @@ function identify(n: number): void {
   m.callIdLo = mix(n * 4 + 2);
   m.fromTagHi = mix(n * 4 + 3);
   m.fromTagLo = mix(n * 4 + 4);
+  carrier = 2 + (n & 15);
+}
+let carrier = 2;
+
+/** Which way the node saw a copy, and who is at the other end: with `legs` only. */
+function side(received: boolean, upstream: boolean): void {
+  if (!LEGS) return;
+  m.direction = received ? DIRECTION_RECEIVED : DIRECTION_SENT;
+  m.peer = upstream ? 1 : carrier;
 }
 
 function send(
@@ -101,12 +140,19 @@ function setup(n: number, now: number): void {
   const up = mix(n * 8 + 5);
   const down = mix(n * 8 + 6);
   const t = BASE + now;
+  side(true, true);
   send(true, INVITE, 0, 1, up, false, t, now);
+  side(false, false);
   send(true, INVITE, 0, 1, down, false, t + 1, now);
+  side(false, true);
   send(false, INVITE, 100, 1, up, false, t + 2, now);
+  side(true, false);
   send(false, INVITE, 180, 1, down, true, t + 300, now);
+  side(false, true);
   send(false, INVITE, 180, 1, up, true, t + 301, now);
+  side(true, false);
   send(false, INVITE, 200, 1, down, true, t + 2000, now);
+  side(false, true);
   send(false, INVITE, 200, 1, up, true, t + 2001, now);
   send(true, ACK, 0, 1, mix(n * 8 + 7), true, t + 2010, now);
   send(true, ACK, 0, 1, mix(n * 8 + 8), true, t + 2011, now);
@@ -163,3 +209,7 @@ console.log(
 console.log(
   `evictions attempts ${s.attemptEvictions} linger ${s.lingerEvictions} dialogs ${s.dialogEvictions}; unmatched BYE copies ${s.unmatchedByes}`,
 );
+if (LEGS)
+  console.log(
+    `legs ended ${counts.legs}, leg SRD ${counts.legSrd}; evictions legs ${s.legEvictions} leg linger ${s.legLingerEvictions}`,
+  );

@@ -15,6 +15,44 @@ const attempts = (selector = '') => `sum by (${BY}) (rate(sip_session_attempts_t
 /** Outcomes the called user decided (RFC 6076 4.7, ITU-T E.425): the network did its part. */
 const EFFECTIVE = 'outcome=~"answered|busy|declined|unavailable"';
 
+/**
+ * Per peer: one leg is one INVITE transaction between a node and a peer (docs/kpis.md, per
+ * peer). Node is aggregated away, as for the other per-peer rules: the question is which
+ * carrier or customer, whichever proxy reached it. Direction stays: a peer that both sends and
+ * receives calls has two sets of ratios (calls it sent us, calls we sent it).
+ */
+const PEER_BY = 'job, instance, peer, direction';
+const legs = (selector = '') => `sum by (${PEER_BY}) (rate(sip_peer_session_attempts_total${selector}[5m]))`;
+
+/** ASR, SER, SEER, ISA and NER over legs, recorded per peer and direction. */
+function peerRecordingRules(): RecordingRule[] {
+  const all = 'sip_peer_direction:session_attempts:rate5m';
+  const notRedirected = 'sip_peer_direction:session_attempts_not_redirected:rate5m';
+  return [
+    { record: all, expr: legs() },
+    {
+      record: 'sip_peer_direction_outcome:session_attempts:rate5m',
+      expr: `sum by (${PEER_BY}, outcome) (rate(sip_peer_session_attempts_total[5m]))`,
+    },
+    { record: notRedirected, expr: legs('{outcome!="redirected"}') },
+    { record: 'sip_peer_direction:session_asr:ratio5m', expr: ratio(legs('{outcome="answered"}'), all) },
+    {
+      record: 'sip_peer_direction:session_ser:ratio5m',
+      expr: ratio(legs('{outcome="answered"}'), notRedirected),
+    },
+    { record: 'sip_peer_direction:session_seer:ratio5m', expr: ratio(legs(`{${EFFECTIVE}}`), notRedirected) },
+    {
+      record: 'sip_peer_direction:session_isa:ratio5m',
+      expr: ratio(legs('{outcome=~"ineffective|timeout"}'), all),
+    },
+    { record: 'sip_peer_direction:session_ner:ratio5m', expr: ratio(legs(`{${EFFECTIVE}}`), all) },
+    {
+      record: 'sip_peer_direction:session_request_delay_success_seconds:p95_5m',
+      expr: `histogram_quantile(0.95, sum by (${PEER_BY}, le) (rate(sip_peer_session_request_delay_seconds_bucket{result="success"}[5m])))`,
+    },
+  ];
+}
+
 export function kpiRuleGroups(): RuleGroup[] {
   const recording: RecordingRule[] = [
     { record: 'sip_node:session_attempts:rate5m', expr: attempts() },
@@ -107,5 +145,6 @@ export function kpiRuleGroups(): RuleGroup[] {
   return [
     { name: 'sip-response-exporter.kpis.recording', rules: recording },
     { name: 'sip-response-exporter.kpis.alerts', rules: alerts },
+    { name: 'sip-response-exporter.kpis.peers.recording', rules: peerRecordingRules() },
   ];
 }

@@ -32,6 +32,11 @@ export interface KamailioRoutes {
   hosts?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
   /** peer names the route stores in $avp(peer) for each callee, for acc's log_extra (optional) */
   peers?: Partial<Record<'answer' | 'busy' | 'decline', string>>;
+  /**
+   * A callee that answers 503 (optional): user `failover` goes to it first and, on its 503, on to
+   * the `answer` callee, as a proxy fails over from one carrier to the next.
+   */
+  failover?: { host: string; port: number };
 }
 
 /** The recommended reply line, as docs/sources/kamailio.md gives it. */
@@ -59,7 +64,7 @@ export function uriHost(host: string): string {
  * A stateful proxy on host:port (127.0.0.1 unless given; the callees listen on the same host).
  * It relays by request-URI user (`answer`, `busy`, `decline` to the sipp UAS of that name),
  * refuses `overload` with a stateless 503 and anyone else with a stateless 404, and challenges
- * every REGISTER with a 401.
+ * every REGISTER with a 401. With `routes.failover`, user `failover` tries that callee first.
  */
 // One UDP worker keeps replies in the order the callee sent them (two workers can relay a 200
 // before its 180), so that sipp's own counts are an exact reference.
@@ -152,6 +157,18 @@ ${peerAvp(routes.peers?.decline)}    }${
       : ` else if ($rU == "ring") {
         $du = "sip:${self}:${routes.ring}";
     }`
+  }${
+    routes.failover === undefined
+      ? ''
+      : ` else if ($rU == "failover") {
+        # Only the INVITE tries the failing callee; the ACK of the 2xx and the BYE go where it was answered.
+        if (is_method("INVITE")) {
+            $du = "sip:${uriHost(routes.failover.host)}:${routes.failover.port}";
+            t_on_failure("FAILOVER");
+        } else {
+            $du = "sip:${uriHost(routes.hosts?.answer ?? host)}:${routes.answer}";
+        }
+    }`
   } else if ($rU == "overload") {
         sl_send_reply("503", "Service Unavailable");
         exit;
@@ -165,6 +182,18 @@ ${peerAvp(routes.peers?.decline)}    }${
     exit;
 }
 ${
+  routes.failover === undefined
+    ? ''
+    : `
+failure_route[FAILOVER] {
+    if (t_is_canceled()) exit;
+    if (t_check_status("503")) {
+        $du = "sip:${uriHost(routes.hosts?.answer ?? host)}:${routes.answer}";
+        t_relay();
+    }
+}
+`
+}${
   trace.xlog
     ? `
 onreply_route {

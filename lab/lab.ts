@@ -174,7 +174,7 @@ export interface KamailioHandle {
 export async function startKamailio(
   lab: Lab,
   name: string,
-  callees: Callees & Pick<KamailioRoutes, 'hosts' | 'peers'>,
+  callees: Callees & Pick<KamailioRoutes, 'hosts' | 'peers' | 'failover'>,
   trace: KamailioTrace,
   syslogSocket?: string,
   host = '127.0.0.1',

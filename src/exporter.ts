@@ -20,6 +20,7 @@ import { CallIdExemplars } from './kpi/call-ids.js';
 import { KpiEngine } from './kpi/engine.js';
 import { KpiMetrics } from './kpi/metrics.js';
 import { KpiObserver } from './kpi/observer.js';
+import { PeerKpiMetrics } from './kpi/peer-metrics.js';
 import { ArrivalClock } from './metrics/arrivals.js';
 import { SelfMetrics } from './metrics/self-metrics.js';
 import { PeerCounter } from './peers/peer-counter.js';
@@ -200,7 +201,8 @@ export class Exporter {
       config.dedupe.window > 0
         ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries, performance.now(), dedupeCells)
         : null;
-    this.kpi = config.kpi.enabled ? buildKpi(this.registry, nodes, config) : null;
+    const kpi = config.kpi.enabled ? buildKpi(this.registry, nodes, config, self) : null;
+    this.kpi = kpi?.observer ?? null;
     this.counter = new SipCounter(this.registry, nodes, dedupe, self, {
       maxSeries: config.metrics.max_series,
       logger,
@@ -214,6 +216,11 @@ export class Exporter {
     });
     peers.configure(config.peers, config.nodes.self_addresses);
     this.counter.peers = peers;
+    if (kpi !== null) {
+      // The peer counter resolves each message's ends, which the KPIs read, and names the ids.
+      kpi.observer.ends = peers;
+      kpi.peers.names = peers;
+    }
     const deps = { counter: this.counter, self, arrivals: this.arrivals, udpBatch: config.ingest.udp_batch };
     const sources: Source[] = SOURCES.map((entry) => {
       const source = entry.build(config, deps);
@@ -341,16 +348,28 @@ export class Exporter {
 }
 
 /** The call-state engine, its metrics and the adapter the counter feeds (docs/kpis.md). */
-function buildKpi(registry: Registry, nodes: NodeLabels, config: Config): KpiObserver {
+function buildKpi(
+  registry: Registry,
+  nodes: NodeLabels,
+  config: Config,
+  self: SelfMetrics,
+): { observer: KpiObserver; peers: PeerKpiMetrics } {
   const callIds = new CallIdExemplars(config.kpi.invite_timeout);
   const metrics = new KpiMetrics(registry, nodes, callIds);
-  const engine = new KpiEngine(metrics, {
-    maxAttempts: config.kpi.max_entries,
-    maxDialogs: config.kpi.max_dialogs,
-    inviteTimeoutMs: config.kpi.invite_timeout,
-    nonInviteTimeoutMs: config.kpi.non_invite_timeout,
-    maxSessionMs: config.kpi.max_session_duration,
-  });
+  const peers = new PeerKpiMetrics(registry, nodes, self, { maxSeries: config.metrics.max_series });
+  const engine = new KpiEngine(
+    metrics,
+    {
+      maxAttempts: config.kpi.max_entries,
+      maxDialogs: config.kpi.max_dialogs,
+      // Legs: about two per attempt at a proxy traced in and out (docs/kpis.md, per peer).
+      maxLegs: Math.min(2 * config.kpi.max_entries, 2 ** 30),
+      inviteTimeoutMs: config.kpi.invite_timeout,
+      nonInviteTimeoutMs: config.kpi.non_invite_timeout,
+      maxSessionMs: config.kpi.max_session_duration,
+    },
+    peers,
+  );
   metrics.watchEngine(registry, engine.stats);
-  return new KpiObserver(engine, callIds);
+  return { observer: new KpiObserver(engine, callIds), peers };
 }

@@ -272,7 +272,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: 'kpi.max-entries',
     path: ['kpi', 'max_entries'],
     valueName: 'n',
-    description: 'size of the open-attempt table (32 bytes an entry, rounded up to a power of two)',
+    description:
+      'size of the open-attempt table (32 bytes an entry, rounded up to a power of two); the per-peer leg table, allocated on the first leg, has twice as many entries (20 bytes each)',
     defaultText: '1048576',
   },
   {

@@ -132,11 +132,14 @@ export class SipCounter {
     const isResponse = o.kind === KIND_RESPONSE;
     const node = o.node;
     const method = o.method;
+    const peers = this.peers;
+    // Both ends looked up once, for the KPIs (which copy the node received, and from whom) and
+    // for the per-peer counts.
+    peers?.resolve(o);
     // Before the dedupe: the engine needs every copy, and the dedupe key has no Via branch.
     this.kpi?.observe(o);
     // The message's key, hashed once for every table that dedupes by it: this counter's, and the
     // per-peer one, which narrows it to direction and peer.
-    const peers = this.peers;
     const keyed = (this.dedupe !== null || peers !== null) && hashMessageKey(this.hasher, o);
     const deduped = keyed && this.dedupe !== null;
     if (isResponse) this.countResponse(node, o.statusCode, method, deduped, o.now);

@@ -5,7 +5,10 @@ import {
   DIRECTION_RECEIVED,
   DIRECTION_SENT,
   type KpiMessage,
+  type KpiPeerSink,
   type KpiSink,
+  LEG_FROM_PEER,
+  LEG_TO_PEER,
   REASON_NONE,
   REASON_Q850,
   REASON_SIP,
@@ -17,6 +20,7 @@ import {
 const INVITE = METHOD_LABELS.indexOf('INVITE');
 const REGISTER = METHOD_LABELS.indexOf('REGISTER');
 const BYE = METHOD_LABELS.indexOf('BYE');
+const CANCEL = METHOD_LABELS.indexOf('CANCEL');
 
 const WAYS = 4;
 
@@ -57,11 +61,37 @@ const BRANCH_MASK = 0xffffff00 | 0;
  */
 const DW = 4;
 
+/*
+ * Leg entry (per-peer), 5 uint32 words (20 bytes): one INVITE transaction between the node and
+ * one peer, keyed by node, Call-ID, From tag and Via branch:
+ *   0 key high half, 1 key bits 31..16 | node + 1, 2 deadline,
+ *   3 capture time of the leg's INVITE,
+ *   4 the peer's stable id in bits 31..8 | flags in bits 7..0.
+ */
+const LW = 5;
+const L_STATE = 3;
+const L_OPEN = 1;
+/** Has its outcome (or was a challenge round): remembered so that copies are not new legs. */
+const L_ENDED = 2;
+/** The node sent the leg's INVITE: the peer is downstream (`to_peer`). */
+const L_TO_PEER = 4;
+const L_SRD = 8;
+const L_PDD = 16;
+/** A CANCEL was seen on the leg: with no final by its deadline it ends `cancelled`, not `timeout`. */
+const L_CANCELLED = 32;
+/** Largest peer id a leg can hold (24 bits); ids past it are not attributed. */
+const MAX_LEG_PEER = 0xffffff;
+
 export interface KpiEngineOptions {
   /** Entries of the open-attempt table (INVITE and REGISTER); rounded up to a power of two. */
   maxAttempts?: number;
   /** Entries of the answered-dialog table; rounded up to a power of two. */
   maxDialogs?: number;
+  /**
+   * Entries of the per-peer leg table; rounded up to a power of two. Allocated on the first leg,
+   * so an exporter without peers spends no memory on it.
+   */
+  maxLegs?: number;
   /** No final response to an INVITE within this: the attempt times out. */
   inviteTimeoutMs?: number;
   /** REGISTER timeout, and the window in which a challenged request may be re-sent. */
@@ -81,6 +111,8 @@ export const KPI_DEFAULTS = {
   maxAttempts: 1 << 20,
   // 10,000 calls/s with a mean hold of 180 s: ~1.8 million dialogs, under half the table.
   maxDialogs: 1 << 22,
+  // Two legs a call at a proxy traced in and out (more on failover), held as long as attempts.
+  maxLegs: 1 << 21,
   inviteTimeoutMs: 190_000,
   nonInviteTimeoutMs: 32_000,
   lingerMs: 32_000,
@@ -91,6 +123,7 @@ export const KPI_DEFAULTS = {
 /** Bytes per entry, for the docs and the memory check. */
 export const ATTEMPT_ENTRY_BYTES = AW * 4;
 export const DIALOG_ENTRY_BYTES = DW * 4;
+export const LEG_ENTRY_BYTES = LW * 4;
 
 /** Counters of the engine's own bounds and dropped input; a self-metric layer reads them. */
 export class KpiStats {
@@ -100,6 +133,10 @@ export class KpiStats {
   lingerEvictions = 0;
   /** Answered dialogs replaced in a full bucket: ended as cut (`evicted`). */
   dialogEvictions = 0;
+  /** Open per-peer legs replaced by a new one in a full bucket: no per-peer outcome counted. */
+  legEvictions = 0;
+  /** Ended legs forgotten before their linger ran out (a late copy could start a new leg). */
+  legLingerEvictions = 0;
   /** Messages refused: node index out of range or capture time not a number. */
   rejected = 0;
   /** Reason headers with a cause outside the valid range. */
@@ -121,6 +158,12 @@ function fmix(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** Where the engine leaves the key it has just computed. */
+interface KeyHolder {
+  readonly kHi: number;
+  readonly kLo: number;
 }
 
 /**
@@ -146,8 +189,14 @@ class Buckets {
     return (this.mask + 1) * WAYS;
   }
 
-  /** Sets b1 and b2 (word offsets of the two buckets) for the key; returns the entry or -1. */
-  find(kHi: number, kLo: number): number {
+  /**
+   * Sets b1 and b2 (word offsets of the two buckets) for the key `k` holds; returns the entry or
+   * -1. The key is read from its holder, not passed: a uint32 above 2^30 passed to a call V8 does
+   * not inline is boxed, a heap number per lookup.
+   */
+  find(k: KeyHolder): number {
+    const kHi = k.kHi;
+    const kLo = k.kLo;
     const mask = this.mask;
     const b1 = kHi & mask;
     let b2 = Math.imul(kHi ^ (kLo >>> 16), 0x9e3779b1);
@@ -173,13 +222,22 @@ class Buckets {
  * after construction, sets no timer and touches no metric; `now` comes with each message, and
  * `expire(now)` may be called from a timer so that a source that goes silent still times out.
  *
- * Memory is fixed at construction; each message costs a lookup in at most two buckets of one
- * table plus a slice of the expiry sweep, and allocates nothing. See docs/kpis.md.
+ * Memory is fixed at construction (the per-peer leg table once, on the first leg); each message
+ * costs a lookup in at most two buckets of one table (two for an INVITE or its response when
+ * legs are followed) plus a slice of the expiry sweep, and allocates nothing. See docs/kpis.md.
+ *
+ * With a KpiPeerSink, each INVITE transaction between the node and a peer (a leg: one Via
+ * branch, named by the message's `peer` and `direction`) is also followed on its own, apart from
+ * the attempt, and reported there: what the node family counts once per call, the legs count
+ * once per branch, so a failover's 503 is charged to the carrier that sent it.
  */
 export class KpiEngine {
   readonly stats = new KpiStats();
   private readonly attempts: Buckets;
   private readonly dialogs: Buckets;
+  /** Per-peer legs: null until the first message with a peer and a direction. */
+  private legs: Buckets | null = null;
+  private readonly maxLegs: number;
   private readonly inviteTimeout: number;
   private readonly nonInviteTimeout: number;
   private readonly linger: number;
@@ -187,8 +245,9 @@ export class KpiEngine {
   private readonly sweepPeriod: number;
   private readonly origin: number;
   private captureOrigin = Number.NaN;
-  private kHi = 0;
-  private kLo = 0;
+  /** The key last computed, which the tables read in place (KeyHolder); not for callers. */
+  kHi = 0;
+  kLo = 0;
   private lastSweep = Number.NaN;
   private attemptSweepDebt = 0;
   private dialogSweepDebt = 0;
@@ -201,10 +260,14 @@ export class KpiEngine {
    */
   expiringKeyHi = 0;
   expiringKeyLo = 0;
+  private legSweepDebt = 0;
+  private legCursor = 0;
 
   constructor(
     private readonly sink: KpiSink,
     options: KpiEngineOptions = {},
+    /** Per-peer legs are followed only with this sink, and only for messages that name a peer. */
+    private readonly peerSink: KpiPeerSink | null = null,
   ) {
     const o = { ...KPI_DEFAULTS, ...options };
     for (const [name, value] of Object.entries(o))
@@ -212,6 +275,7 @@ export class KpiEngine {
         throw new RangeError(`KPI option ${name} must be between 1 and 2^31`);
     this.attempts = new Buckets(AW, o.maxAttempts);
     this.dialogs = new Buckets(DW, o.maxDialogs);
+    this.maxLegs = o.maxLegs;
     this.inviteTimeout = Math.floor(o.inviteTimeoutMs);
     this.nonInviteTimeout = Math.floor(o.nonInviteTimeoutMs);
     this.linger = Math.floor(o.lingerMs);
@@ -228,9 +292,14 @@ export class KpiEngine {
     return this.dialogs.capacity;
   }
 
-  /** Bytes held by both tables. */
+  /** Entries of the leg table; 0 until the first leg allocates it. */
+  get legCapacity(): number {
+    return this.legs?.capacity ?? 0;
+  }
+
+  /** Bytes held by the tables (the leg table once allocated). */
   get memoryBytes(): number {
-    return this.attempts.t.byteLength + this.dialogs.t.byteLength;
+    return this.attempts.t.byteLength + this.dialogs.t.byteLength + (this.legs?.t.byteLength ?? 0);
   }
 
   /** The table key handle() files m's attempt under (INVITE, or REGISTER), in keyHi and keyLo. */
@@ -266,11 +335,17 @@ export class KpiEngine {
     if (m.isRequest) {
       if (method === INVITE) {
         // A To tag marks an in-dialog request: a re-INVITE is no attempt.
-        if (!m.hasToTag) this.request(m, 0, rel, cap);
+        if (!m.hasToTag) {
+          this.request(m, 0, rel, cap);
+          if (this.peerSink !== null && m.peer > 0 && m.peer <= MAX_LEG_PEER) this.legRequest(m, rel, cap);
+        }
       } else if (method === REGISTER) this.request(m, F_REGISTER, rel, cap);
       else if (method === BYE && m.hasToTag) this.bye(m, rel, cap);
-    } else if (method === INVITE) this.response(m, 0, rel, cap);
-    else if (method === REGISTER) this.response(m, F_REGISTER, rel, cap);
+      else if (method === CANCEL && this.legs !== null) this.legCancel(m, rel);
+    } else if (method === INVITE) {
+      this.response(m, 0, rel, cap);
+      if (this.legs !== null) this.legResponse(m, rel, cap);
+    } else if (method === REGISTER) this.response(m, F_REGISTER, rel, cap);
   }
 
   private attemptKey(m: KpiMessage, kind: number): void {
@@ -294,7 +369,7 @@ export class KpiEngine {
   private request(m: KpiMessage, kind: number, rel: number, cap: number): void {
     this.attemptKey(m, kind);
     const a = this.attempts;
-    let i = a.find(this.kHi, this.kLo);
+    let i = a.find(this);
     if (i >= 0 && !this.settleAttempt(i, rel)) i = -1;
     const cseq = m.cseq >>> 0;
     const t = a.t;
@@ -358,7 +433,7 @@ export class KpiEngine {
     if (!(status >= 100 && status <= 699)) return;
     this.attemptKey(m, kind);
     const a = this.attempts;
-    const i = a.find(this.kHi, this.kLo);
+    const i = a.find(this);
     if (i < 0 || !this.settleAttempt(i, rel)) return;
     const t = a.t;
     const w = t[i + 3];
@@ -559,7 +634,7 @@ export class KpiEngine {
     this.dialogKey(m);
     const d = this.dialogs;
     // Already there: a second answered attempt on the same Call-ID and tags; keep the first.
-    const found = d.find(this.kHi, this.kLo);
+    const found = d.find(this);
     if (found >= 0 && this.settleDialog(found, rel)) return;
     const i = this.allocDialog(rel);
     const t = d.t;
@@ -574,7 +649,7 @@ export class KpiEngine {
   private bye(m: KpiMessage, rel: number, cap: number): void {
     this.dialogKey(m);
     const d = this.dialogs;
-    const i = d.find(this.kHi, this.kLo);
+    const i = d.find(this);
     if (i < 0 || !this.settleDialog(i, rel)) {
       this.stats.unmatchedByes++;
       return;
@@ -639,6 +714,160 @@ export class KpiEngine {
     return victim;
   }
 
+  /** A leg's key: the attempt's fields and the Via branch, which names one transaction. */
+  private legKey(m: KpiMessage): void {
+    const salt = m.node * 4;
+    this.kHi = fmix((m.callIdHi ^ fmix(m.branchLo ^ fmix(m.fromTagLo ^ fmix(salt)))) >>> 0);
+    this.kLo =
+      ((fmix(m.callIdLo ^ fmix(m.branchHi ^ fmix(m.fromTagHi ^ Math.imul(salt, 0x9e3779b1)))) & 0xffff0000) |
+        (m.node + 1)) >>>
+      0;
+  }
+
+  /**
+   * An initial INVITE the node received from a peer or sent to one: a leg, unless it is a copy
+   * or retransmission of one already open. A leg whose direction is not known cannot be
+   * attributed (both ends or neither are the node's own) and is not followed.
+   */
+  private legRequest(m: KpiMessage, rel: number, cap: number): void {
+    const direction = m.direction;
+    if (direction !== DIRECTION_RECEIVED && direction !== DIRECTION_SENT) return;
+    if (this.legs === null) this.legs = new Buckets(LW, this.maxLegs);
+    this.legKey(m);
+    const l = this.legs;
+    let i = l.find(this);
+    if (i >= 0 && this.settleLeg(i, rel)) return;
+    i = this.allocLeg(rel);
+    const t = l.t;
+    t[i] = this.kHi;
+    t[i + 1] = this.kLo;
+    t[i + 2] = (rel + this.inviteTimeout) >>> 0;
+    t[i + 3] = cap;
+    t[i + 4] = ((m.peer << 8) | L_OPEN | (direction === DIRECTION_SENT ? L_TO_PEER : 0)) >>> 0;
+  }
+
+  /**
+   * A response on a leg's branch. The rules are the attempt's, on one transaction: SRD and PDD
+   * from the leg's INVITE, the first final is the outcome. A 401/407 is a challenge round, not an
+   * outcome: the INVITE re-sent with credentials has a branch of its own, a new leg.
+   */
+  private legResponse(m: KpiMessage, rel: number, cap: number): void {
+    const status = m.status;
+    if (!(status > 100 && status <= 699)) return;
+    this.legKey(m);
+    const l = this.legs as Buckets;
+    const i = l.find(this);
+    if (i < 0 || !this.settleLeg(i, rel)) return;
+    const t = l.t;
+    const w = t[i + 4];
+    if ((w & L_STATE) !== L_OPEN) return;
+    const node = m.node;
+    const peer = w >>> 8;
+    const direction = (w & L_TO_PEER) !== 0 ? LEG_TO_PEER : LEG_FROM_PEER;
+    const ms = (cap - t[i + 3]) | 0;
+    const sink = this.peerSink as KpiPeerSink;
+    if (status < 200) {
+      let f = w;
+      if ((w & L_SRD) === 0) {
+        f |= L_SRD;
+        if (ms < 0) this.stats.negativeDelays++;
+        else sink.onLegSrd(node, peer, direction, SrdResult.SUCCESS, ms);
+      }
+      if ((status === 180 || status === 183) && (w & L_PDD) === 0) {
+        f |= L_PDD;
+        if (ms < 0) this.stats.negativeDelays++;
+        else sink.onLegPdd(node, peer, direction, ms);
+      }
+      t[i + 4] = f >>> 0;
+      return;
+    }
+    t[i + 4] = ((w & ~L_STATE) | L_ENDED) >>> 0;
+    t[i + 2] = (rel + this.linger) >>> 0;
+    if (status === 401 || status === 407) return;
+    if ((w & L_SRD) === 0 && (status < 300 || status >= 400)) {
+      if (ms < 0) this.stats.negativeDelays++;
+      else sink.onLegSrd(node, peer, direction, status < 300 ? SrdResult.SUCCESS : SrdResult.FAILURE, ms);
+    }
+    sink.onLegEnd(node, peer, direction, attemptOutcomeOf(status));
+  }
+
+  /**
+   * A CANCEL carries the branch of the INVITE it cancels. A leg cancelled and never answered
+   * (no 487) ends `cancelled` once the non-INVITE timeout has passed, not `timeout`: the node
+   * or the caller stopped waiting for the peer, which the peer's ISA must not count.
+   */
+  private legCancel(m: KpiMessage, rel: number): void {
+    this.legKey(m);
+    const l = this.legs as Buckets;
+    const i = l.find(this);
+    if (i < 0 || !this.settleLeg(i, rel)) return;
+    const t = l.t;
+    const w = t[i + 4];
+    if ((w & L_STATE) !== L_OPEN) return;
+    t[i + 4] = (w | L_CANCELLED) >>> 0;
+    const deadline = (rel + this.nonInviteTimeout) >>> 0;
+    if (((deadline - t[i + 2]) | 0) < 0) t[i + 2] = deadline;
+  }
+
+  /** As settleAttempt, for a leg: an open leg past its deadline ends `timeout` (or `cancelled`). */
+  private settleLeg(i: number, rel: number): boolean {
+    const t = (this.legs as Buckets).t;
+    for (;;) {
+      const deadline = t[i + 2];
+      if (((rel - deadline) | 0) < 0) return true;
+      const w = t[i + 4];
+      if ((w & L_STATE) === L_OPEN) {
+        t[i + 4] = ((w & ~L_STATE) | L_ENDED) >>> 0;
+        t[i + 2] = (deadline + this.linger) >>> 0;
+        (this.peerSink as KpiPeerSink).onLegEnd(
+          (t[i + 1] & 0xffff) - 1,
+          w >>> 8,
+          (w & L_TO_PEER) !== 0 ? LEG_TO_PEER : LEG_FROM_PEER,
+          (w & L_CANCELLED) !== 0 ? AttemptOutcome.CANCELLED : AttemptOutcome.TIMEOUT,
+        );
+      } else {
+        t[i + 1] = 0;
+        return false;
+      }
+    }
+  }
+
+  private allocLeg(rel: number): number {
+    const l = this.legs as Buckets;
+    const t = l.t;
+    const stride = WAYS * LW;
+    let free1 = 0;
+    let first1 = -1;
+    let free2 = 0;
+    let first2 = -1;
+    let victim = -1;
+    let victimRank = Number.POSITIVE_INFINITY;
+    for (let pass = 0; pass < 2; pass++) {
+      const base = pass === 0 ? l.b1 : l.b2;
+      if (pass === 1 && base === l.b1) break;
+      for (let i = base; i < base + stride; i += LW) {
+        if (t[i + 1] !== 0) this.settleLeg(i, rel);
+        if (t[i + 1] === 0) {
+          if (pass === 0) {
+            if (free1++ === 0) first1 = i;
+          } else if (free2++ === 0) first2 = i;
+          continue;
+        }
+        // As for attempts: an ended leg before an open one, then the one closest to its deadline.
+        const rank = ((t[i + 2] - rel) | 0) + ((t[i + 4] & L_STATE) === L_ENDED ? 0 : 2 ** 32);
+        if (rank < victimRank) {
+          victimRank = rank;
+          victim = i;
+        }
+      }
+    }
+    if (free1 > 0 && free1 >= free2) return first1;
+    if (free2 > 0) return first2;
+    if ((t[victim + 4] & L_STATE) === L_ENDED) this.stats.legLingerEvictions++;
+    else this.stats.legEvictions++;
+    return victim;
+  }
+
   /**
    * Advances the expiry sweep to `now`: each table is visited at a rate that covers it once per
    * sweep period, so timeouts are reported at most one period late and the cost per call is
@@ -657,6 +886,7 @@ export class KpiEngine {
     const fraction = Math.min(1, elapsed / this.sweepPeriod);
     this.attemptSweepDebt = Math.min(1, this.attemptSweepDebt + fraction);
     this.dialogSweepDebt = Math.min(1, this.dialogSweepDebt + fraction);
+    this.legSweepDebt = Math.min(1, this.legSweepDebt + fraction);
     const aBuckets = this.attempts.mask + 1;
     let n = Math.floor(this.attemptSweepDebt * aBuckets);
     if (n > 0) {
@@ -685,6 +915,22 @@ export class KpiEngine {
       }
       this.dialogCursor = cursor;
     }
+    const legs = this.legs;
+    if (legs === null) return;
+    const lBuckets = legs.mask + 1;
+    n = Math.floor(this.legSweepDebt * lBuckets);
+    if (n > 0) {
+      this.legSweepDebt -= n / lBuckets;
+      const t = legs.t;
+      const stride = WAYS * LW;
+      let cursor = this.legCursor;
+      for (; n > 0; n--) {
+        const base = cursor * stride;
+        for (let i = base; i < base + stride; i += LW) if (t[i + 1] !== 0) this.settleLeg(i, rel);
+        cursor = (cursor + 1) & legs.mask;
+      }
+      this.legCursor = cursor;
+    }
   }
 
   /** Settles every entry against `now` at once (tests, and a clean shutdown report). */
@@ -694,5 +940,7 @@ export class KpiEngine {
     for (let i = 0; i < at.length; i += AW) if (at[i + 1] !== 0) this.settleAttempt(i, rel);
     const dt = this.dialogs.t;
     for (let i = 0; i < dt.length; i += DW) if (dt[i + 1] !== 0) this.settleDialog(i, rel);
+    const lt = this.legs?.t;
+    if (lt !== undefined) for (let i = 0; i < lt.length; i += LW) if (lt[i + 1] !== 0) this.settleLeg(i, rel);
   }
 }

@@ -202,7 +202,7 @@ export class KpiMetrics implements KpiSink {
   watchEngine(registry: Registry, stats: KpiStats): void {
     new Counter({
       name: 'sip_exporter_kpi_evictions_total',
-      help: 'KPI table entries replaced by a new one in a full bucket: open attempts (no outcome counted), ended attempts before their linger ran out, answered dialogs (ended as cut).',
+      help: 'KPI table entries replaced by a new one in a full bucket: open attempts (no outcome counted), ended attempts before their linger ran out, answered dialogs (ended as cut), per-peer legs open and lingering.',
       labelNames: ['table'],
       registers: [registry],
       collect() {
@@ -210,6 +210,8 @@ export class KpiMetrics implements KpiSink {
         this.inc({ table: 'attempts' }, stats.attemptEvictions);
         this.inc({ table: 'linger' }, stats.lingerEvictions);
         this.inc({ table: 'dialogs' }, stats.dialogEvictions);
+        this.inc({ table: 'legs' }, stats.legEvictions);
+        this.inc({ table: 'leg_linger' }, stats.legLingerEvictions);
       },
     });
     new Counter({

@@ -5,11 +5,12 @@ import { METHOD_LABELS } from '../sip/methods.js';
 import { SCAN_KPI } from '../sip/scan.js';
 import type { CallIdExemplars } from './call-ids.js';
 import type { KpiEngine } from './engine.js';
-import { DIRECTION_UNKNOWN, emptyKpiMessage, type KpiMessage } from './types.js';
+import { DIRECTION_UNKNOWN, emptyKpiMessage, type KpiMessage, type MessageEnds } from './types.js';
 
 const INVITE = METHOD_LABELS.indexOf('INVITE');
 const REGISTER = METHOD_LABELS.indexOf('REGISTER');
 const BYE = METHOD_LABELS.indexOf('BYE');
+const CANCEL = METHOD_LABELS.indexOf('CANCEL');
 
 /** How often the expiry sweep runs: a full sweep of the default tables costs about 10 ms a second. */
 export const EXPIRE_INTERVAL_MS = 100;
@@ -24,8 +25,8 @@ export const EXPIRE_INTERVAL_MS = 100;
  * and no Via branch, so it cannot tell an attempt's upstream leg from a downstream one. HEP is
  * fed, and so is the raw SIP of a replay or of --demo, which is counted as HEP's payload is.
  *
- * `direction` stays unknown: `nodes.self_addresses` would tell a copy the node received from one
- * it sent (see docs/kpis.md, the upstream branch), but it is not passed here yet.
+ * `direction` and `peer` come from `ends`, which SipCounter has resolved for this very message
+ * from `nodes.self_addresses` and the peers list (docs/kpis.md, the upstream branch and per peer).
  */
 export class KpiObserver {
   /** The optional SIP fields (sip/scan SCAN_*) the engine reads. */
@@ -33,6 +34,8 @@ export class KpiObserver {
   private readonly msg: KpiMessage = emptyKpiMessage();
   private readonly hasher = new KeyHasher();
   private timer: NodeJS.Timeout | null = null;
+  /** Set by the exporter; without it every copy's direction is unknown and no peer is named. */
+  ends: MessageEnds | null = null;
 
   /**
    * With `callIds` (the metrics' exemplar namer), the observation is lent to it while the engine
@@ -51,13 +54,13 @@ export class KpiObserver {
     const isRequest = o.kind === KIND_REQUEST;
     const hasToTag = o.toTag.length > 0;
     // What the engine reads at all: INVITE and REGISTER requests and their responses but 100
-    // (no status indication), and BYEs in a dialog. The rest (ACK, responses to BYE,
-    // re-INVITEs) is skipped before any hashing;
+    // (no status indication), BYEs in a dialog, and CANCELs (which end per-peer legs). The rest
+    // (ACK, responses to BYE, re-INVITEs) is skipped before any hashing;
     // the expiry timer keeps the sweep going without them.
     if (isRequest) {
       if (method === INVITE) {
         if (hasToTag) return;
-      } else if (method !== REGISTER && !(method === BYE && hasToTag)) return;
+      } else if (method !== REGISTER && method !== CANCEL && !(method === BYE && hasToTag)) return;
     } else if ((method !== INVITE && method !== REGISTER) || o.statusCode === 100) return;
     const m = this.msg;
     const h = this.hasher;
@@ -91,7 +94,9 @@ export class KpiObserver {
       m.branchHi = h.hi;
       m.branchLo = h.lo;
     }
-    m.direction = DIRECTION_UNKNOWN;
+    const ends = this.ends;
+    m.direction = ends === null ? DIRECTION_UNKNOWN : ends.direction;
+    m.peer = ends === null ? 0 : ends.peer;
     m.captureMs = o.timeSeconds * 1000 + o.timeMicroseconds / 1000;
     m.now = o.now;
     m.expires0 = o.expiresZero;

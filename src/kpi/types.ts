@@ -45,6 +45,12 @@ export interface KpiMessage {
    * incoming one.
    */
   direction: number;
+  /**
+   * Stable id (PeerCounter) of the peer at the other end of this copy: its source when the node
+   * received it, its destination when the node sent it; 0 when there is none (no peers
+   * configured, direction unknown). Read only for INVITEs, by the per-peer legs.
+   */
+  peer: number;
   /** Capture time, in milliseconds since the epoch, as the capture agent stamped it (HEP). */
   captureMs: number;
   /** The exporter's monotonic clock in milliseconds (performance.now()): drives expiry only. */
@@ -74,6 +80,7 @@ export function emptyKpiMessage(): KpiMessage {
     branchHi: 0,
     branchLo: 0,
     direction: 0,
+    peer: 0,
     captureMs: 0,
     now: 0,
     expires0: false,
@@ -85,6 +92,36 @@ export function emptyKpiMessage(): KpiMessage {
 export const DIRECTION_UNKNOWN = 0;
 export const DIRECTION_RECEIVED = 1;
 export const DIRECTION_SENT = 2;
+
+/**
+ * Which end of each message is the node and who is at the other, resolved once per message
+ * before the KPI adapter reads it (PeerCounter does it from `nodes.self_addresses` and the peers
+ * list). `direction` is DIRECTION_*; `peer` as KpiMessage.peer.
+ */
+export interface MessageEnds {
+  readonly direction: number;
+  readonly peer: number;
+}
+
+/** A leg's direction, as the per-peer families label it: the INVITE came from the peer, or went to it. */
+export const LEG_FROM_PEER = 0;
+export const LEG_TO_PEER = 1;
+export const LEG_DIRECTION_LABELS = ['from_peer', 'to_peer'] as const;
+
+/**
+ * Where the engine reports per-peer legs (docs/kpis.md, per peer): one INVITE transaction
+ * between the node and one peer, keyed by its Via branch. `peer` is the stable id the message
+ * carried, `direction` LEG_FROM_PEER or LEG_TO_PEER. Delays are whole milliseconds: a small
+ * integer argument is never boxed, whether or not V8 inlines the call.
+ */
+export interface KpiPeerSink {
+  /** A leg ended, once, with one of AttemptOutcome. */
+  onLegEnd(node: number, peer: number, direction: number, outcome: number): void;
+  /** Session request delay on the leg, one at most, in ms; result is SrdResult. */
+  onLegSrd(node: number, peer: number, direction: number, result: number, ms: number): void;
+  /** Post-dial delay on the leg, in ms: its INVITE to the first 180 or 183 on its branch. */
+  onLegPdd(node: number, peer: number, direction: number, ms: number): void;
+}
 
 export const REASON_NONE = 0;
 export const REASON_Q850 = 1;

@@ -3,12 +3,20 @@ import { DedupeWindow } from '../count/dedupe.js';
 import { KeyHasher } from '../count/key-hasher.js';
 import type { NodeLabels } from '../count/nodes.js';
 import { KIND_RESPONSE, type Observation, type TextRef } from '../count/observation.js';
+import { DIRECTION_RECEIVED, DIRECTION_SENT, DIRECTION_UNKNOWN, type MessageEnds } from '../kpi/types.js';
 import { type CounterCell, HotCounter } from '../metrics/hot-counter.js';
 import type { SelfMetrics } from '../metrics/self-metrics.js';
 import { METHOD_COUNT, METHOD_LABELS } from '../sip/methods.js';
 import { MIN_STATUS_CODE, reasonPhrase, statusClass } from '../sip/status-codes.js';
 import { parseAddressTextInto } from './address.js';
-import { AddressSet, EMPTY_ADDRESS_SET, PEER_OTHER, PEER_SELF, type PeerMatcher } from './matcher.js';
+import {
+  AddressSet,
+  EMPTY_ADDRESS_SET,
+  PEER_OTHER,
+  PEER_OTHER_LABEL,
+  PEER_SELF,
+  type PeerMatcher,
+} from './matcher.js';
 
 export const DIRECTION_FROM_PEER = 0;
 export const DIRECTION_TO_PEER = 1;
@@ -18,8 +26,8 @@ const OVERFLOW = 'other';
 /** `nodes.self_addresses` key whose addresses belong to every node. */
 export const ALL_NODES = '*';
 const CODE_SLOTS = 600;
-/** No address, or the node's own: that end of the message is not counted. */
-const NOT_COUNTED = PEER_SELF;
+/** No address at that end of the message: it is not counted, and says nothing of direction. */
+const NO_ADDRESS = -2;
 
 type Cells = Array<CounterCell | undefined>;
 
@@ -65,8 +73,18 @@ export interface PeerCounterOptions {
  *
  * Nothing here allocates per message: cells are resolved once per (peer, node, direction, code,
  * method) into flat arrays; peer states are looked up by index in an array rebuilt per load.
+ *
+ * It also tells the call KPIs which end of a message is the node (MessageEnds): `resolve` looks
+ * both addresses up once per message, for the KPI adapter and then for `count`.
  */
-export class PeerCounter {
+export class PeerCounter implements MessageEnds {
+  /** DIRECTION_* of the message last resolved: the node received it, sent it, or cannot tell. */
+  direction = DIRECTION_UNKNOWN;
+  /** Stable id of the peer at the other end of the message last resolved; 0 for none. */
+  peer = 0;
+  /** Peer index (or PEER_SELF, NO_ADDRESS) of each end of the message last resolved. */
+  private from: number = NO_ADDRESS;
+  private to: number = NO_ADDRESS;
   private readonly responses: HotCounter<
     'peer' | 'direction' | 'code' | 'class' | 'reason' | 'method' | 'node'
   >;
@@ -74,6 +92,8 @@ export class PeerCounter {
   private readonly retransmissions: HotCounter<'peer' | 'direction' | 'method' | 'node'>;
   private readonly hasher = new KeyHasher();
   private readonly stateByName = new Map<string, PeerState>();
+  /** peer name by stable id (index 0 unused): what a per-peer KPI leg holds is the id */
+  private readonly nameById: string[] = [''];
   /** by peer index of the matcher in force; index 0 is `other` */
   private byIndex: PeerState[] = [];
   private matcher: PeerMatcher | null = null;
@@ -152,6 +172,7 @@ export class PeerCounter {
       if (state === undefined) {
         state = { name, id: this.stateByName.size + 1, responses: [], requests: [], retransmissions: [] };
         this.stateByName.set(name, state);
+        this.nameById.push(name);
       }
       return state;
     });
@@ -170,24 +191,83 @@ export class PeerCounter {
     }
   }
 
+  /** The name of a peer by its stable id (as PeerCounter.peer gave it); ids outlive reloads. */
+  nameOf(id: number): string {
+    return this.nameById[id] ?? PEER_OTHER_LABEL;
+  }
+
   /**
-   * Counts one observation at each end that is a peer or `other`; reads its fields during the call
-   * only. `key` holds the message's dedupe key as SipCounter hashed it, valid when `keyed` (false for
-   * a message without Call-ID or CSeq number, which is never deduplicated). The hasher itself is
-   * passed, not its two words: a uint32 above 2^30 passed to a call V8 does not inline is boxed.
+   * Looks up both ends of a message once: the peer at each (for `count`), and for the call KPIs
+   * which way the node saw it and the peer at the other end. The node received a copy whose
+   * destination is one of its own addresses and whose source is not; it sent one the other way
+   * round. Both or neither its own (a node talking to itself, or addresses not configured): the
+   * direction is unknown and no peer is named. Call it before `count`, for every message.
    */
-  count(o: Observation, keyed: boolean, key: KeyHasher): void {
-    const matcher = this.matcher;
-    if (matcher === null) return;
+  resolve(o: Observation): void {
     const self = this.selfOf(o.node);
+    const matcher = this.matcher;
+    if (matcher === null) {
+      this.from = NO_ADDRESS;
+      this.to = NO_ADDRESS;
+      this.peer = 0;
+      // Without peers, the own addresses still tell the KPIs which copy the node received.
+      if (self.ranges.length === 0) {
+        this.direction = DIRECTION_UNKNOWN;
+        return;
+      }
+      const srcSelf = this.isSelf(o.sourceAddress, self);
+      const dstSelf = this.isSelf(o.destinationAddress, self);
+      this.direction =
+        dstSelf && !srcSelf && o.sourceAddress.length > 0
+          ? DIRECTION_RECEIVED
+          : srcSelf && !dstSelf && o.destinationAddress.length > 0
+            ? DIRECTION_SENT
+            : DIRECTION_UNKNOWN;
+      return;
+    }
     const named = o.sourcePeer.text;
     const from =
       named !== null
         ? (this.indexByName.get(named) ?? PEER_OTHER)
         : this.peerAt(matcher, o.sourceAddress, o.sourcePort, self);
     const to = this.peerAt(matcher, o.destinationAddress, o.destinationPort, self);
-    if (from !== NOT_COUNTED) this.countAt(o, DIRECTION_FROM_PEER, this.byIndex[from], keyed, key);
-    if (to !== NOT_COUNTED) this.countAt(o, DIRECTION_TO_PEER, this.byIndex[to], keyed, key);
+    this.from = from;
+    this.to = to;
+    if (to === PEER_SELF && from >= 0) {
+      this.direction = DIRECTION_RECEIVED;
+      this.peer = this.byIndex[from].id;
+    } else if (from === PEER_SELF && to >= 0) {
+      this.direction = DIRECTION_SENT;
+      this.peer = this.byIndex[to].id;
+    } else {
+      this.direction = DIRECTION_UNKNOWN;
+      this.peer = 0;
+    }
+  }
+
+  private isSelf(address: TextRef, self: AddressSet): boolean {
+    const text = address.text;
+    if (text !== null) {
+      const length = parseAddressTextInto(text, this.scratch);
+      return length > 0 && self.has(this.scratch, 0, length);
+    }
+    const length = address.end - address.start;
+    return length > 0 && self.has(address.buf, address.start, length);
+  }
+
+  /**
+   * Counts one observation (resolved just before, by `resolve`) at each end that is a peer or
+   * `other`; reads its fields during the call only. `key` holds the message's dedupe key as
+   * SipCounter hashed it, valid when `keyed` (false for a message without Call-ID or CSeq number,
+   * which is never deduplicated). The hasher itself is passed, not its two words: a uint32 above
+   * 2^30 passed to a call V8 does not inline is boxed.
+   */
+  count(o: Observation, keyed: boolean, key: KeyHasher): void {
+    if (this.matcher === null) return;
+    const from = this.from;
+    const to = this.to;
+    if (from >= 0) this.countAt(o, DIRECTION_FROM_PEER, this.byIndex[from], keyed, key);
+    if (to >= 0) this.countAt(o, DIRECTION_TO_PEER, this.byIndex[to], keyed, key);
   }
 
   private peerAt(matcher: PeerMatcher, address: TextRef, port: number, self: AddressSet): number {
@@ -200,7 +280,7 @@ export class PeerCounter {
       return matcher.lookup(this.scratch, 0, length, port, self);
     }
     const length = address.end - address.start;
-    if (length <= 0) return NOT_COUNTED;
+    if (length <= 0) return NO_ADDRESS;
     return matcher.lookup(address.buf, address.start, length, port, self);
   }
 

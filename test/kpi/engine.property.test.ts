@@ -18,7 +18,7 @@ const messageArb = fc
   .record({
     tx: fc.integer({ min: 0, max: 2 }),
     req: fc.boolean(),
-    requestMethod: fc.constantFrom('INVITE', 'INVITE', 'INVITE', 'REGISTER', 'BYE', 'BYE', 'ACK'),
+    requestMethod: fc.constantFrom('INVITE', 'INVITE', 'INVITE', 'REGISTER', 'BYE', 'BYE', 'ACK', 'CANCEL'),
     responseMethod: fc.constantFrom('INVITE', 'INVITE', 'INVITE', 'REGISTER', 'CANCEL'),
     status: fc.constantFrom(...STATUSES),
     calleeSends: fc.boolean(),
@@ -29,6 +29,7 @@ const messageArb = fc
     jitter: fc.constantFrom(0, 0, 0, 7, -300),
     expires0: fc.constantFrom(false, false, true),
     dir: fc.constantFrom<'in' | 'out' | undefined>(undefined, 'in', 'out'),
+    peer: fc.constantFrom(0, 1, 2),
     reason: fc.option(
       fc.tuple(fc.constantFrom(1 as const, 2 as const), fc.constantFrom(0, 16, 34, 127, 128, 486, 200)),
       {
@@ -61,9 +62,18 @@ function timeline(raw: RawMessage[]): Msg[] {
   });
 }
 
-function runEngine(msgs: Msg[], end: number, options = {}): { events: string[]; engine: KpiEngine } {
+function runEngine(
+  msgs: Msg[],
+  end: number,
+  options = {},
+  peers = false,
+): { events: string[]; engine: KpiEngine } {
   const sink = new RecordingSink();
-  const engine = new KpiEngine(sink, { maxAttempts: 4096, maxDialogs: 4096, now: 0, ...options });
+  const engine = new KpiEngine(
+    sink,
+    { maxAttempts: 4096, maxDialogs: 4096, maxLegs: 4096, now: 0, ...options },
+    peers ? sink : null,
+  );
   const message = emptyKpiMessage();
   for (const m of msgs) engine.handle(toKpi(m, message));
   engine.expireAll(end);
@@ -85,6 +95,22 @@ describe('the engine against a Map-based reference', () => {
         ).toBe(0);
         expect([...events].sort()).toEqual([...model.events].sort());
         expect(engine.stats.activeSessions).toBe(0);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('reports the same events, per-peer legs included, when it follows legs', () => {
+    fc.assert(
+      fc.property(fc.array(messageArb, { maxLength: 60, size: 'max' }), (raw) => {
+        const msgs = timeline(raw);
+        const end = (msgs.at(-1)?.now ?? 0) + KPI_DEFAULTS.maxSessionMs + 1;
+        const { events, engine } = runEngine(msgs, end, {}, true);
+        const model = new ReferenceEngine(KPI_DEFAULTS, branchText, true);
+        for (const m of msgs) model.handle(m);
+        model.expireAll(end);
+        expect(engine.stats.legEvictions + engine.stats.legLingerEvictions).toBe(0);
+        expect([...events].sort()).toEqual([...model.events].sort());
       }),
       { numRuns: 1000 },
     );
@@ -121,30 +147,78 @@ function callMessages(c: CallSpec, n: number): Msg[] {
   let cseq = 1;
   let up = `up-${n}`;
   let t = 0;
-  at(t, { req: true, method: 'INVITE', branch: up, cseq });
-  at(t + 1, { req: true, method: 'INVITE', branch: `down-${n}`, cseq });
+  // Received from the customer, sent to carrier A, then (failover) to carrier B; responses the
+  // other way. Without a peer sink the engine ignores dir-and-peer beyond the upstream branch.
+  const fromCustomer = { dir: 'in' as const, peer: CUSTOMER };
+  const toCustomer = { dir: 'out' as const, peer: CUSTOMER };
+  let carrier = CARRIER_A;
+  at(t, { req: true, method: 'INVITE', branch: up, cseq, ...fromCustomer });
+  at(t + 1, { req: true, method: 'INVITE', branch: `down-${n}`, cseq, dir: 'out', peer: carrier });
   if (c.challenge) {
-    at(t + 5, { req: false, method: 'INVITE', status: 407, toTag: 'px', branch: up, cseq });
+    at(t + 5, { req: false, method: 'INVITE', status: 407, toTag: 'px', branch: up, cseq, ...toCustomer });
     cseq = 2;
     up = `up2-${n}`;
     t += 50;
-    at(t, { req: true, method: 'INVITE', branch: up, cseq });
-    at(t + 1, { req: true, method: 'INVITE', branch: `down2-${n}`, cseq });
+    at(t, { req: true, method: 'INVITE', branch: up, cseq, ...fromCustomer });
+    at(t + 1, { req: true, method: 'INVITE', branch: `down2-${n}`, cseq, dir: 'out', peer: carrier });
   }
   let down = c.challenge ? `down2-${n}` : `down-${n}`;
   if (c.failover) {
-    at(t + 3, { req: false, method: 'INVITE', status: 503, toTag: 'a', branch: down, cseq });
+    at(t + 3, {
+      req: false,
+      method: 'INVITE',
+      status: 503,
+      toTag: 'a',
+      branch: down,
+      cseq,
+      dir: 'in',
+      peer: carrier,
+    });
     down = `carrier-b-${n}`;
-    at(t + 4, { req: true, method: 'INVITE', branch: down, cseq });
+    carrier = CARRIER_B;
+    at(t + 4, { req: true, method: 'INVITE', branch: down, cseq, dir: 'out', peer: carrier });
   }
-  at(t + 2, { req: false, method: 'INVITE', status: 100, branch: up, cseq });
+  const fromCarrier = { dir: 'in' as const, peer: carrier };
+  at(t + 2, { req: false, method: 'INVITE', status: 100, branch: up, cseq, ...toCustomer });
   if (c.provisional) {
-    at(t + c.setup / 2, { req: false, method: 'INVITE', status: 180, toTag: 'b', branch: down, cseq });
-    at(t + c.setup / 2 + 1, { req: false, method: 'INVITE', status: 180, toTag: 'b', branch: up, cseq });
+    at(t + c.setup / 2, {
+      req: false,
+      method: 'INVITE',
+      status: 180,
+      toTag: 'b',
+      branch: down,
+      cseq,
+      ...fromCarrier,
+    });
+    at(t + c.setup / 2 + 1, {
+      req: false,
+      method: 'INVITE',
+      status: 180,
+      toTag: 'b',
+      branch: up,
+      cseq,
+      ...toCustomer,
+    });
   }
   if (c.final !== 'none') {
-    at(t + c.setup, { req: false, method: 'INVITE', status: c.final, toTag: 'b', branch: down, cseq });
-    at(t + c.setup + 1, { req: false, method: 'INVITE', status: c.final, toTag: 'b', branch: up, cseq });
+    at(t + c.setup, {
+      req: false,
+      method: 'INVITE',
+      status: c.final,
+      toTag: 'b',
+      branch: down,
+      cseq,
+      ...fromCarrier,
+    });
+    at(t + c.setup + 1, {
+      req: false,
+      method: 'INVITE',
+      status: c.final,
+      toTag: 'b',
+      branch: up,
+      cseq,
+      ...toCustomer,
+    });
     if (c.final === 200) {
       at(t + c.setup + 1 + c.hold, {
         req: true,
@@ -179,6 +253,10 @@ const OUTCOME: Record<string, string> = {
   603: 'declined',
   none: 'timeout',
 };
+
+const CUSTOMER = 9;
+const CARRIER_A = 1;
+const CARRIER_B = 2;
 
 function schedule(calls: CallSpec[]): Msg[] {
   return calls.flatMap((c, n) => callMessages(c, n)).sort((a, b) => a.now - b.now);
@@ -229,13 +307,51 @@ describe('realistic calls at a proxy traced in and out', () => {
           }
           // Branch finals are reported per copy (the peer layer dedupes them with the branch in
           // its key); everything else is reported once.
-          const once = runEngine(msgs, 10_000_000).events;
-          const again = runEngine(repeated, 10_000_000).events;
+          const once = runEngine(msgs, 10_000_000, {}, true).events;
+          const again = runEngine(repeated, 10_000_000, {}, true).events;
           const isBranch = (e: string) => e.startsWith('branch');
           expect(again.filter((e) => !isBranch(e))).toEqual(once.filter((e) => !isBranch(e)));
           expect(new Set(again.filter(isBranch))).toEqual(new Set(once.filter(isBranch)));
         },
       ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('per-peer legs of realistic calls', () => {
+  const isLeg = (e: string) => e.startsWith('leg');
+  it('leave the node events as they are, count each leg once at most, and give the customer the node outcome', () => {
+    fc.assert(
+      fc.property(fc.array(callArb, { minLength: 1, maxLength: 40, size: 'max' }), (calls) => {
+        const msgs = schedule(calls);
+        const off = runEngine(msgs, 10_000_000).events;
+        const on = runEngine(msgs, 10_000_000, {}, true).events;
+        // Peers on or off: the node families see exactly the same.
+        expect(on.filter((e) => !isLeg(e))).toEqual(off);
+        expect(off.filter(isLeg)).toEqual([]);
+        const ends = on.filter((e) => e.startsWith('leg '));
+        // Never more leg outcomes than branches the node sent or received an INVITE on.
+        const branches = new Set(
+          msgs.filter((m) => m.req && m.method === 'INVITE').map((m) => `${m.node}|${m.callId}|${m.branch}`),
+        );
+        expect(ends.length).toBeLessThanOrEqual(branches.size);
+        // The customer's legs end as the node's attempts do (a challenge round is not an outcome).
+        const fromCustomer = ends.filter((e) => e.includes(' from_peer ')).map((e) => e.split(' ')[4]);
+        const nodeOutcomes = on.filter((e) => e.startsWith('attempt')).map((e) => e.split(' ')[2]);
+        expect(fromCustomer.sort()).toEqual(nodeOutcomes.sort());
+        // Carriers: one leg a target (a failover adds carrier B; a challenge leaves A's first
+        // leg unanswered, so it times out), each with its own final.
+        const toCarriers = ends.filter((e) => e.includes(' to_peer '));
+        expect(toCarriers).toHaveLength(
+          calls.reduce((sum, c) => sum + 1 + (c.failover ? 1 : 0) + (c.challenge ? 1 : 0), 0),
+        );
+        expect(
+          toCarriers.filter(
+            (e) => e.startsWith(`leg `) && e.includes(` ${CARRIER_A} `) && e.endsWith('ineffective'),
+          ).length,
+        ).toBeGreaterThanOrEqual(calls.filter((c) => c.failover).length);
+      }),
       { numRuns: 200 },
     );
   });
@@ -285,6 +401,7 @@ describe('bad input', () => {
             branchHi: num,
             branchLo: num,
             direction: num,
+            peer: num,
             captureMs: num,
             now: num,
             expires0: fc.boolean(),
@@ -294,7 +411,8 @@ describe('bad input', () => {
           { maxLength: 50 },
         ),
         (msgs: KpiMessage[]) => {
-          const engine = new KpiEngine(new RecordingSink(), { maxAttempts: 8, maxDialogs: 8, now: 0 });
+          const sink = new RecordingSink();
+          const engine = new KpiEngine(sink, { maxAttempts: 8, maxDialogs: 8, maxLegs: 8, now: 0 }, sink);
           for (const m of msgs) engine.handle(m);
           engine.expire(Number.NaN);
           engine.expireAll(1e12);

@@ -3,7 +3,9 @@ import {
   ATTEMPT_OUTCOME_LABELS,
   emptyKpiMessage,
   type KpiMessage,
+  type KpiPeerSink,
   type KpiSink,
+  LEG_DIRECTION_LABELS,
   REASON_PROTOCOL_LABELS,
   REGISTRATION_OUTCOME_LABELS,
   SESSION_CUT_LABELS,
@@ -29,6 +31,8 @@ export interface Msg {
   expires0?: boolean;
   /** which way the node saw this copy, when known */
   dir?: 'in' | 'out';
+  /** stable id of the peer at the other end (per-peer legs); 0 or absent for none */
+  peer?: number;
   reason?: [protocol: 1 | 2, cause: number];
 }
 
@@ -50,6 +54,7 @@ export function toKpi(m: Msg, out: KpiMessage = emptyKpiMessage()): KpiMessage {
   [out.toTagHi, out.toTagLo] = m.toTag === undefined ? [0, 0] : hash(m.toTag);
   [out.branchHi, out.branchLo] = hash(m.branch);
   out.direction = m.dir === 'in' ? 1 : m.dir === 'out' ? 2 : 0;
+  out.peer = m.peer ?? 0;
   out.captureMs = m.cap;
   out.now = m.now;
   out.expires0 = m.expires0 ?? false;
@@ -58,8 +63,8 @@ export function toKpi(m: Msg, out: KpiMessage = emptyKpiMessage()): KpiMessage {
   return out;
 }
 
-/** Records every sink call as a readable line. */
-export class RecordingSink implements KpiSink {
+/** Records every sink call as a readable line; the per-peer ones start with `leg`. */
+export class RecordingSink implements KpiSink, KpiPeerSink {
   events: string[] = [];
   onAttemptEnd(node: number, outcome: number): void {
     this.events.push(`attempt ${node} ${ATTEMPT_OUTCOME_LABELS[outcome]}`);
@@ -96,6 +101,20 @@ export class RecordingSink implements KpiSink {
   }
   onBranchFinal(node: number, method: number, status: number, branchHi: number, branchLo: number): void {
     this.events.push(`branch ${node} ${method} ${status} ${branchHi.toString(16)}:${branchLo.toString(16)}`);
+  }
+  onLegEnd(node: number, peer: number, direction: number, outcome: number): void {
+    this.events.push(
+      `leg ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${ATTEMPT_OUTCOME_LABELS[outcome]}`,
+    );
+  }
+  /** Leg delays come in ms; printed in seconds, as the node's are. */
+  onLegSrd(node: number, peer: number, direction: number, result: number, ms: number): void {
+    this.events.push(
+      `leg-srd ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${SRD_RESULT_LABELS[result]} ${ms / 1000}`,
+    );
+  }
+  onLegPdd(node: number, peer: number, direction: number, ms: number): void {
+    this.events.push(`leg-pdd ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${ms / 1000}`);
   }
   take(): string[] {
     const e = this.events;

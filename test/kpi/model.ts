@@ -26,6 +26,18 @@ interface Dialog {
   deadline: number;
   answer: number;
 }
+/** One INVITE transaction between the node and a peer (per-peer KPIs). */
+interface Leg {
+  node: number;
+  peer: number;
+  direction: 'from_peer' | 'to_peer';
+  open: boolean;
+  deadline: number;
+  invite: number;
+  srd: boolean;
+  pdd: boolean;
+  cancelled: boolean;
+}
 
 const OUTCOME: Record<number, string> = {
   486: 'busy',
@@ -44,11 +56,82 @@ export class ReferenceEngine {
   events: string[] = [];
   attempts = new Map<string, Attempt>();
   dialogs = new Map<string, Dialog>();
+  legs = new Map<string, Leg>();
   private capOrigin: number | undefined;
   constructor(
     private readonly o = KPI_DEFAULTS,
     private readonly branchLabel: (branch: string) => string,
+    /** follow per-peer legs, as the engine does when it has a peer sink */
+    private readonly followLegs = false,
   ) {}
+
+  private settleLeg(key: string, now: number): boolean {
+    const l = this.legs.get(key);
+    if (l === undefined) return false;
+    for (;;) {
+      if (now < l.deadline) return true;
+      if (!l.open) {
+        this.legs.delete(key);
+        return false;
+      }
+      l.open = false;
+      l.deadline += this.o.lingerMs;
+      this.events.push(`leg ${l.node} ${l.peer} ${l.direction} ${l.cancelled ? 'cancelled' : 'timeout'}`);
+    }
+  }
+
+  /** Legs are keyed by branch and live apart from attempts: one INVITE transaction each. */
+  private leg(m: Msg): void {
+    const node = m.node ?? 0;
+    const key = `${node}|${m.callId}|${m.fromTag}|${m.branch}`;
+    const now = m.now;
+    if (m.req) {
+      if (m.method === 'INVITE' && m.toTag === undefined) {
+        if (!this.followLegs || !((m.peer ?? 0) > 0) || m.dir === undefined) return;
+        if (this.settleLeg(key, now)) return;
+        this.legs.set(key, {
+          node,
+          peer: m.peer as number,
+          direction: m.dir === 'out' ? 'to_peer' : 'from_peer',
+          open: true,
+          deadline: now + this.o.inviteTimeoutMs,
+          invite: m.cap,
+          srd: false,
+          pdd: false,
+          cancelled: false,
+        });
+      } else if (m.method === 'CANCEL') {
+        if (!this.settleLeg(key, now)) return;
+        const l = this.legs.get(key) as Leg;
+        if (!l.open) return;
+        l.cancelled = true;
+        l.deadline = Math.min(l.deadline, now + this.o.nonInviteTimeoutMs);
+      }
+      return;
+    }
+    const status = m.status ?? 0;
+    if (m.method !== 'INVITE' || !(status > 100 && status <= 699)) return;
+    if (!this.settleLeg(key, now)) return;
+    const l = this.legs.get(key) as Leg;
+    if (!l.open) return;
+    const ms = m.cap - l.invite;
+    const at = `${l.node} ${l.peer} ${l.direction}`;
+    if (status < 200) {
+      if (!l.srd && ms >= 0) this.events.push(`leg-srd ${at} success ${ms / 1000}`);
+      l.srd = true;
+      if ((status === 180 || status === 183) && !l.pdd) {
+        l.pdd = true;
+        if (ms >= 0) this.events.push(`leg-pdd ${at} ${ms / 1000}`);
+      }
+      return;
+    }
+    l.open = false;
+    l.deadline = now + this.o.lingerMs;
+    if (status === 401 || status === 407) return;
+    if (!l.srd && ms >= 0 && (status < 300 || status >= 400))
+      this.events.push(`leg-srd ${at} ${status < 300 ? 'success' : 'failure'} ${ms / 1000}`);
+    this.events.push(`leg ${at} ${outcomeOf(status)}`);
+  }
 
   private settle(key: string, now: number): boolean {
     const a = this.attempts.get(key);
@@ -92,6 +175,11 @@ export class ReferenceEngine {
   }
 
   handle(m: Msg): void {
+    this.attempt(m);
+    this.leg(m);
+  }
+
+  private attempt(m: Msg): void {
     this.capOrigin ??= m.cap;
     const node = m.node ?? 0;
     const now = m.now;
@@ -230,5 +318,6 @@ export class ReferenceEngine {
   expireAll(now: number): void {
     for (const key of [...this.attempts.keys()]) this.settle(key, now);
     for (const key of [...this.dialogs.keys()]) this.settleDialog(key, now);
+    for (const key of [...this.legs.keys()]) this.settleLeg(key, now);
   }
 }

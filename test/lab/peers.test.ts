@@ -13,9 +13,11 @@ import {
   startExporter,
   startKamailio,
 } from '../../lab/lab.js';
-import { readText, waitFor } from '../../lab/processes.js';
+import { freePort, readText, requireProgram, waitFor } from '../../lab/processes.js';
 import { startRsyslogd } from '../../lab/rsyslog.js';
+import { uasFinal } from '../../lab/sipp.js';
 import { parseSippScreen } from '../../lab/sipp-report.js';
+import { ATTEMPT_OUTCOME_LABELS, attemptOutcomeOf } from '../../src/kpi/types.js';
 import { reasonPhrase, statusClass } from '../../src/sip/status-codes.js';
 import { samples, sampleValue } from '../helpers/exporter.js';
 
@@ -37,15 +39,36 @@ const CARRIER_OF: Record<string, string> = {
   answered: 'carrier-a',
   declined: 'carrier-a',
   busy: 'carrier-b',
+  // Tried at carrier-b first, which answers 503; Kamailio fails over to carrier-a.
+  failover: 'carrier-a',
 };
+/** A call that fails over, beside the mix: what the caller gets comes from carrier-a. */
+const FAILOVER = { name: 'failover', user: 'failover', scenario: { builtIn: 'uac' as const } };
 
 const lab = new Lab();
-let routes: Callees & { hosts: Record<'answer' | 'busy' | 'decline', string> };
+let routes: Callees & {
+  hosts: Record<'answer' | 'busy' | 'decline', string>;
+  failover: { host: string; port: number };
+};
 
 beforeAll(async () => {
   const a = await startCallees(lab, CARRIER_A);
   const b = await startCallees(lab, CARRIER_B);
+  // carrier-b's second SBC, out of service: every INVITE gets a 503.
+  const failPort = await freePort(CARRIER_B);
+  writeFileSync(join(lab.dir, 'uas-503.xml'), uasFinal(503));
+  lab.start('sipp-uas-503-carrier-b', requireProgram('sipp', 'sip-tester'), [
+    '-sf',
+    join(lab.dir, 'uas-503.xml'),
+    '-i',
+    CARRIER_B,
+    '-p',
+    String(failPort),
+    '-nostdin',
+    '-trace_err',
+  ]);
   routes = {
+    failover: { host: CARRIER_B, port: failPort },
     answer: a.answer,
     decline: a.decline,
     busy: b.busy,
@@ -122,8 +145,12 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
         });
         const responses: Record<string, number> = {};
         const invites: Record<string, number> = {};
+        // Call KPI legs: each call's final, once for the customer, and once for the carrier that sent it.
+        const legs: Record<string, number> = {};
+        const leg = (peer: string, direction: string, code: number) =>
+          `{node="${CAPTURE_ID}",peer="${peer}",direction="${direction}",outcome="${ATTEMPT_OUTCOME_LABELS[attemptOutcomeOf(code)]}"}`;
         let sent = 0;
-        for (const c of CALL_MIX) {
+        for (const c of [...CALL_MIX, FAILOVER]) {
           const run = `${name}-uac-${c.name}`;
           const code = await call(lab, run, kamailio.port, c.scenario, c.user, CALLS, PROXY, CUSTOMER);
           const report = parseSippScreen(readText(join(lab.dir, `${run}.log`)));
@@ -136,6 +163,11 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
             const carrier = CARRIER_OF[c.name];
             if (carrier !== undefined && RELAYED.has(key))
               add(responses, responseSeries(carrier, 'from_peer', key), n);
+            const [method, code] = [key.split(' ')[0], Number(key.split(' ')[1])];
+            if (method === 'INVITE' && code >= 200) {
+              add(legs, leg('customer', 'from_peer', code), n);
+              if (carrier !== undefined && RELAYED.has(key)) add(legs, leg(carrier, 'to_peer', code), n);
+            }
           }
           const method = c.name === 'register' ? 'REGISTER' : 'INVITE';
           add(
@@ -151,6 +183,10 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
               CALLS,
             );
         }
+        // The failover's first try, which the caller never sees: carrier-b's 503 to each INVITE.
+        add(responses, responseSeries('carrier-b', 'from_peer', 'INVITE 503'), CALLS);
+        add(invites, `{peer="carrier-b",direction="to_peer",method="INVITE",node="${CAPTURE_ID}"}`, CALLS);
+        add(legs, leg('carrier-b', 'to_peer', 503), CALLS);
         expect(sent).toBeGreaterThan(0);
         await peerResponsesCounted(
           exporter,
@@ -160,6 +196,19 @@ describe('lab: per-peer counts over HEP equal what sipp reports', () => {
         await kamailio.process.stop();
         const text = await exporter.metrics();
         expect(samples(text, 'sip_peer_responses_total')).toEqual(responses);
+        // carrier-a answers the answered calls and the failovers; carrier-b fails each failover first.
+        expect([
+          legs[leg('carrier-a', 'to_peer', 200)],
+          legs[leg('carrier-b', 'to_peer', 503)],
+          legs[leg('customer', 'from_peer', 200)],
+        ]).toEqual([2 * CALLS, CALLS, 2 * CALLS]);
+        // At the node, a failover is one answered attempt: the only ineffective ones are the
+        // proxy's own 503s to `overload`.
+        const node = (outcome: string) =>
+          sampleValue(text, `sip_session_attempts_total{node="${CAPTURE_ID}",outcome="${outcome}"}`);
+        expect([node('answered'), node('ineffective')]).toEqual([2 * CALLS, CALLS]);
+        const ended = Object.entries(samples(text, 'sip_peer_session_attempts_total'));
+        expect(Object.fromEntries(ended.filter(([, n]) => n > 0))).toEqual(legs);
         // Requests: every INVITE and REGISTER the customer sent, every INVITE a carrier got.
         const requests = samples(text, 'sip_peer_requests_total');
         const chosen = Object.fromEntries(

@@ -14,6 +14,7 @@ import {
   observeExtracted,
 } from '../../src/ingest/syslog/extractors.js';
 import { SyslogIngest } from '../../src/ingest/syslog/syslog-ingest.js';
+import { DIRECTION_RECEIVED, DIRECTION_SENT, DIRECTION_UNKNOWN } from '../../src/kpi/types.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { parseAddressRange } from '../../src/peers/address.js';
 import { peersSchema, selfAddressesSchema } from '../../src/peers/config.js';
@@ -405,5 +406,58 @@ describe('PeerCounter property', () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('PeerCounter ends, for the call KPIs', () => {
+  const invite = sipRequest('INVITE', 'ends@x');
+  const ends = (p: PeerCounter) => [p.direction, p.direction === DIRECTION_UNKNOWN ? '' : p.nameOf(p.peer)];
+
+  it('tells a copy the node received from one it sent, and names the peer at the other end', () => {
+    const { send, peerCounter } = setup();
+    send(invite, CUSTOMER, PROXY);
+    expect(ends(peerCounter)).toEqual([DIRECTION_RECEIVED, 'customer-x']);
+    send(invite, PROXY, CARRIER_A);
+    expect(ends(peerCounter)).toEqual([DIRECTION_SENT, 'carrier-a']);
+    send(invite, PROXY, STRANGER);
+    expect(ends(peerCounter)).toEqual([DIRECTION_SENT, 'other']);
+    // Both ends the node's, or neither: no direction, no peer.
+    for (const [src, dst] of [
+      [PROXY, PROXY],
+      [CARRIER_A, CUSTOMER],
+    ]) {
+      send(invite, src, dst);
+      expect([peerCounter.direction, peerCounter.peer]).toEqual([DIRECTION_UNKNOWN, 0]);
+    }
+    // A node with no own addresses configured cannot tell.
+    send(invite, CUSTOMER, PROXY, { at: 0 });
+    expect([peerCounter.direction, peerCounter.peer]).toEqual([DIRECTION_UNKNOWN, 0]);
+  });
+
+  it('tells the direction from own addresses alone when no peer is configured', () => {
+    const { send, peerCounter, series } = setup({ peers: '[]' });
+    send(invite, CUSTOMER, PROXY);
+    expect([peerCounter.direction, peerCounter.peer]).toEqual([DIRECTION_RECEIVED, 0]);
+    send(invite, PROXY, CARRIER_A);
+    expect([peerCounter.direction, peerCounter.peer]).toEqual([DIRECTION_SENT, 0]);
+    send(invite, CARRIER_A, CUSTOMER);
+    expect([peerCounter.direction, peerCounter.peer]).toEqual([DIRECTION_UNKNOWN, 0]);
+    return expect(series('sip_peer_requests_total')).resolves.toEqual({});
+  });
+
+  it('keeps a peer’s id across a reload that reorders the list, so a leg in flight keeps its name', () => {
+    const { send, peerCounter } = setup();
+    send(invite, PROXY, CARRIER_A);
+    const id = peerCounter.peer;
+    peerCounter.configure(
+      peersSchema.parse(parseYaml(`- name: carrier-z\n  addresses: ["192.0.2.0/25"]\n${PEERS}`)),
+      selfAddresses({ 'edge-1': [PROXY] }),
+    );
+    expect(peerCounter.nameOf(id)).toBe('carrier-a');
+    send(invite, PROXY, '192.0.2.200');
+    expect([peerCounter.peer, peerCounter.nameOf(peerCounter.peer)]).toEqual([id, 'carrier-a']);
+    send(invite, PROXY, CARRIER_A);
+    expect(peerCounter.nameOf(peerCounter.peer)).toBe('carrier-z');
+    expect(peerCounter.nameOf(10_000)).toBe('other');
   });
 });

@@ -24,8 +24,15 @@ export const SCAN_ALL = SCAN_FROM_TAG | SCAN_VIA_BRANCH;
 export const SCAN_REASON = 4;
 /** Whether an Expires header says 0, read only from a REGISTER (a de-registration). */
 export const SCAN_EXPIRES = 8;
-/** Every field the call-state engine reads. */
-export const SCAN_KPI = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES;
+/**
+ * Narrows From tag and Via branch to the messages the call-state engine reads (kpi/observer):
+ * initial INVITEs, REGISTERs and their responses but 100, and in-dialog BYEs (From tag only).
+ * With KPIs on, the rest of a call (100, ACK, re-INVITE, responses to BYE, OPTIONS) would
+ * otherwise pay a second walk over its headers for fields nobody reads.
+ */
+export const SCAN_KPI_MESSAGES = 16;
+/** Every field the call-state engine reads, from the messages it reads them from. */
+export const SCAN_KPI = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES | SCAN_KPI_MESSAGES;
 /** Reason protocols as SipMessageScan.reasonProtocol gives them (the same values as kpi/types REASON_*). */
 export const SCAN_REASON_NONE = 0;
 export const SCAN_REASON_Q850 = 1;
@@ -409,6 +416,18 @@ function readExpires(buf: Uint8Array, p: number, stop: number, out: SipMessageSc
 
 const fromScratch = new SipMessageScan();
 
+/** Which optional fields the call-state engine reads from this message (see SCAN_KPI_MESSAGES). */
+function kpiFields(out: SipMessageScan): number {
+  const method = out.method;
+  if (out.kind === SIP_RESPONSE)
+    return (method === METHOD_INVITE || method === METHOD_REGISTER) && out.statusCode !== 100 ? ~0 : 0;
+  if (method === METHOD_REGISTER) return ~0;
+  if (method === METHOD_INVITE) return out.toTagEnd > out.toTagStart ? 0 : ~0;
+  // An in-dialog BYE is matched to its dialog by Call-ID and tags; its Via branch is never read.
+  if (method === METHOD_BYE && out.toTagEnd > out.toTagStart) return ~SCAN_VIA_BRANCH;
+  return 0;
+}
+
 /**
  * Reads a From/f, Via/v, Reason or Expires header at buf[p, stop) if `pending` still asks for
  * it; returns what is still pending.
@@ -594,7 +613,8 @@ export function scanSipMessage(
     }
     p = stop + 1;
   }
-  let pending = optional & SCAN_KPI;
+  let pending = optional & (SCAN_ALL | SCAN_REASON | SCAN_EXPIRES);
+  if ((optional & SCAN_KPI_MESSAGES) !== 0) pending &= kpiFields(out);
   if ((pending & (SCAN_REASON | SCAN_EXPIRES)) !== 0) {
     // Most messages carry neither, and reading them from every message would read every header:
     // Reason only from a final to an INVITE or a BYE, Expires only from a REGISTER.

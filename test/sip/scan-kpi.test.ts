@@ -1,8 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { SOURCE_HEP } from '../../src/count/node-sources.js';
+import { Observation } from '../../src/count/observation.js';
+import type { KpiEngine } from '../../src/kpi/engine.js';
+import { KpiObserver } from '../../src/kpi/observer.js';
+import type { KpiMessage } from '../../src/kpi/types.js';
 import {
   SCAN_ALL,
+  SCAN_EXPIRES,
   SCAN_KPI,
+  SCAN_REASON,
   SCAN_REASON_NONE,
   SCAN_REASON_Q850,
   SCAN_REASON_SIP,
@@ -102,6 +109,80 @@ describe('scanning Reason and Expires for the call KPIs', () => {
           if (out.expiresZero) expect(expires.trim()).toMatch(/^0+$/);
         }
       }),
+    );
+  });
+});
+
+describe('reading From tag and Via branch only from the messages the call KPIs read', () => {
+  const withTags = (start: string, cseqMethod: string, toTag: boolean) =>
+    Buffer.from(
+      [
+        start,
+        'Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa',
+        'From: <sip:a@example.com>;tag=f',
+        `To: <sip:b@example.com>${toTag ? ';tag=t' : ''}`,
+        'Call-ID: x@example.com',
+        `CSeq: 1 ${cseqMethod}`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      'latin1',
+    );
+  const read = (out: SipMessageScan) => [
+    out.fromTagEnd > out.fromTagStart,
+    out.viaBranchEnd > out.viaBranchStart,
+  ];
+
+  it.each([
+    ['INVITE sip:b@example.com SIP/2.0', 'INVITE', false, [true, true]],
+    ['INVITE sip:b@example.com SIP/2.0', 'INVITE', true, [false, false]], // re-INVITE
+    ['REGISTER sip:example.com SIP/2.0', 'REGISTER', false, [true, true]],
+    ['BYE sip:b@example.com SIP/2.0', 'BYE', true, [true, false]],
+    ['BYE sip:b@example.com SIP/2.0', 'BYE', false, [false, false]],
+    ['ACK sip:b@example.com SIP/2.0', 'ACK', true, [false, false]],
+    ['OPTIONS sip:b@example.com SIP/2.0', 'OPTIONS', false, [false, false]],
+    ['SIP/2.0 100 Trying', 'INVITE', false, [false, false]],
+    ['SIP/2.0 180 Ringing', 'INVITE', true, [true, true]],
+    ['SIP/2.0 401 Unauthorized', 'REGISTER', true, [true, true]],
+    ['SIP/2.0 200 OK', 'BYE', true, [false, false]],
+    ['SIP/2.0 200 OK', 'OPTIONS', true, [false, false]],
+  ] as const)(
+    '%s (CSeq %s, To tag %s) reads From tag and Via branch %j',
+    (start, method, toTag, expected) => {
+      expect(read(scan(withTags(start, method, toTag)))).toEqual(expected);
+      // Without the narrowing bit every message gives both, as before.
+      expect(read(scan(withTags(start, method, toTag), SCAN_ALL))).toEqual([true, true]);
+    },
+  );
+
+  it('hands the KPI engine the same messages and hashes as a scan of every field would', () => {
+    const methods = ['INVITE', 'REGISTER', 'BYE', 'ACK', 'CANCEL', 'OPTIONS', 'PRACK', 'FOO'];
+    const seen = (optional: number, buf: Buffer): string[] => {
+      const got: string[] = [];
+      const engine = { handle: (m: KpiMessage) => got.push(JSON.stringify(m)) } as unknown as KpiEngine;
+      const observer = new KpiObserver(engine);
+      const out = new SipMessageScan();
+      const o = new Observation();
+      o.listener = SOURCE_HEP;
+      if (scanSipMessage(buf, 0, buf.length, out, optional) !== 0) return got;
+      o.setSip(out, buf);
+      observer.observe(o);
+      return got;
+    };
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.constantFrom(...methods),
+        fc.integer({ min: 100, max: 699 }),
+        fc.constantFrom(...methods),
+        fc.boolean(),
+        (isRequest, requestMethod, code, cseqMethod, toTag) => {
+          const start = isRequest ? `${requestMethod} sip:b@example.com SIP/2.0` : `SIP/2.0 ${code} Phrase`;
+          const buf = withTags(start, isRequest ? requestMethod : cseqMethod, toTag);
+          expect(seen(SCAN_KPI, buf)).toEqual(seen(SCAN_ALL | SCAN_REASON | SCAN_EXPIRES, buf));
+        },
+      ),
     );
   });
 });

@@ -15,8 +15,14 @@ export class KeyHasher {
     return this;
   }
 
-  /** Mixes one 32-bit word into both halves; everything else is fed through here. */
+  /**
+   * Mixes one 32-bit word into both halves. The word is scrambled first (murmur3's
+   * multiply-rotate-multiply): without it, keys that differ in a few digits share their high
+   * half far more often than random keys would, and the KPI tables bucket by that half.
+   */
   private word(k: number): void {
+    k = Math.imul(k, 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
     let hi = this.hi ^ k;
     hi = Math.imul((hi << 13) | (hi >>> 19), 5) + 0xe6546b64;
     let lo = Math.imul(this.lo ^ k, 0x5bd1e995);
@@ -26,13 +32,15 @@ export class KeyHasher {
   }
 
   bytes(buf: Uint8Array, start: number, end: number): this {
-    // Four bytes a step, mixed in locals (the same mix as word()); the length closes the
+    // Four bytes a step, mixed in locals (the same scramble and mix as word()); the length closes the
     // field, so "ab"+"c" and "a"+"bc" differ.
     let hi = this.hi;
     let lo = this.lo;
     let i = start;
     for (; i + 4 <= end; i += 4) {
-      const k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+      let k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+      k = Math.imul(k, 0xcc9e2d51);
+      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
       hi ^= k;
       hi = Math.imul((hi << 13) | (hi >>> 19), 5) + 0xe6546b64;
       lo = Math.imul(lo ^ k, 0x5bd1e995);

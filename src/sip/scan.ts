@@ -31,6 +31,8 @@ export const SCAN_EXPIRES = 8;
  * otherwise pay a second walk over its headers for fields nobody reads.
  */
 export const SCAN_KPI_MESSAGES = 16;
+/** The optional fields themselves, without the narrowing bit. */
+const SCAN_OPTIONAL = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES;
 /** Every field the call-state engine reads, from the messages it reads them from. */
 export const SCAN_KPI = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES | SCAN_KPI_MESSAGES;
 /** Reason protocols as SipMessageScan.reasonProtocol gives them (the same values as kpi/types REASON_*). */
@@ -416,6 +418,31 @@ function readExpires(buf: Uint8Array, p: number, stop: number, out: SipMessageSc
 
 const fromScratch = new SipMessageScan();
 
+/**
+ * Which optional fields the call KPIs can want, from the start line alone: a response's method
+ * and a request's To tag are not known yet.
+ */
+function kpiFieldsFromStart(out: SipMessageScan): number {
+  if (out.kind === SIP_RESPONSE) return out.statusCode === 100 ? 0 : ~0;
+  const method = out.requestMethod;
+  if (method === METHOD_REGISTER || method === METHOD_INVITE) return ~0;
+  // A request whose method is unknown is read by its CSeq method, known only later.
+  if (method === METHOD_UNKNOWN) return ~0;
+  return method === METHOD_BYE ? ~SCAN_VIA_BRANCH : 0;
+}
+
+/**
+ * Which optional fields a response can want once its CSeq method is known: Reason only from a
+ * final to an INVITE, and with the KPI narrowing nothing from a response to other than INVITE
+ * or REGISTER.
+ */
+function responseFields(out: SipMessageScan, optional: number): number {
+  const method = out.cseqMethod;
+  if ((optional & SCAN_KPI_MESSAGES) !== 0 && method !== METHOD_INVITE && method !== METHOD_REGISTER)
+    return 0;
+  return out.statusCode >= 200 && method === METHOD_INVITE ? ~SCAN_EXPIRES : ~(SCAN_EXPIRES | SCAN_REASON);
+}
+
 /** Which optional fields the call-state engine reads from this message (see SCAN_KPI_MESSAGES). */
 function kpiFields(out: SipMessageScan): number {
   const method = out.method;
@@ -429,6 +456,68 @@ function kpiFields(out: SipMessageScan): number {
 }
 
 /**
+ * Which optional header (SCAN_FROM_TAG, SCAN_VIA_BRANCH, SCAN_REASON, SCAN_EXPIRES) the line at
+ * buf[p, stop) is, by its name; 0 for any other. Only lines starting with f, v, r or e can be one.
+ */
+function optionalField(buf: Uint8Array, p: number, stop: number): number {
+  let nameStop = p + 1;
+  while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
+  const length = nameStop - p;
+  const first = buf[p] | 0x20;
+  if (first === 102) {
+    // f, From
+    return length === 1 ||
+      (length === 4 &&
+        (buf[p + 1] | 0x20) === 114 &&
+        (buf[p + 2] | 0x20) === 111 &&
+        (buf[p + 3] | 0x20) === 109)
+      ? SCAN_FROM_TAG
+      : 0;
+  }
+  if (first === 118) {
+    // v, Via
+    return length === 1 || (length === 3 && (buf[p + 1] | 0x20) === 105 && (buf[p + 2] | 0x20) === 97)
+      ? SCAN_VIA_BRANCH
+      : 0;
+  }
+  if (first === 114) {
+    // Reason (no compact form; `r` is Refer-To)
+    return length === 6 &&
+      (buf[p + 1] | 0x20) === 101 &&
+      (buf[p + 2] | 0x20) === 97 &&
+      (buf[p + 3] | 0x20) === 115 &&
+      (buf[p + 4] | 0x20) === 111 &&
+      (buf[p + 5] | 0x20) === 110
+      ? SCAN_REASON
+      : 0;
+  }
+  if (first === 101) {
+    // Expires (no compact form; `e` is Content-Encoding)
+    return length === 7 &&
+      (buf[p + 1] | 0x20) === 120 &&
+      (buf[p + 2] | 0x20) === 112 &&
+      (buf[p + 3] | 0x20) === 105 &&
+      (buf[p + 4] | 0x20) === 114 &&
+      (buf[p + 5] | 0x20) === 101 &&
+      (buf[p + 6] | 0x20) === 115
+      ? SCAN_EXPIRES
+      : 0;
+  }
+  return 0;
+}
+
+/** Where the value of the header line at buf[p, stop) starts, past the colon; -1 without a colon. */
+function valueStart(buf: Uint8Array, p: number, stop: number): number {
+  let v = p + 1;
+  while (v < stop && buf[v] !== COLON && !isWhite(buf[v])) v++;
+  while (v < stop && isWhite(buf[v])) v++;
+  if (v >= stop || buf[v] !== COLON) return -1;
+  v++;
+  while (v < stop && isWhite(buf[v])) v++;
+  return v;
+}
+
+/**
  * Reads a From/f, Via/v, Reason or Expires header at buf[p, stop) if `pending` still asks for
  * it; returns what is still pending.
  */
@@ -439,57 +528,10 @@ function readOptionalHeader(
   out: SipMessageScan,
   pending: number,
 ): number {
-  let nameStop = p + 1;
-  while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
-  const length = nameStop - p;
-  const first = buf[p] | 0x20;
-  let field = 0;
-  if (first === 102) {
-    // f, From
-    if (
-      length === 1 ||
-      (length === 4 &&
-        (buf[p + 1] | 0x20) === 114 &&
-        (buf[p + 2] | 0x20) === 111 &&
-        (buf[p + 3] | 0x20) === 109)
-    )
-      field = SCAN_FROM_TAG;
-  } else if (
-    first === 118 &&
-    (length === 1 || (length === 3 && (buf[p + 1] | 0x20) === 105 && (buf[p + 2] | 0x20) === 97))
-  ) {
-    // v, Via
-    field = SCAN_VIA_BRANCH;
-  } else if (first === 114) {
-    // Reason (no compact form; `r` is Refer-To)
-    if (
-      length === 6 &&
-      (buf[p + 1] | 0x20) === 101 &&
-      (buf[p + 2] | 0x20) === 97 &&
-      (buf[p + 3] | 0x20) === 115 &&
-      (buf[p + 4] | 0x20) === 111 &&
-      (buf[p + 5] | 0x20) === 110
-    )
-      field = SCAN_REASON;
-  } else if (first === 101) {
-    // Expires (no compact form; `e` is Content-Encoding)
-    if (
-      length === 7 &&
-      (buf[p + 1] | 0x20) === 120 &&
-      (buf[p + 2] | 0x20) === 112 &&
-      (buf[p + 3] | 0x20) === 105 &&
-      (buf[p + 4] | 0x20) === 114 &&
-      (buf[p + 5] | 0x20) === 101 &&
-      (buf[p + 6] | 0x20) === 115
-    )
-      field = SCAN_EXPIRES;
-  }
+  const field = optionalField(buf, p, stop);
   if ((pending & field) === 0) return pending;
-  let v = nameStop;
-  while (v < stop && isWhite(buf[v])) v++;
-  if (v >= stop || buf[v] !== COLON) return pending;
-  v++;
-  while (v < stop && isWhite(buf[v])) v++;
+  const v = valueStart(buf, p, stop);
+  if (v < 0) return pending;
   const valueStop = trimEnd(buf, v, stop);
   if (field === SCAN_FROM_TAG) {
     // A From tag is read as a To tag is, into a scratch scan of the same shape: the To reader
@@ -577,8 +619,29 @@ export function scanSipMessage(
 
   const headersStart = firstLineEnd + 1;
   let found = 0;
+  // The optional headers this walk still looks for: it notes where each first occurs, and they
+  // are read once the message is known to need them, so that asking for them costs no second
+  // walk. Reason and Expires can only be wanted from the messages chosen here.
+  let locate = optional & SCAN_OPTIONAL;
+  if ((optional & SCAN_KPI_MESSAGES) !== 0) locate &= kpiFieldsFromStart(out);
+  if (out.kind === SIP_RESPONSE) {
+    locate &= ~SCAN_EXPIRES;
+    if (out.statusCode < 200) locate &= ~SCAN_REASON;
+  } else {
+    if (out.requestMethod !== METHOD_BYE) locate &= ~SCAN_REASON;
+    if (out.requestMethod !== METHOD_REGISTER) locate &= ~SCAN_EXPIRES;
+  }
+  const wanted = locate;
+  let viaAt = -1;
+  let viaStop = -1;
+  let fromAt = -1;
+  let fromStop = -1;
+  let reasonAt = -1;
+  let reasonStop = -1;
+  let expiresAt = -1;
+  let expiresStop = -1;
   p = headersStart;
-  while (p < end && found !== 7) {
+  while (p < end && (found !== 7 || locate !== 0)) {
     const first = buf[p];
     if (first === CR || first === LF) break; // empty line: the body follows
     let stop = lineEnd(buf, p, end);
@@ -586,7 +649,25 @@ export function scanSipMessage(
     while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end);
     // Only Call-ID/i, CSeq and To/t matter; most lines (Via, From, Route...) end here.
     const lower = first | 0x20;
-    if (lower === 99 || lower === 105 || lower === 116) {
+    if (locate !== 0 && (lower === 118 || lower === 102 || lower === 114 || lower === 101)) {
+      const field = optionalField(buf, p, stop) & locate;
+      if (field !== 0 && valueStart(buf, p, stop) >= 0) {
+        locate &= ~field;
+        if (field === SCAN_VIA_BRANCH) {
+          viaAt = p;
+          viaStop = stop;
+        } else if (field === SCAN_FROM_TAG) {
+          fromAt = p;
+          fromStop = stop;
+        } else if (field === SCAN_REASON) {
+          reasonAt = p;
+          reasonStop = stop;
+        } else {
+          expiresAt = p;
+          expiresStop = stop;
+        }
+      }
+    } else if (lower === 99 || lower === 105 || lower === 116) {
       let nameStop = p + 1;
       while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
       const kind = headerKind(buf, p, nameStop);
@@ -600,6 +681,8 @@ export function scanSipMessage(
           if (kind === HEADER_CSEQ && (found & 1) === 0) {
             found |= 1;
             readCSeq(buf, v, valueStop, out);
+            // A response's method is its CSeq's: now known, it may need no optional header.
+            if (locate !== 0 && out.kind === SIP_RESPONSE) locate &= responseFields(out, optional);
           } else if (kind === HEADER_CALL_ID && (found & 2) === 0) {
             found |= 2;
             out.callIdStart = v;
@@ -613,19 +696,23 @@ export function scanSipMessage(
     }
     p = stop + 1;
   }
-  let pending = optional & (SCAN_ALL | SCAN_REASON | SCAN_EXPIRES);
+  if (wanted === 0) return OK;
+  // The walk stopped at the end of the headers, or once every field still wanted was located.
+  const walked = p >= end || buf[p] === CR || buf[p] === LF;
+  let pending = wanted;
   if ((optional & SCAN_KPI_MESSAGES) !== 0) pending &= kpiFields(out);
-  if ((pending & (SCAN_REASON | SCAN_EXPIRES)) !== 0) {
-    // Most messages carry neither, and reading them from every message would read every header:
-    // Reason only from a final to an INVITE or a BYE, Expires only from a REGISTER.
-    if (out.kind === SIP_RESPONSE) {
-      pending &= ~SCAN_EXPIRES;
-      if (out.statusCode < 200 || out.cseqMethod !== METHOD_INVITE) pending &= ~SCAN_REASON;
-    } else {
-      if (out.requestMethod !== METHOD_BYE) pending &= ~SCAN_REASON;
-      if (out.requestMethod !== METHOD_REGISTER) pending &= ~SCAN_EXPIRES;
-    }
-  }
-  if (pending !== 0) readOptionalHeaders(buf, headersStart, end, out, pending);
+  if (out.kind === SIP_RESPONSE) pending &= responseFields(out, optional);
+  if ((pending & SCAN_VIA_BRANCH) !== 0 && viaAt >= 0)
+    pending = readOptionalHeader(buf, viaAt, viaStop, out, pending);
+  if ((pending & SCAN_FROM_TAG) !== 0 && fromAt >= 0)
+    pending = readOptionalHeader(buf, fromAt, fromStop, out, pending);
+  if ((pending & SCAN_REASON) !== 0 && reasonAt >= 0)
+    pending = readOptionalHeader(buf, reasonAt, reasonStop, out, pending);
+  if ((pending & SCAN_EXPIRES) !== 0 && expiresAt >= 0)
+    pending = readOptionalHeader(buf, expiresAt, expiresStop, out, pending);
+  // What is still pending was not located: absent if the walk reached the end of the headers;
+  // otherwise the walk stopped early (a field looked unneeded before the message was known), and
+  // the rest of the headers is read for it.
+  if (pending !== 0 && !walked) readOptionalHeaders(buf, p, end, out, pending);
   return OK;
 }

@@ -5,17 +5,22 @@ import { Observation } from '../../src/count/observation.js';
 import type { KpiEngine } from '../../src/kpi/engine.js';
 import { KpiObserver } from '../../src/kpi/observer.js';
 import type { KpiMessage } from '../../src/kpi/types.js';
+import { METHOD_LABELS } from '../../src/sip/methods.js';
 import {
   SCAN_ALL,
   SCAN_EXPIRES,
+  SCAN_FROM_TAG,
   SCAN_KPI,
   SCAN_REASON,
   SCAN_REASON_NONE,
   SCAN_REASON_Q850,
   SCAN_REASON_SIP,
+  SCAN_VIA_BRANCH,
   SipMessageScan,
   scanSipMessage,
 } from '../../src/sip/scan.js';
+
+const methodsIndex = (name: string) => (METHOD_LABELS as readonly string[]).indexOf(name);
 
 function message(startLine: string, extra: string[], cseqMethod = 'BYE'): Buffer {
   return Buffer.from(
@@ -183,6 +188,127 @@ describe('reading From tag and Via branch only from the messages the call KPIs r
           expect(seen(SCAN_KPI, buf)).toEqual(seen(SCAN_ALL | SCAN_REASON | SCAN_EXPIRES, buf));
         },
       ),
+    );
+  });
+});
+
+describe('locating the optional headers in the same walk as the rest (model)', () => {
+  // Lines chosen to trip the locating: compact forms, look-alike names, a name without a colon,
+  // repeats (only the first counts), folding, and the always-read headers in any position.
+  const pool = [
+    'Via: SIP/2.0/UDP a;branch=z9hG4bK1',
+    'v: SIP/2.0/UDP b;branch=z9hG4bK2',
+    'VIA : SIP/2.0/UDP c;branch=z9hG4bK3',
+    'Via;branch=z9hG4bKnocolon',
+    'Via: SIP/2.0/UDP d\r\n ;branch=z9hG4bKfolded',
+    'Vary: x;branch=z9hG4bKvary',
+    'From: <sip:a@x>;tag=f1',
+    'f: <sip:b@x>;tag=f2',
+    'Fromage: <sip:c@x>;tag=cheese',
+    'From <sip:d@x>;tag=nocolon',
+    'Reason: Q.850;cause=16',
+    'reason: SIP;cause=486',
+    'Reasons: Q.850;cause=1',
+    'Expires: 0',
+    'Expires: 60',
+    'e: gzip',
+    'Max-Forwards: 70',
+    'To: <sip:b@x>;tag=t1',
+    'To: <sip:b@x>',
+    'Call-ID: c@x',
+    'CSeq: 1 INVITE',
+    'CSeq: 2 BYE',
+    'CSeq: 3 REGISTER',
+  ];
+  const starts = [
+    'INVITE sip:b@x SIP/2.0',
+    'REGISTER sip:x SIP/2.0',
+    'BYE sip:b@x SIP/2.0',
+    'ACK sip:b@x SIP/2.0',
+    'FOO sip:b@x SIP/2.0',
+    'SIP/2.0 100 Trying',
+    'SIP/2.0 180 Ringing',
+    'SIP/2.0 200 OK',
+    'SIP/2.0 486 Busy Here',
+  ];
+  const FIELDS = [
+    ['via', SCAN_VIA_BRANCH, /^(v|via)$/i],
+    ['from', SCAN_FROM_TAG, /^(f|from)$/i],
+    ['reason', SCAN_REASON, /^reason$/i],
+    ['expires', SCAN_EXPIRES, /^expires$/i],
+  ] as const;
+  const read = (o: SipMessageScan) => ({
+    from: o.fromTagStart < 0 ? null : [o.fromTagStart, o.fromTagEnd],
+    via: o.viaBranchStart < 0 ? null : [o.viaBranchStart, o.viaBranchEnd],
+    reason: [o.reasonProtocol, o.reasonCause],
+    expires: o.expiresZero,
+  });
+
+  /**
+   * The model: the first line of each optional header with a colon after its name, read alone
+   * (in a message of just that line, where nothing else can interfere) and moved to its offset.
+   */
+  function expected(start: string, lines: string[], optional: number): ReturnType<typeof read> {
+    const all = scan(Buffer.from([start, ...lines, 'Content-Length: 0', '', ''].join('\r\n'), 'latin1'), 0);
+    const want = optional === SCAN_KPI ? kpiWants(start, all) : oldWants(start, all);
+    const result = read(new SipMessageScan());
+    let offset = start.length + 2;
+    const done = new Set<string>();
+    for (const line of lines) {
+      const name = /^([^:\s]+)\s*:/.exec(line)?.[1];
+      for (const [key, bit, pattern] of FIELDS) {
+        if (name === undefined || !pattern.test(name) || done.has(key)) continue;
+        done.add(key);
+        if ((want & bit) === 0) continue;
+        // Reason and Expires alone are read under a start line that has them read at all.
+        const head =
+          key === 'reason' ? 'BYE sip:b@x SIP/2.0' : key === 'expires' ? 'REGISTER sip:x SIP/2.0' : start;
+        const alone = scan(Buffer.from([head, line, '', ''].join('\r\n'), 'latin1'), bit);
+        const shift = (r: number[] | null) =>
+          r === null ? null : r.map((x) => x - (start.length + 2) + offset);
+        const one = read(alone);
+        if (key === 'via') result.via = shift(one.via);
+        else if (key === 'from') result.from = shift(one.from);
+        else if (key === 'reason') result.reason = one.reason;
+        else result.expires = one.expires;
+      }
+      offset += line.length + 2;
+    }
+    return result;
+  }
+  // What the scanner was asked for narrowed to the messages it reads each from, stated directly.
+  function oldWants(start: string, s: SipMessageScan): number {
+    const response = start.startsWith('SIP/2.0');
+    let want = SCAN_ALL;
+    if (response ? s.statusCode >= 200 && s.cseqMethod === methodsIndex('INVITE') : start.startsWith('BYE '))
+      want |= SCAN_REASON;
+    if (start.startsWith('REGISTER ')) want |= SCAN_EXPIRES;
+    return want;
+  }
+  function kpiWants(start: string, s: SipMessageScan): number {
+    const method = s.method;
+    const names = ['INVITE', 'REGISTER', 'BYE'].map((m) => methodsIndex(m));
+    const toTag = s.toTagEnd > s.toTagStart;
+    let fields = 0;
+    if (start.startsWith('SIP/2.0')) {
+      if ((method === names[0] || method === names[1]) && s.statusCode !== 100) fields = ~0;
+    } else if (method === names[1] || (method === names[0] && !toTag)) fields = ~0;
+    else if (method === names[2] && toTag) fields = ~SCAN_VIA_BRANCH;
+    return oldWants(start, s) & fields;
+  }
+
+  it('finds the first of each optional header wherever it stands, with and without the KPI narrowing', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...starts),
+        fc.array(fc.constantFrom(...pool), { maxLength: 14 }),
+        fc.constantFrom(SCAN_ALL | SCAN_REASON | SCAN_EXPIRES, SCAN_KPI),
+        (start, lines, optional) => {
+          const buf = Buffer.from([start, ...lines, 'Content-Length: 0', '', ''].join('\r\n'), 'latin1');
+          expect(read(scan(buf, optional))).toEqual(expected(start, lines, optional));
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 });

@@ -56,7 +56,9 @@ export class KpiObserver {
     // What the engine reads at all: INVITE and REGISTER requests and their responses but 100
     // (no status indication), BYEs in a dialog, and CANCELs (which end per-peer legs). The rest
     // (ACK, responses to BYE, re-INVITEs) is skipped before any hashing;
-    // the expiry timer keeps the sweep going without them.
+    // the expiry timer keeps the sweep going without them. The scanner reads From and Via only
+    // from these messages (SCAN_KPI_MESSAGES in sip/scan): keep the two in step; a property test
+    // in test/sip/scan-kpi.test.ts fails when they part.
     if (isRequest) {
       if (method === INVITE) {
         if (hasToTag) return;

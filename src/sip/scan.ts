@@ -2,6 +2,7 @@ import { OK, type Ok, ParseError, type SipParseError } from '../errors.js';
 import { METHOD_LABELS, METHOD_UNKNOWN, methodIndex } from './methods.js';
 
 const METHOD_BYE = METHOD_LABELS.indexOf('BYE');
+const METHOD_CANCEL = METHOD_LABELS.indexOf('CANCEL');
 const METHOD_INVITE = METHOD_LABELS.indexOf('INVITE');
 const METHOD_REGISTER = METHOD_LABELS.indexOf('REGISTER');
 
@@ -26,7 +27,8 @@ export const SCAN_REASON = 4;
 export const SCAN_EXPIRES = 8;
 /**
  * Narrows From tag and Via branch to the messages the call-state engine reads (kpi/observer):
- * initial INVITEs, REGISTERs and their responses but 100, and in-dialog BYEs (From tag only).
+ * initial INVITEs, REGISTERs and their responses but 100, CANCELs (which end per-peer legs), and
+ * in-dialog BYEs (From tag only).
  * With KPIs on, the rest of a call (100, ACK, re-INVITE, responses to BYE, OPTIONS) would
  * otherwise pay a second walk over its headers for fields nobody reads.
  */
@@ -425,7 +427,7 @@ const fromScratch = new SipMessageScan();
 function kpiFieldsFromStart(out: SipMessageScan): number {
   if (out.kind === SIP_RESPONSE) return out.statusCode === 100 ? 0 : ~0;
   const method = out.requestMethod;
-  if (method === METHOD_REGISTER || method === METHOD_INVITE) return ~0;
+  if (method === METHOD_REGISTER || method === METHOD_INVITE || method === METHOD_CANCEL) return ~0;
   // A request whose method is unknown is read by its CSeq method, known only later.
   if (method === METHOD_UNKNOWN) return ~0;
   return method === METHOD_BYE ? ~SCAN_VIA_BRANCH : 0;
@@ -448,7 +450,7 @@ function kpiFields(out: SipMessageScan): number {
   const method = out.method;
   if (out.kind === SIP_RESPONSE)
     return (method === METHOD_INVITE || method === METHOD_REGISTER) && out.statusCode !== 100 ? ~0 : 0;
-  if (method === METHOD_REGISTER) return ~0;
+  if (method === METHOD_REGISTER || method === METHOD_CANCEL) return ~0;
   if (method === METHOD_INVITE) return out.toTagEnd > out.toTagStart ? 0 : ~0;
   // An in-dialog BYE is matched to its dialog by Call-ID and tags; its Via branch is never read.
   if (method === METHOD_BYE && out.toTagEnd > out.toTagStart) return ~SCAN_VIA_BRANCH;

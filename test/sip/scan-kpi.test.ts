@@ -146,6 +146,7 @@ describe('reading From tag and Via branch only from the messages the call KPIs r
     ['BYE sip:b@example.com SIP/2.0', 'BYE', true, [true, false]],
     ['BYE sip:b@example.com SIP/2.0', 'BYE', false, [false, false]],
     ['ACK sip:b@example.com SIP/2.0', 'ACK', true, [false, false]],
+    ['CANCEL sip:b@example.com SIP/2.0', 'CANCEL', false, [true, true]],
     ['OPTIONS sip:b@example.com SIP/2.0', 'OPTIONS', false, [false, false]],
     ['SIP/2.0 100 Trying', 'INVITE', false, [false, false]],
     ['SIP/2.0 180 Ringing', 'INVITE', true, [true, true]],
@@ -225,6 +226,7 @@ describe('locating the optional headers in the same walk as the rest (model)', (
     'REGISTER sip:x SIP/2.0',
     'BYE sip:b@x SIP/2.0',
     'ACK sip:b@x SIP/2.0',
+    'CANCEL sip:b@x SIP/2.0',
     'FOO sip:b@x SIP/2.0',
     'SIP/2.0 100 Trying',
     'SIP/2.0 180 Ringing',
@@ -287,12 +289,12 @@ describe('locating the optional headers in the same walk as the rest (model)', (
   }
   function kpiWants(start: string, s: SipMessageScan): number {
     const method = s.method;
-    const names = ['INVITE', 'REGISTER', 'BYE'].map((m) => methodsIndex(m));
+    const names = ['INVITE', 'REGISTER', 'BYE', 'CANCEL'].map((m) => methodsIndex(m));
     const toTag = s.toTagEnd > s.toTagStart;
     let fields = 0;
     if (start.startsWith('SIP/2.0')) {
       if ((method === names[0] || method === names[1]) && s.statusCode !== 100) fields = ~0;
-    } else if (method === names[1] || (method === names[0] && !toTag)) fields = ~0;
+    } else if (method === names[1] || method === names[3] || (method === names[0] && !toTag)) fields = ~0;
     else if (method === names[2] && toTag) fields = ~SCAN_VIA_BRANCH;
     return oldWants(start, s) & fields;
   }

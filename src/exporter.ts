@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { configWarnings, peersWarning } from './config/check.js';
 import type { Config } from './config/schema.js';
 import { DedupeWindow } from './count/dedupe.js';
@@ -14,6 +14,10 @@ import { formatListenAddress } from './ingest/listen-address.js';
 import { bindOrExplain } from './ingest/listen-errors.js';
 import type { Source } from './ingest/source.js';
 import { SOURCES, type SourceKey, type SourceOf } from './ingest/sources.js';
+import { IngestWorkers } from './ingest/workers/pool.js';
+import { IngestRegistry } from './ingest/workers/registry.js';
+import { ingestWorkerCount, workerInit, workerLiveConfig } from './ingest/workers/setup.js';
+import { createSharedState, seriesAdmission } from './ingest/workers/shared-state.js';
 import { KpiEngine } from './kpi/engine.js';
 import { KpiMetrics } from './kpi/metrics.js';
 import { KpiObserver } from './kpi/observer.js';
@@ -146,13 +150,15 @@ function withKey(config: Config, from: Config, key: string): Config {
  * and read the bound ports back.
  */
 export class Exporter {
-  readonly registry = new Registry();
+  readonly registry = new IngestRegistry();
   readonly self: SelfMetrics;
   readonly counter: SipCounter;
   /** the call KPIs; null with --kpi.enabled=false */
   readonly kpi: KpiObserver | null;
   /** in SOURCES order, which is start order */
   readonly sources: readonly Source[];
+  /** the threads reading HEP over UDP (--ingest.workers); null when the main thread reads it */
+  readonly workers: IngestWorkers | null;
   private readonly sourcesByKey = new Map<string, Source>();
   private http: Server | null = null;
   private web: WebConfig | undefined = undefined;
@@ -179,29 +185,74 @@ export class Exporter {
     }
     const self = new SelfMetrics(this.registry);
     this.self = self;
+    // With ingest workers, the tables that make counts exact whichever thread reads a packet
+    // are shared memory: this thread's counter uses them too, for HEP over TCP.
+    const workerCount = ingestWorkerCount(config);
+    const shared = workerCount > 1 ? createSharedState(config, workerCount) : null;
+    const admitSeries = shared === null ? undefined : seriesAdmission(shared);
     const names = new Map(Object.entries(config.nodes.names));
-    const nodes = new NodeLabels(config.nodes.limit, names, self.nodeOverflow.cell({}), self.nodes.cell({}));
+    const nodes = new NodeLabels(
+      config.nodes.limit,
+      names,
+      self.nodeOverflow.cell({}),
+      self.nodes.cell({}),
+      shared?.nodes,
+    );
     // The series exist with dedupe off too, reading 0, so dashboards need no special case.
     const dedupeCells = { evictions: self.dedupeEvictions.cell({}), entries: self.dedupeEntries.cell({}) };
     const dedupe =
       config.dedupe.window > 0
-        ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries, performance.now(), dedupeCells)
+        ? new DedupeWindow(
+            config.dedupe.window,
+            config.dedupe.max_entries,
+            performance.now(),
+            dedupeCells,
+            shared?.dedupe ?? undefined,
+          )
         : null;
     this.kpi = config.kpi.enabled ? buildKpi(this.registry, nodes, config) : null;
     this.counter = new SipCounter(this.registry, nodes, dedupe, self, {
       maxSeries: config.metrics.max_series,
       logger,
       kpi: this.kpi ?? undefined,
+      admitSeries,
     });
     const peers = new PeerCounter(this.registry, nodes, self, {
       maxSeries: config.metrics.max_series,
       dedupeWindowMs: config.dedupe.window,
       dedupeEntries: config.dedupe.max_entries,
       dedupeEvictions: dedupeCells.evictions,
+      sharedDedupe: shared?.peerDedupe ?? undefined,
+      admitSeries,
     });
     peers.configure(config.peers, config.nodes.self_addresses);
     this.counter.peers = peers;
-    const deps = { counter: this.counter, self, arrivals: this.arrivals, udpBatch: config.ingest.udp_batch };
+    this.workers =
+      shared === null
+        ? null
+        : new IngestWorkers(workerCount, shared, workerInit(config), {
+            nodes,
+            counter: this.counter,
+            engine: this.kpi?.engine ?? null,
+            logger,
+          });
+    if (this.workers !== null) {
+      const workers = this.workers;
+      this.registry.attachWorkers({
+        snapshots: () => workers.snapshots(),
+        beforeScrape: () => {
+          nodes.refreshCount();
+          dedupe?.refreshEntries();
+        },
+      });
+    }
+    const deps = {
+      counter: this.counter,
+      self,
+      arrivals: this.arrivals,
+      udpBatch: config.ingest.udp_batch,
+      workers: this.workers,
+    };
     this.sources = SOURCES.map((entry) => {
       const source = entry.build(config, deps);
       this.sourcesByKey.set(entry.key, source);
@@ -304,6 +355,8 @@ export class Exporter {
     let config = this.config;
     for (const entry of LIVE_KEYS) config = withKey(config, next, entry.key);
     this.config = config;
+    // The ingest workers apply the same keys each in its own thread.
+    this.workers?.reload(workerLiveConfig(config));
     return restart;
   }
 

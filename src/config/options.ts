@@ -210,6 +210,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultText: 'true',
   },
   {
+    flag: 'ingest.workers',
+    path: ['ingest', 'workers'],
+    valueName: 'n',
+    description:
+      'threads reading HEP over UDP, each on its own SO_REUSEPORT socket, with shared dedupe, node and call-state tables (needs the native addon; 1: the main thread alone)',
+    defaultText: 'the CPUs the process may use, at most 8',
+  },
+  {
     flag: 'kpi.enabled',
     path: ['kpi', 'enabled'],
     valueName: 'bool',

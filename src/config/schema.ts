@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 import { type ListenAddress, parseListenAddress } from '../ingest/listen-address.js';
 import { buildExtractors, DEFAULT_EXTRACTORS, type Extractor } from '../ingest/syslog/extractors.js';
+import { defaultIngestWorkers, MAX_INGEST_WORKERS } from '../ingest/workers/plan.js';
 import { peersSchema, selfAddressesSchema } from '../peers/config.js';
 import { parseDuration } from './duration.js';
 import { loadTlsMaterial, type TlsMaterial, TlsMaterialError } from './tls-material.js';
@@ -200,6 +201,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       // Flags and the environment give "true"/"false" as text, YAML gives a boolean.
       udp_batch: z.union([z.boolean(), z.stringbool()]).default(true),
+      workers: integer(1, MAX_INGEST_WORKERS).default(defaultIngestWorkers),
     })
     .prefault({}),
   kpi: z

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { DedupeWindow } from '../count/dedupe.js';
+import { DedupeWindow, type SharedDedupe } from '../count/dedupe.js';
 import { KeyHasher } from '../count/key-hasher.js';
 import type { NodeLabels } from '../count/nodes.js';
 import { KIND_RESPONSE, type Observation, type TextRef } from '../count/observation.js';
@@ -47,6 +47,10 @@ export interface PeerCounterOptions {
   dedupeEntries: number;
   /** sip_exporter_dedupe_evictions_total, shared with the main dedupe table */
   dedupeEvictions?: CounterCell;
+  /** with several ingest threads: the per-peer dedupe table they share */
+  sharedDedupe?: SharedDedupe;
+  /** with several ingest threads: the process-wide series cap of a family by name */
+  admitSeries?: (family: string) => ((labels: Readonly<Record<string, string>>) => boolean) | undefined;
 }
 
 /**
@@ -96,6 +100,7 @@ export class PeerCounter {
     private readonly options: PeerCounterOptions,
   ) {
     const { maxSeries } = options;
+    const admit = options.admitSeries ?? (() => undefined);
     // Past the cap the peer, direction and class stay exact (the question is "which carrier"),
     // and the rest folds: at most 12 overflow series per peer for responses, 2 for the others.
     this.responses = new HotCounter(
@@ -105,6 +110,7 @@ export class PeerCounter {
       ['peer', 'direction', 'code', 'class', 'reason', 'method', 'node'],
       {
         maxSeries,
+        admit: admit('sip_peer_responses_total'),
         overflowLabels: (l) => ({
           peer: l.peer,
           direction: l.direction,
@@ -127,14 +133,14 @@ export class PeerCounter {
       'sip_peer_requests_total',
       'SIP requests by configured peer at either end, direction, method and reporting node.',
       ['peer', 'direction', 'method', 'node'],
-      { maxSeries, overflowLabels: fold },
+      { maxSeries, overflowLabels: fold, admit: admit('sip_peer_requests_total') },
     );
     this.retransmissions = new HotCounter(
       registry,
       'sip_peer_retransmissions_total',
       'SIP requests and responses seen again from or to the same peer in the same direction within the dedupe window, by CSeq method and reporting node.',
       ['peer', 'direction', 'method', 'node'],
-      { maxSeries, overflowLabels: fold },
+      { maxSeries, overflowLabels: fold, admit: admit('sip_peer_retransmissions_total') },
     );
     self.watchSeries(this.responses);
     self.watchSeries(this.requests);
@@ -166,6 +172,7 @@ export class PeerCounter {
         this.options.dedupeEntries,
         performance.now(),
         { evictions: this.options.dedupeEvictions ?? { value: 0 }, entries: { value: 0 } },
+        this.options.sharedDedupe,
       );
     }
   }

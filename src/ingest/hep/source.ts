@@ -40,6 +40,7 @@ export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
         maxPacketSize: config.max_packet_size,
         udpReceiveBufferSize: config.udp_receive_buffer,
         udpBatch: this.deps.udpBatch,
+        workers: this.deps.workers,
       },
       logger,
     );

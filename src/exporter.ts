@@ -211,12 +211,24 @@ export class Exporter {
           )
         : null;
     this.kpi = config.kpi.enabled ? buildKpi(this.registry, nodes, config) : null;
+    this.workers =
+      shared === null
+        ? null
+        : new IngestWorkers(workerCount, shared, workerInit(config), {
+            nodes,
+            engine: this.kpi?.engine ?? null,
+            logger,
+          });
+    // With workers the engine takes this thread's messages through a ring too, in arrival order
+    // with theirs (ingest/workers/pool.ts).
+    const kpiFeed = this.workers?.mainKpiFeed();
     this.counter = new SipCounter(this.registry, nodes, dedupe, self, {
       maxSeries: config.metrics.max_series,
       logger,
-      kpi: this.kpi ?? undefined,
+      kpi: kpiFeed ? new KpiObserver(kpiFeed as unknown as KpiEngine) : (this.kpi ?? undefined),
       admitSeries,
     });
+    this.workers?.setCounter(this.counter);
     const peers = new PeerCounter(this.registry, nodes, self, {
       maxSeries: config.metrics.max_series,
       dedupeWindowMs: config.dedupe.window,
@@ -227,15 +239,6 @@ export class Exporter {
     });
     peers.configure(config.peers, config.nodes.self_addresses);
     this.counter.peers = peers;
-    this.workers =
-      shared === null
-        ? null
-        : new IngestWorkers(workerCount, shared, workerInit(config), {
-            nodes,
-            counter: this.counter,
-            engine: this.kpi?.engine ?? null,
-            logger,
-          });
     if (this.workers !== null) {
       const workers = this.workers;
       this.registry.attachWorkers({
@@ -312,7 +315,9 @@ export class Exporter {
         'web: listening',
       );
       this.arrivals.start();
-      this.kpi?.start();
+      // With workers, the engine's expiry runs with its messages (ingest/workers/pool.ts).
+      if (this.workers === null) this.kpi?.start();
+      else this.workers.startEngineFeed();
       this.started = true;
     } catch (err) {
       await this.stop();
@@ -366,6 +371,8 @@ export class Exporter {
     this.arrivals.stop();
     this.kpi?.stop();
     for (const source of this.sources) await source.stop();
+    // Its listener stopped the workers; this ends the engine feed when no listener started them.
+    await this.workers?.stop();
     const http = this.http;
     this.http = null;
     if (http !== null) {

@@ -214,8 +214,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     path: ['ingest', 'workers'],
     valueName: 'n',
     description:
-      'threads reading HEP over UDP, each on its own SO_REUSEPORT socket, with shared dedupe, node and call-state tables (needs the native addon; 1: the main thread alone)',
-    defaultText: 'the CPUs the process may use, at most 8',
+      'threads reading HEP over UDP, each on its own SO_REUSEPORT socket, counting into shared tables; auto: the CPUs the process may use, at most 8; 1: the main thread alone (also without the native addon)',
+    defaultText: 'auto',
   },
   {
     flag: 'kpi.enabled',

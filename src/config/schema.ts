@@ -201,7 +201,21 @@ export const configSchema = z.strictObject({
     .strictObject({
       // Flags and the environment give "true"/"false" as text, YAML gives a boolean.
       udp_batch: z.union([z.boolean(), z.stringbool()]).default(true),
-      workers: integer(1, MAX_INGEST_WORKERS).default(defaultIngestWorkers),
+      // `auto`: the CPUs this process may use, capped (ingest/workers/plan.ts).
+      workers: z
+        .union([z.number(), z.string()])
+        .default('auto')
+        .transform((value, ctx) => {
+          if (value === 'auto') return defaultIngestWorkers();
+          const n =
+            typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+          if (Number.isInteger(n) && n >= 1 && n <= MAX_INGEST_WORKERS) return n;
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected auto or a whole number from 1 to ${MAX_INGEST_WORKERS}, got ${JSON.stringify(value)}`,
+          });
+          return z.NEVER;
+        }),
     })
     .prefault({}),
   kpi: z

@@ -8,6 +8,7 @@ const TEMPLATE = emptyKpiMessage() as unknown as Record<string, number | boolean
 const FIELDS = Object.keys(TEMPLATE);
 const BOOLEAN = FIELDS.map((field) => typeof TEMPLATE[field] === 'boolean');
 const NOW = FIELDS.indexOf('now');
+const CAPTURE = FIELDS.indexOf('captureMs');
 /** float64 words a record takes */
 export const KPI_RECORD = FIELDS.length;
 
@@ -54,6 +55,11 @@ export class KpiRingWriter {
     memory: KpiRingMemory,
     /** wakes the reader; called once per batch with something written */
     private readonly wake: () => void,
+    /**
+     * Empties the ring when it is full, instead of waiting: for a writer on the reader's own
+     * thread, which would otherwise wait for itself.
+     */
+    private readonly onFull?: () => void,
   ) {
     this.control = new Int32Array(memory.control);
     this.records = new Float64Array(memory.records);
@@ -65,6 +71,10 @@ export class KpiRingWriter {
     const control = this.control;
     const tail = this.tail;
     while (((tail - Atomics.load(control, HEAD)) | 0) >= this.capacity) {
+      if (this.onFull !== undefined) {
+        this.onFull();
+        continue;
+      }
       this.wake();
       Atomics.wait(control, HEAD, Atomics.load(control, HEAD), 5);
     }
@@ -109,6 +119,16 @@ export class KpiRingReader {
   /** `now` of the oldest unread record; call only when available() > 0. */
   headNow(): number {
     return this.records[(this.head & (this.capacity - 1)) * KPI_RECORD + NOW];
+  }
+
+  /** Capture time of the oldest unread record; call only when available() > 0. */
+  headCapture(): number {
+    return this.records[(this.head & (this.capacity - 1)) * KPI_RECORD + CAPTURE];
+  }
+
+  /** Whether the writer may soon have to wait for room. */
+  get nearlyFull(): boolean {
+    return this.available() * 4 >= this.capacity * 3;
   }
 
   /** Reads the oldest record into `m`; its slot is free again at the next release(). */

@@ -8,8 +8,9 @@ import type { NodeLabels } from '../../count/nodes.js';
 import type { SipCounter } from '../../count/sip-counter.js';
 import { CODE } from '../../errors.js';
 import type { KpiEngine } from '../../kpi/engine.js';
+import { EXPIRE_INTERVAL_MS } from '../../kpi/observer.js';
 import { emptyKpiMessage } from '../../kpi/types.js';
-import { KpiRingReader } from './kpi-ring.js';
+import { KpiRingReader, KpiRingWriter } from './kpi-ring.js';
 import type {
   FromWorker,
   Metrics,
@@ -26,6 +27,8 @@ const SNAPSHOT_TIMEOUT_MS = 2000;
 const STOP_TIMEOUT_MS = 5000;
 /** The engine's thread frees ring slots after this many records, so writers never wait long. */
 const RELEASE_EVERY = 1024;
+/** How long a KPI record waits in its ring before the engine takes it (see drain). */
+export const KPI_HOLD_MS = 20;
 
 /**
  * Starts a worker thread on worker.ts: from the compiled package it is worker.js beside this
@@ -47,7 +50,6 @@ function spawn(init: WorkerInit): Worker {
 /** The main thread's side of what the workers report to it. */
 export interface WorkersHost {
   readonly nodes: NodeLabels;
-  readonly counter: SipCounter;
   /** the call-state engine every worker's KPI messages go to; null with the call KPIs off */
   readonly engine: KpiEngine | null;
   readonly logger: Logger;
@@ -71,6 +73,8 @@ export class IngestWorkers {
   private readonly readers: KpiRingReader[];
   private draining = false;
   private nextId = 1;
+  /** the main thread's counter, which keeps the node senders the workers report */
+  private counter: SipCounter | null = null;
 
   constructor(
     readonly count: number,
@@ -145,7 +149,34 @@ export class IngestWorkers {
       await this.stop();
       throw err;
     }
-    if (this.readers.length > 0) void this.drainLoop();
+  }
+
+  /**
+   * The main thread's own feed into the engine (HEP over TCP), through the last ring like the
+   * workers', so that its messages take their place in the same order; null with the KPIs off.
+   */
+  mainKpiFeed(): KpiRingWriter | null {
+    const ring = this.state.kpiRings[this.count];
+    if (ring === undefined) return null;
+    return new KpiRingWriter(
+      ring,
+      () => {},
+      () => this.drain(Number.POSITIVE_INFINITY),
+    );
+  }
+
+  setCounter(counter: SipCounter): void {
+    this.counter = counter;
+  }
+
+  /**
+   * Starts feeding the engine from the rings, and its expiry sweep, until stop(): at the
+   * exporter's start, whether or not the workers themselves start.
+   */
+  startEngineFeed(): void {
+    if (this.readers.length === 0 || this.host.engine === null || this.draining) return;
+    this.draining = true;
+    void this.drainLoop();
   }
 
   /** Each worker's cells now (or at its last answer), for the scrape to sum. */
@@ -166,8 +197,8 @@ export class IngestWorkers {
       });
     });
     const metrics = await Promise.all(answers);
-    // What the workers handed over until they answered is in the engine before the scrape.
-    this.drain();
+    // What the workers handed over before the hold is in the engine before the scrape.
+    this.drain(performance.now() - KPI_HOLD_MS);
     return metrics;
   }
 
@@ -195,31 +226,44 @@ export class IngestWorkers {
       }),
     );
     this.draining = false;
-    this.drain();
+    this.drain(Number.POSITIVE_INFINITY);
   }
 
   /** A worker's new senders, kept where a single thread keeps them. */
   private report(senders: readonly SenderReport[]): void {
-    const { nodes, counter } = this.host;
+    const { nodes } = this.host;
+    const counter = this.counter;
+    if (counter === null) return;
     for (const [node, sender, messages] of senders) {
       nodes.labelOf(node);
       for (let i = 0; i < messages; i++) counter.sources.seen(SOURCE_HEP, node, sender);
     }
   }
 
-  /** Feeds the engine whatever the workers wrote, until stopped; woken by the workers. */
+  /** Feeds the engine what the ingest threads wrote, until stopped. */
   private async drainLoop(): Promise<void> {
     const signal = new Int32Array(this.state.kpiSignal);
-    this.draining = true;
+    const engine = this.host.engine!;
+    let lastExpire = performance.now();
     while (this.draining) {
       const seen = Atomics.load(signal, 0);
-      this.drain();
-      // Bounded, so that a stop is noticed even when no worker writes again.
+      const now = performance.now();
+      const held = this.drain(now - KPI_HOLD_MS);
+      // The engine's expiry runs on the same held-back clock as its messages, so that no
+      // attempt times out while a message that answers it is still held.
+      if (now - lastExpire >= EXPIRE_INTERVAL_MS) {
+        engine.expire(now - KPI_HOLD_MS);
+        lastExpire = now;
+      }
+      if (held) {
+        await new Promise((resolve) => setTimeout(resolve, KPI_HOLD_MS / 2));
+        continue;
+      }
       const wait = (
         Atomics as unknown as {
           waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: unknown };
         }
-      ).waitAsync(signal, 0, seen, 100);
+      ).waitAsync(signal, 0, seen, EXPIRE_INTERVAL_MS);
       if (wait.async) await wait.value;
       else await new Promise((resolve) => setImmediate(resolve));
     }
@@ -228,26 +272,41 @@ export class IngestWorkers {
   private readonly message = emptyKpiMessage();
 
   /**
-   * Hands every record written so far to the engine, oldest first across the rings (by the
-   * arrival time each carries), so that the engine sees one call's messages in the order they
-   * arrived, whichever workers read them, up to what a worker had not yet written.
+   * Hands the engine every record read before `cutoff` (on the shared clock), ordered by capture
+   * time across the rings; returns whether younger records are left.
+   *
+   * A call's messages reach different workers when they come from different source ports, and
+   * the workers run independently, so the order records are written in is not the order the
+   * messages arrived in: a worker can write a 200 OK before another has written its INVITE. The
+   * engine needs a call's messages in order. Each ring is in its socket's arrival order; a record
+   * stays in its ring until KPI_HOLD_MS after it was read, by when a message that came before it
+   * on another socket has been read too (unless that worker is further behind than the hold, which
+   * only an overloaded exporter is); among the records old enough, the earliest capture time goes
+   * first. A ring filling up is drained regardless of age, so its writer never waits on the hold.
    */
-  private drain(): void {
+  private drain(cutoff: number): boolean {
     const engine = this.host.engine;
     const readers = this.readers;
-    if (engine === null || readers.length === 0) return;
+    if (engine === null || readers.length === 0) return false;
     const m = this.message;
     const nodes = this.host.nodes;
     let read = 0;
+    let held = false;
     for (;;) {
       let best = -1;
-      let bestNow = Number.POSITIVE_INFINITY;
+      let bestCapture = Number.POSITIVE_INFINITY;
+      held = false;
       for (let i = 0; i < readers.length; i++) {
-        if (readers[i].available() === 0) continue;
-        const now = readers[i].headNow();
-        if (best < 0 || now < bestNow) {
+        const reader = readers[i];
+        if (reader.available() === 0) continue;
+        if (reader.headNow() > cutoff && !reader.nearlyFull) {
+          held = true;
+          continue;
+        }
+        const capture = reader.headCapture();
+        if (best < 0 || capture < bestCapture) {
           best = i;
-          bestNow = now;
+          bestCapture = capture;
         }
       }
       if (best < 0) break;
@@ -257,5 +316,6 @@ export class IngestWorkers {
       if (++read % RELEASE_EVERY === 0) for (const reader of readers) reader.release();
     }
     for (const reader of readers) reader.release();
+    return held;
   }
 }

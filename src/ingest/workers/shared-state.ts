@@ -15,7 +15,7 @@ export const SHARED_CAP_FAMILIES = [
 ] as const;
 
 /** KPI messages a worker may have written and the engine not yet read. */
-const KPI_RING_RECORDS = 1 << 14;
+const KPI_RING_RECORDS = 1 << 15;
 
 /**
  * Everything the ingest threads share, as SharedArrayBuffers that go to each worker in its
@@ -33,7 +33,7 @@ export interface SharedIngestState {
   readonly nodes: SharedArrayBuffer;
   readonly seriesCaps: Readonly<Record<string, SharedArrayBuffer>>;
   readonly maxSeries: number;
-  /** by worker; empty with the call KPIs off */
+  /** by worker, then one for the main thread (HEP over TCP); empty with the call KPIs off */
   readonly kpiRings: readonly KpiRingMemory[];
   /** bumped by a worker that wrote KPI records, waited on by the engine's thread */
   readonly kpiSignal: SharedArrayBuffer;
@@ -57,7 +57,7 @@ export function createSharedState(config: Config, workers: number): SharedIngest
     seriesCaps,
     maxSeries: config.metrics.max_series,
     kpiRings: config.kpi.enabled
-      ? Array.from({ length: workers }, () => createKpiRing(KPI_RING_RECORDS))
+      ? Array.from({ length: workers + 1 }, () => createKpiRing(KPI_RING_RECORDS))
       : [],
     kpiSignal: new SharedArrayBuffer(16),
   };

@@ -10,6 +10,7 @@ import { CODE } from '../../errors.js';
 import type { KpiEngine } from '../../kpi/engine.js';
 import { EXPIRE_INTERVAL_MS } from '../../kpi/observer.js';
 import { emptyKpiMessage } from '../../kpi/types.js';
+import { queuedBytes } from '../udp-batch.js';
 import { KpiRingReader, KpiRingWriter } from './kpi-ring.js';
 import type {
   FromWorker,
@@ -19,7 +20,7 @@ import type {
   WorkerInit,
   WorkerLiveConfig,
 } from './protocol.js';
-import type { SharedIngestState } from './shared-state.js';
+import { PROGRESS_DRAINED_AT, type SharedIngestState } from './shared-state.js';
 
 /** A worker that does not answer a scrape within this is shown with its last answer. */
 const SNAPSHOT_TIMEOUT_MS = 2000;
@@ -27,8 +28,8 @@ const SNAPSHOT_TIMEOUT_MS = 2000;
 const STOP_TIMEOUT_MS = 5000;
 /** The engine's thread frees ring slots after this many records, so writers never wait long. */
 const RELEASE_EVERY = 1024;
-/** How long a KPI record waits in its ring before the engine takes it (see drain). */
-export const KPI_HOLD_MS = 20;
+/** How often the engine's thread looks again while a worker is in the middle of a batch. */
+const HELD_POLL_MS = 2;
 
 /**
  * Starts a worker thread on worker.ts: from the compiled package it is worker.js beside this
@@ -57,6 +58,9 @@ export interface WorkersHost {
 
 interface Running {
   readonly worker: Worker;
+  /** its socket, once ready; -1 before */
+  fd: number;
+  readonly progress: BigInt64Array;
   /** the worker's cells at its last answer */
   last: Metrics;
   stopped: boolean;
@@ -94,13 +98,21 @@ export class IngestWorkers {
     const started: Array<Promise<void>> = [];
     for (let index = 0; index < this.count; index++) {
       const worker = spawn({ ...this.init, index, state: this.state, socket });
-      const running: Running = { worker, last: [], stopped: false, pending: new Map() };
+      const running: Running = {
+        worker,
+        fd: -1,
+        progress: new BigInt64Array(this.state.progress[index]),
+        last: [],
+        stopped: false,
+        pending: new Map(),
+      };
       this.running.push(running);
       started.push(
         new Promise<void>((resolve, reject) => {
           worker.on('message', (message: FromWorker) => {
             switch (message.type) {
               case 'ready':
+                running.fd = message.fd;
                 resolve();
                 break;
               case 'error': {
@@ -197,8 +209,8 @@ export class IngestWorkers {
       });
     });
     const metrics = await Promise.all(answers);
-    // What the workers handed over before the hold is in the engine before the scrape.
-    this.drain(performance.now() - KPI_HOLD_MS);
+    // What the workers have handed over is in the engine before the scrape.
+    this.drain(this.watermark());
     return metrics;
   }
 
@@ -248,41 +260,66 @@ export class IngestWorkers {
     while (this.draining) {
       const seen = Atomics.load(signal, 0);
       const now = performance.now();
-      const held = this.drain(now - KPI_HOLD_MS);
-      // The engine's expiry runs on the same held-back clock as its messages, so that no
-      // attempt times out while a message that answers it is still held.
-      if (now - lastExpire >= EXPIRE_INTERVAL_MS) {
-        engine.expire(now - KPI_HOLD_MS);
+      const cutoff = this.watermark();
+      const held = this.drain(cutoff);
+      // The engine's expiry runs on the clock its messages have reached, so that no attempt
+      // times out while a message that answers it is still on its way through a worker.
+      if (now - lastExpire >= EXPIRE_INTERVAL_MS && Number.isFinite(cutoff)) {
+        engine.expire(Math.min(cutoff, now));
         lastExpire = now;
-      }
-      if (held) {
-        await new Promise((resolve) => setTimeout(resolve, KPI_HOLD_MS / 2));
-        continue;
       }
       const wait = (
         Atomics as unknown as {
           waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: unknown };
         }
-      ).waitAsync(signal, 0, seen, EXPIRE_INTERVAL_MS);
+      ).waitAsync(signal, 0, seen, held ? HELD_POLL_MS : EXPIRE_INTERVAL_MS);
       if (wait.async) await wait.value;
       else await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
+  /**
+   * The time (main thread's clock) before which every message that reached any worker's socket
+   * has been written to its ring. For each worker: now, when its socket is empty and it is not
+   * in the middle of a batch (checked in that order, so a read that starts in between is seen);
+   * otherwise the start of its last handled read that emptied the socket, since anything that
+   * arrived before then was in that read or an earlier one. A stopped worker holds nothing back.
+   */
+  private watermark(): number {
+    const now = performance.now();
+    let cutoff = Number.POSITIVE_INFINITY;
+    for (const running of this.running) {
+      if (running.stopped) continue;
+      if (running.fd < 0) return Number.NEGATIVE_INFINITY;
+      const empty = queuedBytes(running.fd) === 0;
+      if (empty && Atomics.load(running.progress, 0) === 0n) {
+        cutoff = Math.min(cutoff, now);
+        continue;
+      }
+      const drainedAt = Atomics.load(running.progress, PROGRESS_DRAINED_AT);
+      cutoff = Math.min(
+        cutoff,
+        drainedAt === 0n ? Number.NEGATIVE_INFINITY : Number(drainedAt) / 1e6 - this.state.mainBase,
+      );
+    }
+    return cutoff;
+  }
+
   private readonly message = emptyKpiMessage();
 
   /**
-   * Hands the engine every record read before `cutoff` (on the shared clock), ordered by capture
-   * time across the rings; returns whether younger records are left.
+   * Hands the engine the records in the rings in capture-time order, as long as the earliest was
+   * read before `cutoff` (watermark()); returns whether records are left waiting.
    *
    * A call's messages reach different workers when they come from different source ports, and
    * the workers run independently, so the order records are written in is not the order the
-   * messages arrived in: a worker can write a 200 OK before another has written its INVITE. The
-   * engine needs a call's messages in order. Each ring is in its socket's arrival order; a record
-   * stays in its ring until KPI_HOLD_MS after it was read, by when a message that came before it
-   * on another socket has been read too (unless that worker is further behind than the hold, which
-   * only an overloaded exporter is); among the records old enough, the earliest capture time goes
-   * first. A ring filling up is drained regardless of age, so its writer never waits on the hold.
+   * messages arrived in: a worker can write a 200 OK before another has read the INVITE that came
+   * first. The engine needs a call's messages in order. A record read before the cutoff arrived
+   * before it, and so did every message that arrived before that record, on any socket: all of
+   * those are in the rings by now. Each ring is in its socket's arrival order, and capture time
+   * orders one call's messages across rings, so the earliest head goes first, and when it was read
+   * after the cutoff, it and everything after it waits for the next look. A ring filling up is
+   * drained regardless, so its writer never waits on a worker that stalls.
    */
   private drain(cutoff: number): boolean {
     const engine = this.host.engine;
@@ -295,14 +332,9 @@ export class IngestWorkers {
     for (;;) {
       let best = -1;
       let bestCapture = Number.POSITIVE_INFINITY;
-      held = false;
       for (let i = 0; i < readers.length; i++) {
         const reader = readers[i];
         if (reader.available() === 0) continue;
-        if (reader.headNow() > cutoff && !reader.nearlyFull) {
-          held = true;
-          continue;
-        }
         const capture = reader.headCapture();
         if (best < 0 || capture < bestCapture) {
           best = i;
@@ -310,6 +342,12 @@ export class IngestWorkers {
         }
       }
       if (best < 0) break;
+      // The earliest record waits, and everything with it, until it is known that nothing which
+      // arrived before it is still on its way.
+      if (readers[best].headNow() > cutoff && !readers[best].nearlyFull) {
+        held = true;
+        break;
+      }
       readers[best].read(m);
       nodes.labelOf(m.node);
       engine.handle(m);

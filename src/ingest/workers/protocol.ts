@@ -39,7 +39,7 @@ export type ToWorker =
   | { type: 'stop' };
 
 export type FromWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; fd: number }
   | { type: 'error'; message: string; code: string | undefined }
   | { type: 'snapshot'; id: number; metrics: Metrics; senders: SenderReport[] }
   | { type: 'senders'; senders: SenderReport[] }

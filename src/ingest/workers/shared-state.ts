@@ -37,7 +37,12 @@ export interface SharedIngestState {
   readonly kpiRings: readonly KpiRingMemory[];
   /** bumped by a worker that wrote KPI records, waited on by the engine's thread */
   readonly kpiSignal: SharedArrayBuffer;
+  /** by worker: its socket's read progress (4 int64, udp-batch.ts UdpBatchOptions.progress) */
+  readonly progress: readonly SharedArrayBuffer[];
 }
+
+/** Word of a worker's progress: the read time of its last handled batch that emptied the socket. */
+export const PROGRESS_DRAINED_AT = 3;
 
 export function createSharedState(config: Config, workers: number): SharedIngestState {
   const now = performance.now();
@@ -60,6 +65,7 @@ export function createSharedState(config: Config, workers: number): SharedIngest
       ? Array.from({ length: workers + 1 }, () => createKpiRing(KPI_RING_RECORDS))
       : [],
     kpiSignal: new SharedArrayBuffer(16),
+    progress: Array.from({ length: workers }, () => new SharedArrayBuffer(4 * 8)),
   };
 }
 

@@ -13,7 +13,7 @@ import { UdpBatchSocket } from '../udp-batch.js';
 import { monotonicBase } from './clock.js';
 import { KpiRingWriter } from './kpi-ring.js';
 import type { FromWorker, PeersWire, SenderReport, ToWorker, WorkerInit } from './protocol.js';
-import { seriesAdmission } from './shared-state.js';
+import { PROGRESS_DRAINED_AT, seriesAdmission } from './shared-state.js';
 
 /**
  * One ingest worker: its own SO_REUSEPORT socket joined to the group the main thread opened, its
@@ -113,9 +113,10 @@ function run(init: WorkerInit): void {
     timeOrigin: state.origin,
   });
 
+  const progress = new BigInt64Array(state.progress[init.index]);
   let socket: UdpBatchSocket;
   try {
-    socket = new UdpBatchSocket({ ...init.socket, reusePort: 'join' });
+    socket = new UdpBatchSocket({ ...init.socket, reusePort: 'join', progress });
   } catch (err) {
     post({ type: 'error', message: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
     return;
@@ -135,6 +136,11 @@ function run(init: WorkerInit): void {
       packets.value += datagrams;
       bytes.value += length;
       ring?.flush();
+      // Everything that arrived before this read is handled now if the read emptied the socket:
+      // the engine's thread may pass on what other workers read up to then (pool.ts, drain).
+      if (datagrams < socket.maxBatch)
+        Atomics.store(progress, PROGRESS_DRAINED_AT, Atomics.load(progress, 1));
+      Atomics.store(progress, 0, 0n);
     },
   );
   const timer = setInterval(() => {
@@ -165,7 +171,7 @@ function run(init: WorkerInit): void {
         break;
     }
   });
-  post({ type: 'ready' });
+  post({ type: 'ready', fd: socket.fd });
 }
 
 run(workerData as WorkerInit);

@@ -62,6 +62,14 @@ export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
     ];
   }
 
+  /** With ingest workers, UDP is counted in their cells, not this thread's. */
+  override packetsReceived(): Record<string, number> {
+    const received = super.packetsReceived();
+    const workers = this.deps.workers;
+    if (workers != null) received.udp += workers.packetsReceived();
+    return received;
+  }
+
   reload(next: Config): void {
     this.ingest.setAuthKey(next.hep.auth_key);
   }

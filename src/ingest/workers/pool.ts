@@ -214,6 +214,19 @@ export class IngestWorkers {
     return metrics;
   }
 
+  /**
+   * Datagrams the workers received, as their last answers have it (after stop(), their final
+   * counts), for the line logged when the process stops.
+   */
+  packetsReceived(): number {
+    let sum = 0;
+    for (const running of this.running) {
+      const family = running.last.find((metric) => metric.name === 'sip_exporter_packets_received_total');
+      for (const value of family?.values ?? []) if (value.labels.transport === 'udp') sum += value.value;
+    }
+    return sum;
+  }
+
   reload(live: WorkerLiveConfig): void {
     for (const running of this.running)
       if (!running.stopped) running.worker.postMessage({ type: 'reload', live } satisfies ToWorker);

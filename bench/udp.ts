@@ -42,14 +42,14 @@ export interface UdpResult {
   dgram: ExporterRun;
 }
 
-function buildBlaster(): string {
+export function buildBlaster(): string {
   mkdirSync(buildDir, { recursive: true });
   const binary = join(buildDir, 'blast');
   execFileSync('cc', ['-O2', '-Wall', '-o', binary, join(here, 'blast.c')], { stdio: 'inherit' });
   return binary;
 }
 
-function lines(child: ChildProcess): AsyncIterableIterator<string> {
+export function lines(child: ChildProcess): AsyncIterableIterator<string> {
   return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 }
 
@@ -60,13 +60,13 @@ async function stopAndRead(child: ChildProcess, it: AsyncIterableIterator<string
   return next.value as string;
 }
 
-function peakRssMb(pid: number): number {
+export function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /VmHWM:\s+(\d+) kB/.exec(status);
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-function sample(text: string, series: string): number {
+export function sample(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
 }

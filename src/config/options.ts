@@ -214,7 +214,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     path: ['ingest', 'workers'],
     valueName: 'n',
     description:
-      'threads reading HEP over UDP, each on its own SO_REUSEPORT socket, counting into shared tables; auto: the CPUs the process may use, at most 8; 1: the main thread alone (also without the native addon)',
+      'threads reading HEP over UDP, each on its own SO_REUSEPORT socket, counting into shared tables; auto: one fewer than the CPUs the process may use, at most 8; 1: the main thread alone (also without the native addon)',
     defaultText: 'auto',
   },
   {

@@ -331,8 +331,9 @@ export class IngestWorkers {
    * before it, and so did every message that arrived before that record, on any socket: all of
    * those are in the rings by now. Each ring is in its socket's arrival order, and capture time
    * orders one call's messages across rings, so the earliest head goes first, and when it was read
-   * after the cutoff, it and everything after it waits for the next look. A ring filling up is
-   * drained regardless, so its writer never waits on a worker that stalls.
+   * after the cutoff, it and everything after it waits for the next look. While any ring is
+   * filling up the wait is lifted (records still leave in capture order), so a writer never waits
+   * on a worker that stalls, and an overloaded exporter trades exact order for not stopping.
    */
   private drain(cutoff: number): boolean {
     const engine = this.host.engine;
@@ -345,9 +346,11 @@ export class IngestWorkers {
     for (;;) {
       let best = -1;
       let bestCapture = Number.POSITIVE_INFINITY;
+      let pressed = false;
       for (let i = 0; i < readers.length; i++) {
         const reader = readers[i];
         if (reader.available() === 0) continue;
+        if (reader.nearlyFull) pressed = true;
         const capture = reader.headCapture();
         if (best < 0 || capture < bestCapture) {
           best = i;
@@ -357,7 +360,9 @@ export class IngestWorkers {
       if (best < 0) break;
       // The earliest record waits, and everything with it, until it is known that nothing which
       // arrived before it is still on its way.
-      if (readers[best].headNow() > cutoff && !readers[best].nearlyFull) {
+      // Any ring filling up lifts the wait: its writer may be stuck inside a read, which keeps
+      // the cutoff where it is, and only the engine taking records can free it.
+      if (readers[best].headNow() > cutoff && !pressed) {
         held = true;
         break;
       }

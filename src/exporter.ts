@@ -202,7 +202,7 @@ export class Exporter {
     const dedupeCells = { evictions: self.dedupeEvictions.cell({}), entries: self.dedupeEntries.cell({}) };
     const dedupe =
       config.dedupe.window > 0
-        ? new DedupeWindow(
+        ? DedupeWindow.create(
             config.dedupe.window,
             config.dedupe.max_entries,
             performance.now(),

@@ -56,23 +56,23 @@ export class DedupeWindow {
    * The exported series, bumped with `evictions` and `filled` themselves: a copy made when some
    * other metric is collected would show each eviction one scrape late.
    */
-  private readonly cells: DedupeCells;
+  protected readonly cells: DedupeCells;
   /** entries ever filled; an expired entry stays filled until reused */
   filled = 0;
 
-  private readonly bucketMask: number;
-  private readonly table: Uint32Array;
+  protected readonly bucketMask: number;
+  protected readonly table: Uint32Array;
   /**
    * Times are milliseconds since this origin, modulo 2^32, on the caller's clock: the listeners
    * pass performance.now(), which a wall-clock step (NTP, DST) cannot move backwards.
    */
-  private readonly origin: number;
+  protected readonly origin: number;
 
   /**
    * The same memory as `table`, for Atomics, when the table is shared between threads; null
    * otherwise, and then no lock is taken. The first SHARED_HEADER words hold the filled count.
    */
-  private readonly locks: Int32Array | null;
+  protected readonly locks: Int32Array | null;
 
   constructor(
     readonly windowMs: number,
@@ -92,12 +92,28 @@ export class DedupeWindow {
       this.locks = null;
       this.origin = now;
     } else {
+      // Only a SharedDedupeWindow locks; a plain one on shared memory would race.
+      if (!(this instanceof SharedDedupeWindow))
+        throw new TypeError('a shared dedupe table needs SharedDedupeWindow');
       const bytes = DedupeWindow.sharedBytes(maxEntries);
       if (shared.buffer.byteLength !== bytes) throw new RangeError('shared dedupe table has the wrong size');
       this.table = new Uint32Array(shared.buffer, SHARED_HEADER * 4);
       this.locks = new Int32Array(shared.buffer);
       this.origin = shared.origin;
     }
+  }
+
+  /** A window of its own, or this thread's view on `shared` (a SharedDedupeWindow). */
+  static create(
+    windowMs: number,
+    maxEntries: number,
+    now: number,
+    cells: DedupeCells,
+    shared: SharedDedupe | undefined,
+  ): DedupeWindow {
+    return shared === undefined
+      ? new DedupeWindow(windowMs, maxEntries, now, cells)
+      : new SharedDedupeWindow(windowMs, maxEntries, now, cells, shared);
   }
 
   /** Bytes of the SharedArrayBuffer a table of `maxEntries` shared between threads needs. */
@@ -138,25 +154,8 @@ export class DedupeWindow {
     const lo = (keyLo | 1) >>> 0;
     const time = (now - this.origin) >>> 0;
     const window = this.windowMs;
-    const base = ((lo ^ Math.imul(hi, 0x9e3779b1)) & this.bucketMask) * WAYS * WORDS;
-    const locks = this.locks;
-    if (locks !== null) {
-      // The bucket's lock, in the spare word of its first entry: a bucket is one cache line, so
-      // the lock costs no extra line, and threads on other buckets never wait. The section below
-      // is a few dozen instructions, so a waiter spins rather than sleeps.
-      const lock = SHARED_HEADER + base + 3;
-      while (Atomics.compareExchange(locks, lock, 0, 1) !== 0);
-      const seen = this.probe(hi, lo, time, window, base);
-      Atomics.store(locks, lock, 0);
-      return seen;
-    }
-    return this.probe(hi, lo, time, window, base);
-  }
-
-  /** The lookup and insert in one bucket; under the bucket's lock when the table is shared. */
-  private probe(hi: number, lo: number, time: number, window: number, bucket: number): boolean {
+    let base = ((lo ^ Math.imul(hi, 0x9e3779b1)) & this.bucketMask) * WAYS * WORDS;
     const table = this.table;
-    let base = bucket;
     let victim = -1;
     let victimAge = -1;
     for (let way = 0; way < WAYS; way++, base += WORDS) {
@@ -182,8 +181,61 @@ export class DedupeWindow {
         victimAge = age;
       }
     }
+    if (table[victim + 1] === 0) this.cells.entries.value = ++this.filled;
+    else if (victimAge < window) {
+      this.evictions++;
+      this.cells.evictions.value++;
+    }
+    table[victim] = hi;
+    table[victim + 1] = lo;
+    table[victim + 2] = time;
+    return false;
+  }
+}
+
+/**
+ * A DedupeWindow on a table several threads share (DedupeWindow.share), one view per thread.
+ * The same lookup under a lock per bucket: the spare word of the bucket's first entry, so a
+ * bucket is still one cache line and threads on other buckets never wait. The section is a few
+ * dozen instructions, so a waiter spins rather than sleeps. A class of its own so that the
+ * one-thread seen() stays as small as it was: V8 inlines it into the counters, and a call it
+ * does not inline boxes the key words (uint32s above 2^30), an allocation per message.
+ */
+export class SharedDedupeWindow extends DedupeWindow {
+  override seen(hi: number, keyLo: number, now: number): boolean {
+    const lo = (keyLo | 1) >>> 0;
+    const time = (now - this.origin) >>> 0;
+    const window = this.windowMs;
+    let base = ((lo ^ Math.imul(hi, 0x9e3779b1)) & this.bucketMask) * WAYS * WORDS;
+    const locks = this.locks!;
+    const lock = SHARED_HEADER + base + 3;
+    while (Atomics.compareExchange(locks, lock, 0, 1) !== 0);
+    const table = this.table;
+    let victim = -1;
+    let victimAge = -1;
+    for (let way = 0; way < WAYS; way++, base += WORDS) {
+      const storedLo = table[base + 1];
+      let age = (time - table[base + 2]) >>> 0;
+      if (age > AGE_WRAP) age = 0;
+      if (storedLo === 0 || age >= window) {
+        if (victimAge < window) {
+          victim = base;
+          victimAge = window;
+        }
+        continue;
+      }
+      if (storedLo === lo && table[base] === hi) {
+        this.hits++;
+        Atomics.store(locks, lock, 0);
+        return true;
+      }
+      if (age > victimAge) {
+        victim = base;
+        victimAge = age;
+      }
+    }
     if (table[victim + 1] === 0) {
-      this.filled = this.locks === null ? this.filled + 1 : Atomics.add(this.locks, 0, 1) + 1;
+      this.filled = Atomics.add(locks, 0, 1) + 1;
       this.cells.entries.value = this.filled;
     } else if (victimAge < window) {
       this.evictions++;
@@ -192,6 +244,7 @@ export class DedupeWindow {
     table[victim] = hi;
     table[victim + 1] = lo;
     table[victim + 2] = time;
+    Atomics.store(locks, lock, 0);
     return false;
   }
 }

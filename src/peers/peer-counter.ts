@@ -167,7 +167,7 @@ export class PeerCounter {
     this.matcher = matcher.size > 0 ? matcher : null;
     if (this.matcher !== null && this.dedupe === null && this.options.dedupeWindowMs > 0) {
       // Built on first use, so an exporter without peers spends no memory on it.
-      this.dedupe = new DedupeWindow(
+      this.dedupe = DedupeWindow.create(
         this.options.dedupeWindowMs,
         this.options.dedupeEntries,
         performance.now(),

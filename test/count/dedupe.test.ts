@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DedupeWindow } from '../../src/count/dedupe.js';
+import { DedupeWindow, SharedDedupeWindow } from '../../src/count/dedupe.js';
 
 // Bit 0 of the low half is not part of the key (it marks a used entry), so keys here differ above it.
 describe('dedupe window', () => {
@@ -178,8 +178,8 @@ class SetAssociativeModel {
 describe('dedupe window shared between threads', () => {
   it('sees in one view the keys another view stored, with one filled count for both', () => {
     const shared = DedupeWindow.share(100, 0);
-    const a = new DedupeWindow(32_000, 100, 0, undefined, shared);
-    const b = new DedupeWindow(32_000, 100, 0, undefined, shared);
+    const a = new SharedDedupeWindow(32_000, 100, 0, undefined, shared);
+    const b = new SharedDedupeWindow(32_000, 100, 0, undefined, shared);
     expect(a.seen(1, 2, 10)).toBe(false);
     expect(b.seen(1, 2, 11)).toBe(true);
     expect(b.seen(3, 4, 12)).toBe(false);
@@ -192,8 +192,8 @@ describe('dedupe window shared between threads', () => {
     // before the other counts the copy it stamped earlier. Before the fix that read as an entry
     // 2^32 ms old, so both copies were counted.
     const shared = DedupeWindow.share(100, 0);
-    const a = new DedupeWindow(32_000, 100, 0, undefined, shared);
-    const b = new DedupeWindow(32_000, 100, 0, undefined, shared);
+    const a = new SharedDedupeWindow(32_000, 100, 0, undefined, shared);
+    const b = new SharedDedupeWindow(32_000, 100, 0, undefined, shared);
     expect(a.seen(5, 6, 1003)).toBe(false);
     expect(b.seen(5, 6, 1001)).toBe(true);
     expect(b.seen(5, 6, 400)).toBe(true);
@@ -215,7 +215,7 @@ describe('dedupe window shared between threads', () => {
       fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
         const single = new DedupeWindow(1000, 16, 0);
         const shared = DedupeWindow.share(16, 0);
-        const views = [0, 1].map(() => new DedupeWindow(1000, 16, 0, undefined, shared));
+        const views = [0, 1].map(() => new SharedDedupeWindow(1000, 16, 0, undefined, shared));
         let now = 10;
         for (const { key, view, advance, skew } of ops) {
           now += advance;

@@ -49,7 +49,7 @@ function run(init: WorkerInit): void {
   const dedupe =
     state.dedupe === null
       ? null
-      : new DedupeWindow(
+      : DedupeWindow.create(
           init.dedupeWindow,
           init.dedupeEntries,
           state.dedupe.origin,

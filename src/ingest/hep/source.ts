@@ -23,6 +23,16 @@ export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
       ['udp', 'tcp'],
       deps,
     );
+    const workers = deps.workers;
+    if (workers != null) {
+      // The landing page's UDP activity: this thread's cell stays still while workers read UDP.
+      const own = this.ingest.stats.packets.udp;
+      deps.arrivals.watch('hep', 'udp', {
+        get value() {
+          return own.value + workers.packetsNow();
+        },
+      });
+    }
   }
 
   async start(logger: Logger): Promise<void> {

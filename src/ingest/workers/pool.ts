@@ -20,7 +20,7 @@ import type {
   WorkerInit,
   WorkerLiveConfig,
 } from './protocol.js';
-import { PROGRESS_DRAINED_AT, type SharedIngestState } from './shared-state.js';
+import { PROGRESS_DRAINED_AT, PROGRESS_PACKETS, type SharedIngestState } from './shared-state.js';
 
 /** A worker that does not answer a scrape within this is shown with its last answer. */
 const SNAPSHOT_TIMEOUT_MS = 2000;
@@ -224,6 +224,13 @@ export class IngestWorkers {
       const family = running.last.find((metric) => metric.name === 'sip_exporter_packets_received_total');
       for (const value of family?.values ?? []) if (value.labels.transport === 'udp') sum += value.value;
     }
+    return sum;
+  }
+
+  /** Datagrams the workers have handled so far, read from shared memory (the landing page). */
+  packetsNow(): number {
+    let sum = 0;
+    for (const running of this.running) sum += Number(Atomics.load(running.progress, PROGRESS_PACKETS));
     return sum;
   }
 

@@ -41,6 +41,8 @@ export interface SharedIngestState {
   readonly progress: readonly SharedArrayBuffer[];
 }
 
+/** Word of a worker's progress: datagrams it has handled, for the landing page. */
+export const PROGRESS_PACKETS = 2;
 /** Word of a worker's progress: the read time of its last handled batch that emptied the socket. */
 export const PROGRESS_DRAINED_AT = 3;
 

@@ -13,7 +13,7 @@ import { UdpBatchSocket } from '../udp-batch.js';
 import { monotonicBase } from './clock.js';
 import { KpiRingWriter } from './kpi-ring.js';
 import type { FromWorker, PeersWire, SenderReport, ToWorker, WorkerInit } from './protocol.js';
-import { PROGRESS_DRAINED_AT, seriesAdmission } from './shared-state.js';
+import { PROGRESS_DRAINED_AT, PROGRESS_PACKETS, seriesAdmission } from './shared-state.js';
 
 /**
  * One ingest worker: its own SO_REUSEPORT socket joined to the group the main thread opened, its
@@ -140,6 +140,7 @@ function run(init: WorkerInit): void {
       // the engine's thread may pass on what other workers read up to then (pool.ts, drain).
       if (datagrams < socket.maxBatch)
         Atomics.store(progress, PROGRESS_DRAINED_AT, Atomics.load(progress, 1));
+      Atomics.store(progress, PROGRESS_PACKETS, BigInt(packets.value));
       Atomics.store(progress, 0, 0n);
     },
   );

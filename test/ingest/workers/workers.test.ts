@@ -96,7 +96,10 @@ describe('ingest workers', () => {
     expect(sampleValue(text, 'sip_exporter_nodes')).toBe(1);
     expect(sampleValue(text, 'sip_exporter_series{metric="sip_responses_total"}')).toBe(2);
     // The landing page sees the datagrams whichever thread read them.
-    const udp = e.source('hep').endpoints()[0].activity!.find((a) => a.transport === 'udp')!;
+    const udp = e
+      .source('hep')
+      .endpoints()[0]
+      .activity!.find((a) => a.transport === 'udp')!;
     expect(udp.packets).toBe(2 * n);
     expect(udp.lastPacketAt).not.toBeNull();
     if (BATCH) {

@@ -3,8 +3,11 @@
  * bottleneck of a receive benchmark. A decimal counter written into each copy at a given
  * offset makes every datagram distinct.
  *
- *   blast HOST PORT RATE SECONDS TEMPLATE_FILE COUNTER_OFFSET COUNTER_WIDTH
+ *   blast HOST PORT RATE SECONDS TEMPLATE_FILE COUNTER_OFFSET COUNTER_WIDTH [SOURCE_PORTS]
  *
+ * SOURCE_PORTS (default 1) sockets send in turn, a batch each, so that a receiver's SO_REUSEPORT
+ * group (which the kernel spreads by 4-tuple) sees several flows, as from a proxy that traces
+ * from several ports or several proxies.
  * Prints the number of datagrams sent.
  */
 #define _GNU_SOURCE
@@ -25,8 +28,8 @@ static double now_seconds(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 8) {
-    fprintf(stderr, "usage: blast HOST PORT RATE SECONDS TEMPLATE COUNTER_OFFSET COUNTER_WIDTH\n");
+  if (argc != 8 && argc != 9) {
+    fprintf(stderr, "usage: blast HOST PORT RATE SECONDS TEMPLATE COUNTER_OFFSET COUNTER_WIDTH [SOURCE_PORTS]\n");
     return 2;
   }
   const char *host = argv[1];
@@ -43,15 +46,21 @@ int main(int argc, char **argv) {
   fclose(f);
   if (offset + (size_t)width > length) { fprintf(stderr, "counter outside template\n"); return 2; }
 
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0) { perror("socket"); return 2; }
-  int sndbuf = 4 * 1024 * 1024;
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  int flows = argc == 9 ? atoi(argv[8]) : 1;
+  if (flows < 1 || flows > 64) { fprintf(stderr, "SOURCE_PORTS must be 1 to 64\n"); return 2; }
   struct sockaddr_in to = {0};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   if (inet_pton(AF_INET, host, &to.sin_addr) != 1) { fprintf(stderr, "bad host\n"); return 2; }
-  if (connect(fd, (struct sockaddr *)&to, sizeof to) != 0) { perror("connect"); return 2; }
+  int fds[64];
+  for (int i = 0; i < flows; i++) {
+    fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fds[i] < 0) { perror("socket"); return 2; }
+    int sndbuf = 4 * 1024 * 1024;
+    setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (connect(fds[i], (struct sockaddr *)&to, sizeof to) != 0) { perror("connect"); return 2; }
+  }
+  unsigned long long batches = 0;
 
   static char buffers[BATCH][65536];
   struct iovec iov[BATCH];
@@ -83,7 +92,7 @@ int main(int argc, char **argv) {
       snprintf(digits, sizeof digits, "%0*llu", width, sent + i);
       memcpy(buffers[i] + offset, digits, (size_t)width);
     }
-    int done = sendmmsg(fd, msgs, (unsigned)n, 0);
+    int done = sendmmsg(fds[batches++ % (unsigned long long)flows], msgs, (unsigned)n, 0);
     if (done < 0) {
       struct timespec pause = {0, 50000};
       nanosleep(&pause, NULL);

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +36,14 @@ constexpr size_t kMaxBatch = 1024;
 constexpr size_t kRecord = 8;
 
 enum ReusePort { kReuseNone = 0, kReuseFirst = 1, kReuseJoin = 2 };
+
+// Progress words (int64) an ingest worker shares with the thread that orders its output:
+// kProgressReading is 1 from just before a recvmmsg until JavaScript has handled its batch (it
+// clears it), kProgressReadAt the uv_hrtime (ns) just before the last recvmmsg. JavaScript keeps
+// the rest.
+constexpr size_t kProgressReading = 0;
+constexpr size_t kProgressReadAt = 1;
+constexpr size_t kProgressWords = 4;
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
   Napi::Error e = Napi::Error::New(env, std::string(syscall) + " " + uv_err_name(-err) + ": " + strerror(err));
@@ -96,6 +105,8 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
                            InstanceMethod("sender", &UdpBatch::Sender),
                            InstanceAccessor("port", &UdpBatch::Port, nullptr),
                            InstanceAccessor("receiveBufferSize", &UdpBatch::ReceiveBufferSize, nullptr),
+                           InstanceAccessor("fd", &UdpBatch::Fd, nullptr),
+                           StaticMethod("queued", &UdpBatch::Queued),
                        });
   }
 
@@ -103,9 +114,29 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
   // binds at once and throws an errno-coded Error (EADDRINUSE, ...) like dgram does.
   explicit UdpBatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpBatch>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() != 3 || !info[0].IsObject() || !info[1].IsBuffer() || !info[2].IsTypedArray()) {
-      Napi::TypeError::New(env, "expected (options, Buffer, Int32Array)").ThrowAsJavaScriptException();
+    if (info.Length() < 3 || info.Length() > 4 || !info[0].IsObject() || !info[1].IsBuffer() ||
+        !info[2].IsTypedArray()) {
+      Napi::TypeError::New(env, "expected (options, Buffer, Int32Array[, BigInt64Array])").ThrowAsJavaScriptException();
       return;
+    }
+    // Optional progress words for an ingest worker (see kProgress*), in shared memory another
+    // thread reads with Atomics.
+    if (info.Length() == 4) {
+      if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array ||
+          info[3].As<Napi::TypedArray>().ElementLength() < kProgressWords) {
+        Napi::TypeError::New(env, "progress must be a BigInt64Array of 4").ThrowAsJavaScriptException();
+        return;
+      }
+      Napi::TypedArray progress = info[3].As<Napi::TypedArray>();
+      // The raw call: it gives the data of a SharedArrayBuffer-backed array too.
+      void* words = nullptr;
+      if (napi_get_typedarray_info(env, progress, nullptr, nullptr, &words, nullptr, nullptr) != napi_ok ||
+          words == nullptr) {
+        Napi::TypeError::New(env, "progress has no memory").ThrowAsJavaScriptException();
+        return;
+      }
+      progress_ = static_cast<int64_t*>(words);
+      progressRef_ = Napi::Persistent(progress.As<Napi::Object>());
     }
     Napi::Object opts = info[0].As<Napi::Object>();
     Napi::Buffer<uint8_t> data = info[1].As<Napi::Buffer<uint8_t>>();
@@ -274,6 +305,23 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
 
   Napi::Value Port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), port_); }
 
+  Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+
+  // UdpBatch.queued(fd): bytes of the next datagram queued on a socket of this process (0 when
+  // none), from any thread; -1 when fd is not an open socket. Lets the thread that orders the
+  // workers' output see that a worker's socket is empty without touching the worker.
+  static Napi::Value Queued(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "expected a file descriptor").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    int bytes = 0;
+    if (fd < 0 || ioctl(fd, FIONREAD, &bytes) != 0) return Napi::Number::New(env, -1);
+    return Napi::Number::New(env, bytes);
+  }
+
   Napi::Value ReceiveBufferSize(const Napi::CallbackInfo& info) {
     int size = 0;
     socklen_t len = sizeof size;
@@ -302,10 +350,17 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
       msgs[i].msg_hdr.msg_namelen = sizeof from[i];
       msgs[i].msg_len = 0;
     }
+    if (progress_ != nullptr) {
+      __atomic_store_n(&progress_[kProgressReading], 1, __ATOMIC_SEQ_CST);
+      __atomic_store_n(&progress_[kProgressReadAt], static_cast<int64_t>(uv_hrtime()), __ATOMIC_SEQ_CST);
+    }
     int n = recvmmsg(fd_, msgs, static_cast<unsigned>(slots_), MSG_DONTWAIT, nullptr);
     // EAGAIN: a spurious wakeup; any other error (ICMP-reported ones included) is not ours to
     // act on for a listening socket, and the next readiness event tries again.
-    if (n <= 0) return;
+    if (n <= 0) {
+      if (progress_ != nullptr) __atomic_store_n(&progress_[kProgressReading], 0, __ATOMIC_SEQ_CST);
+      return;
+    }
     for (int i = 0; i < n; i++) {
       int32_t* r = records_ + static_cast<size_t>(i) * kRecord;
       size_t got = msgs[i].msg_len;
@@ -400,6 +455,8 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
   std::vector<sockaddr_storage> from_;
   Napi::ObjectReference dataRef_;
   Napi::ObjectReference recordsRef_;
+  int64_t* progress_ = nullptr;
+  Napi::ObjectReference progressRef_;
   Napi::FunctionReference callback_;
   Napi::AsyncContext* context_ = nullptr;
 };

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { configWarnings, peersWarning } from './config/check.js';
 import type { Config } from './config/schema.js';
 import { DedupeWindow } from './count/dedupe.js';
@@ -17,6 +17,10 @@ import { bindOrExplain } from './ingest/listen-errors.js';
 import type { Source } from './ingest/source.js';
 import { SOURCES, type SourceKey, type SourceOf } from './ingest/sources.js';
 import { CallIdExemplars } from './kpi/call-ids.js';
+import { IngestWorkers } from './ingest/workers/pool.js';
+import { IngestRegistry } from './ingest/workers/registry.js';
+import { ingestWorkerCount, workerInit, workerLiveConfig } from './ingest/workers/setup.js';
+import { createSharedState, seriesAdmission } from './ingest/workers/shared-state.js';
 import { KpiEngine } from './kpi/engine.js';
 import { KpiMetrics } from './kpi/metrics.js';
 import { KpiObserver } from './kpi/observer.js';
@@ -156,13 +160,15 @@ export interface ExporterOptions {
  * and read the bound ports back.
  */
 export class Exporter {
-  readonly registry = new Registry();
+  readonly registry = new IngestRegistry();
   readonly self: SelfMetrics;
   readonly counter: SipCounter;
   /** the call KPIs; null with --kpi.enabled=false */
   readonly kpi: KpiObserver | null;
   /** in SOURCES order, which is start order */
   readonly sources: readonly Source[];
+  /** the threads reading HEP over UDP (--ingest.workers); null when the main thread reads it */
+  readonly workers: IngestWorkers | null;
   private readonly sourcesByKey = new Map<string, Source>();
   private http: Server | null = null;
   private web: WebConfig | undefined = undefined;
@@ -193,35 +199,85 @@ export class Exporter {
     }
     const self = new SelfMetrics(this.registry);
     this.self = self;
+    // With ingest workers, the tables that make counts exact whichever thread reads a packet
+    // are shared memory: this thread's counter uses them too, for HEP over TCP.
+    const workerCount = ingestWorkerCount(config);
+    const shared = workerCount > 1 ? createSharedState(config, workerCount) : null;
+    const admitSeries = shared === null ? undefined : seriesAdmission(shared);
     const names = new Map(Object.entries(config.nodes.names));
-    const nodes = new NodeLabels(config.nodes.limit, names, self.nodeOverflow.cell({}), self.nodes.cell({}));
+    const nodes = new NodeLabels(
+      config.nodes.limit,
+      names,
+      self.nodeOverflow.cell({}),
+      self.nodes.cell({}),
+      shared?.nodes,
+    );
     // The series exist with dedupe off too, reading 0, so dashboards need no special case.
     const dedupeCells = { evictions: self.dedupeEvictions.cell({}), entries: self.dedupeEntries.cell({}) };
     const dedupe =
       config.dedupe.window > 0
-        ? new DedupeWindow(config.dedupe.window, config.dedupe.max_entries, performance.now(), dedupeCells)
+        ? DedupeWindow.create(
+            config.dedupe.window,
+            config.dedupe.max_entries,
+            performance.now(),
+            dedupeCells,
+            shared?.dedupe ?? undefined,
+          )
         : null;
     const kpi = config.kpi.enabled ? buildKpi(this.registry, nodes, config, self) : null;
     this.kpi = kpi?.observer ?? null;
+    this.workers =
+      shared === null
+        ? null
+        : new IngestWorkers(workerCount, shared, workerInit(config), {
+            nodes,
+            engine: this.kpi?.engine ?? null,
+            logger,
+          });
+    // With workers the engine takes this thread's messages through a ring too, in arrival order
+    // with theirs (ingest/workers/pool.ts).
+    const kpiFeed = this.workers?.mainKpiFeed();
+    const feedObserver = kpiFeed ? new KpiObserver(kpiFeed as unknown as KpiEngine) : null;
     this.counter = new SipCounter(this.registry, nodes, dedupe, self, {
       maxSeries: config.metrics.max_series,
       logger,
-      kpi: this.kpi ?? undefined,
+      kpi: feedObserver ?? this.kpi ?? undefined,
+      admitSeries,
     });
+    this.workers?.setCounter(this.counter);
     const peers = new PeerCounter(this.registry, nodes, self, {
       maxSeries: config.metrics.max_series,
       dedupeWindowMs: config.dedupe.window,
       dedupeEntries: config.dedupe.max_entries,
       dedupeEvictions: dedupeCells.evictions,
+      sharedDedupe: shared?.peerDedupe ?? undefined,
+      admitSeries,
     });
     peers.configure(config.peers, config.nodes.self_addresses);
     this.counter.peers = peers;
     if (kpi !== null) {
       // The peer counter resolves each message's ends, which the KPIs read, and names the ids.
       kpi.observer.ends = peers;
+      if (feedObserver !== null) feedObserver.ends = peers;
       kpi.peers.names = peers;
     }
-    const deps = { counter: this.counter, self, arrivals: this.arrivals, udpBatch: config.ingest.udp_batch };
+    if (this.workers !== null) {
+      const workers = this.workers;
+      this.registry.attachWorkers({
+        snapshots: () => workers.snapshots(),
+        beforeScrape: () => {
+          nodes.refreshCount();
+          dedupe?.refreshEntries();
+        },
+      });
+    }
+    const deps = {
+      counter: this.counter,
+      self,
+      arrivals: this.arrivals,
+      udpBatch: config.ingest.udp_batch,
+      workers: this.workers,
+    };
     const sources: Source[] = SOURCES.map((entry) => {
       const source = entry.build(config, deps);
       this.sourcesByKey.set(entry.key, source);
@@ -286,7 +342,9 @@ export class Exporter {
         'web: listening',
       );
       this.arrivals.start();
-      this.kpi?.start();
+      // With workers, the engine's expiry runs with its messages (ingest/workers/pool.ts).
+      if (this.workers === null) this.kpi?.start();
+      else this.workers.startEngineFeed();
       this.started = true;
     } catch (err) {
       await this.stop();
@@ -329,6 +387,8 @@ export class Exporter {
     let config = this.config;
     for (const entry of LIVE_KEYS) config = withKey(config, next, entry.key);
     this.config = config;
+    // The ingest workers apply the same keys each in its own thread.
+    this.workers?.reload(workerLiveConfig(config));
     return restart;
   }
 
@@ -338,6 +398,8 @@ export class Exporter {
     this.arrivals.stop();
     this.kpi?.stop();
     for (const source of this.sources) await source.stop();
+    // Its listener stopped the workers; this ends the engine feed when no listener started them.
+    await this.workers?.stop();
     const http = this.http;
     this.http = null;
     if (http !== null) {

@@ -239,6 +239,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultText: 'true',
   },
   {
+    flag: 'ingest.workers',
+    path: ['ingest', 'workers'],
+    valueName: 'n',
+    description:
+      'threads reading HEP over UDP, each on its own SO_REUSEPORT socket, counting into shared tables; auto: one fewer than the CPUs the process may use, at most 8; 1: the main thread alone (also without the native addon)',
+    defaultText: 'auto',
+  },
+  {
     flag: 'kpi.enabled',
     path: ['kpi', 'enabled'],
     valueName: 'bool',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type ForwardTarget, parseForwardTargets } from '../forward/target.js';
 import { type ListenAddress, parseListenAddress } from '../ingest/listen-address.js';
 import { buildExtractors, DEFAULT_EXTRACTORS, type Extractor } from '../ingest/syslog/extractors.js';
+import { defaultIngestWorkers, MAX_INGEST_WORKERS } from '../ingest/workers/plan.js';
 import { peersSchema, selfAddressesSchema } from '../peers/config.js';
 import { parseDuration } from './duration.js';
 import { loadTlsMaterial, type TlsMaterial, TlsMaterialError } from './tls-material.js';
@@ -223,6 +224,21 @@ export const configSchema = z.strictObject({
     .strictObject({
       // Flags and the environment give "true"/"false" as text, YAML gives a boolean.
       udp_batch: z.union([z.boolean(), z.stringbool()]).default(true),
+      // `auto`: the CPUs this process may use, capped (ingest/workers/plan.ts).
+      workers: z
+        .union([z.number(), z.string()])
+        .default('auto')
+        .transform((value, ctx) => {
+          if (value === 'auto') return defaultIngestWorkers();
+          const n =
+            typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+          if (Number.isInteger(n) && n >= 1 && n <= MAX_INGEST_WORKERS) return n;
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected auto or a whole number from 1 to ${MAX_INGEST_WORKERS}, got ${JSON.stringify(value)}`,
+          });
+          return z.NEVER;
+        }),
     })
     .prefault({}),
   kpi: z

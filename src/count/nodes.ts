@@ -36,6 +36,92 @@ function sameBytes(known: Buffer, buf: Buffer, start: number, end: number): bool
   return true;
 }
 
+/** UTF-16 units a shared label slot holds: the longest label, its escape `_`, and its length. */
+const SLOT_UNITS = MAX_NODE_LABEL_LENGTH + 4;
+/** Int32 words before a shared table's index: the lock, the labels in use, padding. */
+const HEADER = 16;
+const LOCK = 0;
+const COUNT = 1;
+
+function indexSize(limit: number): number {
+  let size = 4;
+  while (size < limit * 2) size *= 2;
+  return size;
+}
+
+/** Bytes of the SharedArrayBuffer a node table of `limit` shared between threads needs. */
+function sharedNodeBytes(limit: number): number {
+  return (HEADER + indexSize(limit) + (limit + 1)) * 4 + (limit + 1) * SLOT_UNITS * 2;
+}
+
+/**
+ * The label table several threads share: label text by index, an open-addressed index of the
+ * labels by hash, and the count, so that a node has one index and the limit holds for the
+ * process whichever thread names it first. Lookups of known names stay in each thread's caches;
+ * only a name a thread has not seen comes here, under one lock.
+ */
+class SharedLabels {
+  private readonly words: Int32Array;
+  private readonly index: Int32Array;
+  private readonly hashes: Int32Array;
+  private readonly text: Uint16Array;
+  private readonly mask: number;
+
+  constructor(
+    buffer: SharedArrayBuffer,
+    private readonly limit: number,
+  ) {
+    if (buffer.byteLength !== sharedNodeBytes(limit))
+      throw new RangeError('shared node table has the wrong size');
+    const size = indexSize(limit);
+    this.mask = size - 1;
+    this.words = new Int32Array(buffer, 0, HEADER);
+    this.index = new Int32Array(buffer, HEADER * 4, size);
+    this.hashes = new Int32Array(buffer, (HEADER + size) * 4, limit + 1);
+    this.text = new Uint16Array(buffer, (HEADER + size + limit + 1) * 4);
+  }
+
+  get count(): number {
+    return Atomics.load(this.words, COUNT);
+  }
+
+  /** The index of `label`, a new one while under the limit, or NODE_OTHER past it. */
+  resolve(label: string): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < label.length; i++) hash = Math.imul(hash ^ label.charCodeAt(i), 0x01000193);
+    const words = this.words;
+    while (Atomics.compareExchange(words, LOCK, 0, 1) !== 0);
+    try {
+      let slot = hash & this.mask;
+      for (;;) {
+        const known = this.index[slot];
+        if (known === 0) break;
+        if (this.hashes[known] === hash && this.label(known) === label) return known;
+        slot = (slot + 1) & this.mask;
+      }
+      const count = words[COUNT];
+      if (count >= this.limit) return NODE_OTHER;
+      const index = count + 1;
+      const at = index * SLOT_UNITS;
+      this.text[at] = label.length;
+      for (let i = 0; i < label.length; i++) this.text[at + 1 + i] = label.charCodeAt(i);
+      this.hashes[index] = hash;
+      this.index[slot] = index;
+      Atomics.store(words, COUNT, index);
+      return index;
+    } finally {
+      Atomics.store(words, LOCK, 0);
+    }
+  }
+
+  /** The label at `index`, which some thread has resolved. */
+  label(index: number): string {
+    const at = index * SLOT_UNITS;
+    const length = this.text[at];
+    return String.fromCharCode(...this.text.subarray(at + 1, at + 1 + length));
+  }
+}
+
 interface NamedNode {
   readonly bytes: Buffer;
   readonly index: number;
@@ -57,6 +143,8 @@ export class NodeLabels {
   private readonly namedByHash = new Map<number, NamedNode[]>();
   private namedCount = 0;
   private readonly maxAliases: number;
+  /** the table every ingest thread names nodes in, when there are several; null with one */
+  private readonly shared: SharedLabels | null;
 
   constructor(
     readonly limit: number,
@@ -64,8 +152,35 @@ export class NodeLabels {
     private readonly overflow: CounterCell,
     /** sip_exporter_nodes, kept with the labels themselves */
     private readonly count: GaugeCell = { value: 0 },
+    /** from NodeLabels.share(limit): several threads name nodes in one table */
+    shared?: SharedArrayBuffer,
   ) {
     this.maxAliases = (limit + 1) * ALIASES_PER_LABEL;
+    this.shared = shared === undefined ? null : new SharedLabels(shared, limit);
+  }
+
+  /** Memory for a node table several threads share, each through its own NodeLabels. */
+  static share(limit: number): SharedArrayBuffer {
+    return new SharedArrayBuffer(sharedNodeBytes(limit));
+  }
+
+  /**
+   * Makes `labels[index]` readable in this thread for an index another thread resolved (the KPI
+   * engine gets node indexes from the ingest threads) and returns it.
+   */
+  labelOf(index: number): string {
+    let label = this.labels[index];
+    if (label === undefined && this.shared !== null && index > 0 && index <= this.shared.count) {
+      label = this.shared.label(index);
+      this.labels[index] = label;
+      this.indexByLabel.set(label, index);
+    }
+    return label ?? NODE_UNKNOWN_LABEL;
+  }
+
+  /** Sets sip_exporter_nodes to the table's count, which other threads may have raised. */
+  refreshCount(): void {
+    this.count.value = this.size;
   }
 
   /**
@@ -82,7 +197,7 @@ export class NodeLabels {
 
   /** Number of distinct node labels in use, `other` excluded. */
   get size(): number {
-    return this.labels.length - 1;
+    return this.shared !== null ? this.shared.count : this.labels.length - 1;
   }
 
   fromCaptureId(id: number): number {
@@ -131,6 +246,7 @@ export class NodeLabels {
     label = label === '' ? NODE_UNKNOWN_LABEL : escapeNodeLabel(label);
     const existing = this.indexByLabel.get(label);
     if (existing !== undefined) return existing;
+    if (this.shared !== null) return this.resolveShared(label);
     if (this.labels.length - 1 >= this.limit) {
       this.overflow.value++;
       return NODE_OTHER;
@@ -139,6 +255,18 @@ export class NodeLabels {
     this.labels.push(label);
     this.count.value = this.labels.length - 1;
     this.indexByLabel.set(label, index);
+    return index;
+  }
+
+  private resolveShared(label: string): number {
+    const index = this.shared!.resolve(label);
+    if (index === NODE_OTHER) {
+      this.overflow.value++;
+      return NODE_OTHER;
+    }
+    this.labels[index] = label;
+    this.indexByLabel.set(label, index);
+    this.count.value = this.shared!.count;
     return index;
   }
 }

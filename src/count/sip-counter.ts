@@ -30,6 +30,11 @@ export interface SipCounterOptions {
   logger?: Logger;
   /** the call KPIs (src/kpi), fed every message before the dedupe */
   kpi?: KpiObserver;
+  /**
+   * With several ingest threads, the process-wide series cap of a family by name
+   * (metrics/shared-series.ts), which decides instead of the family's own count.
+   */
+  admitSeries?: (family: string) => ((labels: Readonly<Record<string, string>>) => boolean) | undefined;
 }
 
 /**
@@ -89,14 +94,16 @@ export class SipCounter {
     options: SipCounterOptions = {},
   ) {
     const maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
+    const admit = options.admitSeries ?? (() => undefined);
     // Node and class stay exact in overflow, so per-node class ratios still add up.
-    this.responses = new HotCounter(
+    this.responses = new HotCounter<'code' | 'class' | 'reason' | 'method' | 'node'>(
       registry,
       'sip_responses_total',
       'SIP responses seen, by status code, class, canonical reason phrase, CSeq method and reporting node.',
       ['code', 'class', 'reason', 'method', 'node'],
       {
         maxSeries,
+        admit: admit('sip_responses_total'),
         overflowLabels: (l) => ({
           code: SERIES_OVERFLOW_LABEL,
           class: l.class,
@@ -106,12 +113,16 @@ export class SipCounter {
         }),
       },
     );
-    this.requests = new HotCounter(
+    this.requests = new HotCounter<'method' | 'node'>(
       registry,
       'sip_requests_total',
       'SIP requests seen, by method and reporting node.',
       ['method', 'node'],
-      { maxSeries, overflowLabels: (l) => ({ method: SERIES_OVERFLOW_LABEL, node: l.node }) },
+      {
+        maxSeries,
+        admit: admit('sip_requests_total'),
+        overflowLabels: (l) => ({ method: SERIES_OVERFLOW_LABEL, node: l.node }),
+      },
     );
     self.watchSeries(this.responses);
     self.watchSeries(this.requests);

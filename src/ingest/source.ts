@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { SipCounter } from '../count/sip-counter.js';
 import type { ArrivalClock } from '../metrics/arrivals.js';
 import type { ListenerName, SelfMetrics, Transport } from '../metrics/self-metrics.js';
+import type { IngestWorkers } from './workers/pool.js';
 
 /** What a source is built from besides the configuration: where it counts and what it reports to. */
 export interface SourceDeps {
@@ -13,6 +14,8 @@ export interface SourceDeps {
   arrivals: ArrivalClock;
   /** read UDP in batches through the native addon when it loads (ingest.udp_batch) */
   udpBatch: boolean;
+  /** the threads that read HEP over UDP when --ingest.workers is above 1; null: this thread */
+  workers?: IngestWorkers | null;
 }
 
 /** One row of the landing page's listener table. */

@@ -12,14 +12,19 @@ interface NativeSocket {
   sender(index: number): string;
   readonly port: number;
   readonly receiveBufferSize: number;
+  readonly fd: number;
 }
 
 interface NativeModule {
-  UdpBatch: new (
-    options: { host: string; port: number; ipv6: boolean; receiveBufferSize: number; reusePort: number },
-    data: Buffer,
-    records: Int32Array,
-  ) => NativeSocket;
+  UdpBatch: {
+    new (
+      options: { host: string; port: number; ipv6: boolean; receiveBufferSize: number; reusePort: number },
+      data: Buffer,
+      records: Int32Array,
+      progress?: BigInt64Array,
+    ): NativeSocket;
+    queued(fd: number): number;
+  };
   SLOT: number;
   RECORD: number;
   MAX_BATCH: number;
@@ -110,6 +115,22 @@ export interface UdpBatchOptions {
   reusePort?: ReusePort;
   /** most datagrams one readiness event reads; each takes a 64 KiB slot of address space */
   maxBatch?: number;
+  /**
+   * Shared words an ingest worker's reads are followed by (int64): [0] is 1 from just before a
+   * recvmmsg until the batch is handled, [1] the monotonic time (ns) just before the last
+   * recvmmsg, [2] and [3] the caller's. The caller clears [0] once it has handled a batch.
+   */
+  progress?: BigInt64Array;
+}
+
+/**
+ * Bytes of the next datagram queued on the socket `fd` of this process, 0 when none; callable
+ * from any thread (the ingest workers' sockets are read by the workers, checked by the main
+ * thread). -1 when the addon is not loaded or fd is no socket.
+ */
+export function queuedBytes(fd: number): number {
+  const addon = load();
+  return addon === null ? -1 : addon.UdpBatch.queued(fd);
 }
 
 export const DEFAULT_MAX_BATCH = 256;
@@ -125,6 +146,8 @@ const SENDER_CACHE = 1024;
  */
 export class UdpBatchSocket {
   readonly port: number;
+  /** most datagrams one read takes; a batch of fewer emptied the socket */
+  readonly maxBatch: number;
   private readonly native: NativeSocket;
   private readonly data: Buffer;
   private readonly records: Int32Array;
@@ -139,6 +162,7 @@ export class UdpBatchSocket {
     const addon = load();
     if (addon === null) throw new Error(loadError);
     const maxBatch = Math.max(1, Math.min(options.maxBatch ?? DEFAULT_MAX_BATCH, addon.MAX_BATCH));
+    this.maxBatch = maxBatch;
     this.slot = addon.SLOT;
     this.stride = addon.RECORD;
     // allocUnsafeSlow: a fresh mapping the kernel fills lazily, so a batch of small datagrams
@@ -155,8 +179,14 @@ export class UdpBatchSocket {
       },
       this.data,
       this.records,
+      ...(options.progress === undefined ? [] : [options.progress]),
     );
     this.port = this.native.port;
+  }
+
+  /** The socket's descriptor, for queuedBytes() from another thread; -1 once closed. */
+  get fd(): number {
+    return this.native.fd;
   }
 
   /** SO_RCVBUF as the kernel granted it */

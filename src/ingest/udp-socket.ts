@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { type BatchHandler, type DatagramHandler, UdpBatchSocket } from './udp-batch.js';
+import { type BatchHandler, type DatagramHandler, type ReusePort, UdpBatchSocket } from './udp-batch.js';
 
 /** How a listener's UDP datagrams reach JavaScript: recvmmsg batches, or dgram one by one. */
 export type UdpReceivePath = 'batch' | 'dgram';
@@ -39,10 +39,15 @@ class DgramReceiver implements UdpReceiver {
   }
 }
 
-class BatchReceiver implements UdpReceiver {
+export class BatchReceiver implements UdpReceiver {
   readonly path = 'batch';
 
-  constructor(private readonly socket: UdpBatchSocket) {}
+  constructor(
+    private readonly socket: UdpBatchSocket,
+    /** the address bound, resolved, for further sockets to join its SO_REUSEPORT group */
+    readonly host: string,
+    readonly ipv6: boolean,
+  ) {}
 
   get port(): number {
     return this.socket.port;
@@ -61,7 +66,13 @@ class BatchReceiver implements UdpReceiver {
   }
 }
 
-function bindDgram(type: 'udp4' | 'udp6', host: string | undefined, port: number, receiveBufferSize: number) {
+function bindDgram(
+  type: 'udp4' | 'udp6',
+  host: string | undefined,
+  port: number,
+  receiveBufferSize: number,
+  _reusePort?: ReusePort,
+) {
   return new Promise<UdpReceiver>((resolve, reject) => {
     const socket = createSocket({
       type,
@@ -84,6 +95,7 @@ async function bindBatch(
   host: string | undefined,
   port: number,
   receiveBufferSize: number,
+  reusePort: ReusePort = 'none',
 ): Promise<UdpReceiver> {
   const ipv6 = type === 'udp6';
   let address = host ?? (ipv6 ? '::' : '0.0.0.0');
@@ -91,27 +103,34 @@ async function bindBatch(
   if (address.includes('%')) return bindDgram(type, host, port, receiveBufferSize);
   // dgram resolves a host name before binding; the addon takes only addresses.
   if (isIP(address) === 0) address = (await lookup(address, { family: ipv6 ? 6 : 4 })).address;
-  return new BatchReceiver(new UdpBatchSocket({ host: address, port, ipv6, receiveBufferSize }));
+  return new BatchReceiver(
+    new UdpBatchSocket({ host: address, port, ipv6, receiveBufferSize, reusePort }),
+    address,
+    ipv6,
+  );
 }
 
 /**
  * Binds a UDP socket on host:port; with no host, on every interface, IPv6 and IPv4 together
  * when the machine has IPv6 and IPv4 alone when it does not. `batch` reads it with recvmmsg
- * through the native addon, which the caller has checked is available.
+ * through the native addon, which the caller has checked is available; `reusePort` then says
+ * whether it opens an SO_REUSEPORT group for ingest workers to join (see udp-batch.ts).
  */
 export async function bindUdp(
   host: string | undefined,
   port: number,
   receiveBufferSize: number,
   batch = false,
+  reusePort: ReusePort = 'none',
 ): Promise<UdpReceiver> {
   const bind = batch ? bindBatch : bindDgram;
-  if (host !== undefined) return bind(isIP(host) === 6 ? 'udp6' : 'udp4', host, port, receiveBufferSize);
+  if (host !== undefined)
+    return bind(isIP(host) === 6 ? 'udp6' : 'udp4', host, port, receiveBufferSize, reusePort);
   try {
-    return await bind('udp6', undefined, port, receiveBufferSize);
+    return await bind('udp6', undefined, port, receiveBufferSize, reusePort);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL' && code !== 'EINVAL') throw err;
-    return bind('udp4', undefined, port, receiveBufferSize);
+    return bind('udp4', undefined, port, receiveBufferSize, reusePort);
   }
 }

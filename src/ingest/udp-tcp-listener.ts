@@ -7,7 +7,8 @@ import type { ListenerName, ListenerStats, SelfMetrics } from '../metrics/self-m
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { type StreamReader, StreamServer } from './tcp-server.js';
 import { type DatagramHandler, udpBatchAvailability } from './udp-batch.js';
-import { bindUdp, type UdpReceiver } from './udp-socket.js';
+import { BatchReceiver, bindUdp, type UdpReceiver } from './udp-socket.js';
+import type { IngestWorkers } from './workers/pool.js';
 
 export interface UdpTcpListenerOptions {
   name: ListenerName;
@@ -25,6 +26,28 @@ export interface UdpTcpListenerOptions {
   onDatagram: DatagramHandler;
   /** a reader for one TCP connection */
   newStreamReader: (socket: Socket) => StreamReader;
+  /**
+   * Threads that read UDP instead of this one, each on its own socket in an SO_REUSEPORT group
+   * this listener opens (batched receive only); TCP stays on this thread.
+   */
+  workers?: IngestWorkers | null;
+}
+
+/** UDP read by the ingest workers: this thread holds no socket, only their lifetime. */
+class WorkersReceiver implements UdpReceiver {
+  readonly path = 'batch';
+
+  constructor(
+    readonly port: number,
+    readonly receiveBufferSize: number,
+    private readonly workers: IngestWorkers,
+  ) {}
+
+  start(): void {}
+
+  close(): Promise<void> {
+    return this.workers.stop();
+  }
 }
 
 /**
@@ -66,6 +89,7 @@ export class UdpTcpListener {
       this.options.newStreamReader,
     );
     const batch = this.receivePath();
+    const workers = batch ? (this.options.workers ?? null) : null;
     for (let attempt = 0; ; attempt++) {
       try {
         this.tcpPort = await tcp.listen(address.host, address.port);
@@ -78,7 +102,13 @@ export class UdpTcpListener {
         );
       }
       try {
-        const bound = await bindUdp(address.host, this.tcpPort, this.options.udpReceiveBufferSize, batch);
+        const bound = await bindUdp(
+          address.host,
+          this.tcpPort,
+          this.options.udpReceiveBufferSize,
+          batch,
+          workers !== null ? 'first' : 'none',
+        );
         this.udp = bound;
         this.udpPort = bound.port;
         const asked = this.options.udpReceiveBufferSize;
@@ -101,6 +131,8 @@ export class UdpTcpListener {
       }
     }
     this.tcp = tcp;
+    if (workers !== null && this.udp instanceof BatchReceiver)
+      await this.startWorkers(this.udp, workers, tcp);
     const udp = this.udp!;
     const packets = stats.packets.udp;
     const bytes = stats.bytes.udp;
@@ -132,9 +164,40 @@ export class UdpTcpListener {
         address: formatListenAddress({ host: address.host, port: this.udpPort }),
         transports: ['udp', 'tcp'],
         udp_receive_path: udp.path,
+        ingest_workers: udp instanceof WorkersReceiver ? workers!.count : 1,
       },
       `${name}: listening`,
     );
+  }
+
+  /**
+   * Hands UDP to the workers: each joins the SO_REUSEPORT group of `main` with a socket of its
+   * own, then `main` closes, so that only the workers' sockets share the traffic. Datagrams the
+   * kernel queued on `main` in between are lost with it; that is before the exporter is ready.
+   */
+  private async startWorkers(main: BatchReceiver, workers: IngestWorkers, tcp: StreamServer): Promise<void> {
+    const { name, address } = this.options;
+    const granted = main.receiveBufferSize;
+    try {
+      await workers.start({
+        host: main.host,
+        port: main.port,
+        ipv6: main.ipv6,
+        receiveBufferSize: this.options.udpReceiveBufferSize,
+      });
+    } catch (err) {
+      this.udp = null;
+      this.tcp = null;
+      await main.close();
+      await tcp.close();
+      throw new ListenError(
+        `${name}: cannot listen on udp ${formatListenAddress(address)} in ingest workers: ${(err as Error).message}`,
+        { cause: err },
+      );
+    } finally {
+      await main.close();
+    }
+    this.udp = new WorkersReceiver(main.port, granted, workers);
   }
 
   /** Whether to read UDP in batches; says once per process why not when it was asked for. */

@@ -17,6 +17,11 @@ export interface CounterCell {
 export interface SeriesCap<L extends string> {
   readonly maxSeries: number;
   readonly overflowLabels: (labels: Record<L, string>) => Record<L, string>;
+  /**
+   * Decides instead of this family's own count, when several threads count into copies of the
+   * family and the cap is the process's (metrics/shared-series.ts): true for a regular series.
+   */
+  readonly admit?: (labels: Record<L, string>) => boolean;
 }
 
 /**
@@ -90,7 +95,11 @@ export class HotCounter<L extends string> {
    */
   cell(labels: Record<L, string>): CounterCell {
     const cap = this.cap;
-    if (cap !== undefined && this.regularSeries >= cap.maxSeries) return this.overflowCell(labels, cap);
+    if (
+      cap !== undefined &&
+      (cap.admit !== undefined ? !cap.admit(labels) : this.regularSeries >= cap.maxSeries)
+    )
+      return this.overflowCell(labels, cap);
     this.regularSeries++;
     const cell: CounterCell = { value: 0 };
     this.series.push({ labels, cell });

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { DedupeWindow } from '../count/dedupe.js';
+import { DedupeWindow, type SharedDedupe } from '../count/dedupe.js';
 import { KeyHasher } from '../count/key-hasher.js';
 import type { NodeLabels } from '../count/nodes.js';
 import { KIND_RESPONSE, type Observation, type TextRef } from '../count/observation.js';
@@ -55,6 +55,10 @@ export interface PeerCounterOptions {
   dedupeEntries: number;
   /** sip_exporter_dedupe_evictions_total, shared with the main dedupe table */
   dedupeEvictions?: CounterCell;
+  /** with several ingest threads: the per-peer dedupe table they share */
+  sharedDedupe?: SharedDedupe;
+  /** with several ingest threads: the process-wide series cap of a family by name */
+  admitSeries?: (family: string) => ((labels: Readonly<Record<string, string>>) => boolean) | undefined;
 }
 
 /**
@@ -116,6 +120,7 @@ export class PeerCounter implements MessageEnds {
     private readonly options: PeerCounterOptions,
   ) {
     const { maxSeries } = options;
+    const admit = options.admitSeries ?? (() => undefined);
     // Past the cap the peer, direction and class stay exact (the question is "which carrier"),
     // and the rest folds: at most 12 overflow series per peer for responses, 2 for the others.
     this.responses = new HotCounter(
@@ -125,6 +130,7 @@ export class PeerCounter implements MessageEnds {
       ['peer', 'direction', 'code', 'class', 'reason', 'method', 'node'],
       {
         maxSeries,
+        admit: admit('sip_peer_responses_total'),
         overflowLabels: (l) => ({
           peer: l.peer,
           direction: l.direction,
@@ -147,14 +153,14 @@ export class PeerCounter implements MessageEnds {
       'sip_peer_requests_total',
       'SIP requests by configured peer at either end, direction, method and reporting node.',
       ['peer', 'direction', 'method', 'node'],
-      { maxSeries, overflowLabels: fold },
+      { maxSeries, overflowLabels: fold, admit: admit('sip_peer_requests_total') },
     );
     this.retransmissions = new HotCounter(
       registry,
       'sip_peer_retransmissions_total',
       'SIP requests and responses seen again from or to the same peer in the same direction within the dedupe window, by CSeq method and reporting node.',
       ['peer', 'direction', 'method', 'node'],
-      { maxSeries, overflowLabels: fold },
+      { maxSeries, overflowLabels: fold, admit: admit('sip_peer_retransmissions_total') },
     );
     self.watchSeries(this.responses);
     self.watchSeries(this.requests);
@@ -182,11 +188,12 @@ export class PeerCounter implements MessageEnds {
     this.matcher = matcher.size > 0 ? matcher : null;
     if (this.matcher !== null && this.dedupe === null && this.options.dedupeWindowMs > 0) {
       // Built on first use, so an exporter without peers spends no memory on it.
-      this.dedupe = new DedupeWindow(
+      this.dedupe = DedupeWindow.create(
         this.options.dedupeWindowMs,
         this.options.dedupeEntries,
         performance.now(),
         { evictions: this.options.dedupeEvictions ?? { value: 0 }, entries: { value: 0 } },
+        this.options.sharedDedupe,
       );
     }
   }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DedupeWindow } from '../../src/count/dedupe.js';
+import { DedupeWindow, SharedDedupeWindow } from '../../src/count/dedupe.js';
 
 // Bit 0 of the low half is not part of the key (it marks a used entry), so keys here differ above it.
 describe('dedupe window', () => {
@@ -174,3 +174,60 @@ class SetAssociativeModel {
     return false;
   }
 }
+
+describe('dedupe window shared between threads', () => {
+  it('sees in one view the keys another view stored, with one filled count for both', () => {
+    const shared = DedupeWindow.share(100, 0);
+    const a = new SharedDedupeWindow(32_000, 100, 0, undefined, shared);
+    const b = new SharedDedupeWindow(32_000, 100, 0, undefined, shared);
+    expect(a.seen(1, 2, 10)).toBe(false);
+    expect(b.seen(1, 2, 11)).toBe(true);
+    expect(b.seen(3, 4, 12)).toBe(false);
+    expect(a.seen(3, 4, 13)).toBe(true);
+    expect([a.refreshEntries(), b.refreshEntries()]).toEqual([2, 2]);
+  });
+
+  it('takes a copy stamped a little before the stored one as a duplicate, not as an expired entry', () => {
+    // Two threads stamp their batches as they read them: one may count its copy, stamped later,
+    // before the other counts the copy it stamped earlier. Before the fix that read as an entry
+    // 2^32 ms old, so both copies were counted.
+    const shared = DedupeWindow.share(100, 0);
+    const a = new SharedDedupeWindow(32_000, 100, 0, undefined, shared);
+    const b = new SharedDedupeWindow(32_000, 100, 0, undefined, shared);
+    expect(a.seen(5, 6, 1003)).toBe(false);
+    expect(b.seen(5, 6, 1001)).toBe(true);
+    expect(b.seen(5, 6, 400)).toBe(true);
+    // One thread alone sees the same: its own clock never goes back, but nothing depends on it.
+    const one = new DedupeWindow(32_000, 100, 0);
+    expect(one.seen(5, 6, 1000)).toBe(false);
+    expect(one.seen(5, 6, 999)).toBe(true);
+  });
+
+  it('gives two views on one table the hits of one table, whichever view each message goes to', () => {
+    const op = fc.record({
+      key: fc.integer({ min: 0, max: 30 }),
+      view: fc.integer({ min: 0, max: 1 }),
+      advance: fc.integer({ min: 0, max: 300 }),
+      // a copy stamped up to 5 ms before the clock, as a thread that read it earlier would
+      skew: fc.integer({ min: 0, max: 5 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const single = new DedupeWindow(1000, 16, 0);
+        const shared = DedupeWindow.share(16, 0);
+        const views = [0, 1].map(() => new SharedDedupeWindow(1000, 16, 0, undefined, shared));
+        let now = 10;
+        for (const { key, view, advance, skew } of ops) {
+          now += advance;
+          const at = Math.max(0, now - skew);
+          const hi = key * 7919;
+          const lo = key << 1;
+          expect(views[view].seen(hi, lo, at)).toBe(single.seen(hi, lo, at));
+        }
+        expect(views[0].hits + views[1].hits).toBe(single.hits);
+        expect(views[0].evictions + views[1].evictions).toBe(single.evictions);
+        expect(views[0].refreshEntries()).toBe(single.filled);
+      }),
+    );
+  });
+});

@@ -108,3 +108,51 @@ describe('node labels never take a reserved value', () => {
     );
   });
 });
+
+describe('node labels shared between threads', () => {
+  function views(limit: number, count = 2) {
+    const shared = NodeLabels.share(limit);
+    return Array.from({ length: count }, () => {
+      const overflow = { value: 0 };
+      const gauge = { value: 0 };
+      return { labels: new NodeLabels(limit, new Map(), overflow, gauge, shared), overflow, gauge };
+    });
+  }
+
+  it('gives a node one index whichever view names it first, and hands the label to the others', () => {
+    const [a, b] = views(10);
+    const edge = a.labels.fromText('edge');
+    expect(b.labels.fromBytes(Buffer.from('edge'), 0, 4)).toBe(edge);
+    const core = b.labels.fromCaptureId(2001);
+    expect(core).not.toBe(edge);
+    expect(a.labels.labelOf(core)).toBe('2001');
+    expect(a.labels.size).toBe(2);
+    a.labels.refreshCount();
+    expect(a.gauge.value).toBe(2);
+  });
+
+  it('holds the limit for all views together, each counting its own messages past it', () => {
+    const [a, b] = views(3);
+    expect([a.labels.fromText('n1'), b.labels.fromText('n2'), a.labels.fromText('n3')]).toEqual([1, 2, 3]);
+    expect(b.labels.fromText('n4')).toBe(NODE_OTHER);
+    expect(a.labels.fromText('n5')).toBe(NODE_OTHER);
+    expect(b.labels.fromText('n1')).toBe(1);
+    expect([a.overflow.value, b.overflow.value]).toEqual([1, 1]);
+    expect(b.labels.size).toBe(3);
+  });
+
+  it('agrees with one table for any names in any views, the longest and escaped ones included', () => {
+    const name = fc.oneof(fc.constantFrom('other', 'unknown', 'other_', ''), fc.string({ maxLength: 140 }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, fc.integer({ min: 0, max: 2 })), { maxLength: 60 }), (ops) => {
+        const single = nodes(8).labels;
+        const shared = views(8, 3);
+        for (const [text, view] of ops) {
+          const index = shared[view].labels.fromText(text);
+          expect(index).toBe(single.fromText(text));
+          expect(shared[(view + 1) % 3].labels.labelOf(index)).toBe(single.labels[index] ?? 'other');
+        }
+      }),
+    );
+  });
+});

@@ -6,7 +6,7 @@ import type { ConfigSources } from '../../src/config/load.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Exporter } from '../../src/exporter.js';
 
-/** A silent exporter on loopback with kernel-chosen ports, for tests. */
+/** A silent exporter on loopback with kernel-chosen ports and one ingest thread, for tests. */
 export async function startExporter(
   flags: Record<string, string> = {},
   sources: ConfigSources = {},
@@ -18,6 +18,9 @@ export async function startExporter(
       'hep.listen-address': '127.0.0.1:0',
       'syslog.listen-address': '127.0.0.1:0',
       'log.level': 'silent',
+      // One ingest thread unless a test asks for workers, or the whole suite runs again with them
+      // (TEST_INGEST_WORKERS=2): many tests read the main thread's counter directly.
+      'ingest.workers': process.env.TEST_INGEST_WORKERS ?? '1',
       ...flags,
     },
   });

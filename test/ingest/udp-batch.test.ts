@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type UdpBatchOptions, UdpBatchSocket, udpBatchAvailability } from '../../src/ingest/udp-batch.js';
+import {
+  queuedBytes,
+  type UdpBatchOptions,
+  UdpBatchSocket,
+  udpBatchAvailability,
+} from '../../src/ingest/udp-batch.js';
 import { eventually } from '../helpers/net.js';
 
 interface Received {
@@ -346,5 +351,48 @@ describe('native batched UDP receive', () => {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('read progress for ingest workers', () => {
+  it('says from any thread how much is queued, and marks a read from before it starts until handled', async () => {
+    const progress = new BigInt64Array(new SharedArrayBuffer(32));
+    const socket = new UdpBatchSocket({
+      host: '127.0.0.1',
+      port: 0,
+      ipv6: false,
+      receiveBufferSize: 0,
+      progress,
+    });
+    opened.push(socket);
+    expect(queuedBytes(socket.fd)).toBe(0);
+    const sender = createSocket('udp4');
+    senders.push(sender);
+    await new Promise<void>((resolve) =>
+      sender.send(Buffer.from('hello'), socket.port, '127.0.0.1', () => resolve()),
+    );
+    await eventually(
+      () => queuedBytes(socket.fd),
+      (n) => n === 5,
+    );
+    const before = process.hrtime.bigint();
+    const seen: Array<[bigint, bigint, number]> = [];
+    socket.start(
+      () => {},
+      () => {
+        seen.push([Atomics.load(progress, 0), Atomics.load(progress, 1), queuedBytes(socket.fd)]);
+        Atomics.store(progress, 0, 0n);
+      },
+    );
+    await eventually(
+      () => seen.length,
+      (n) => n === 1,
+    );
+    const [reading, readAt, queued] = seen[0];
+    expect(reading).toBe(1n);
+    expect(readAt).toBeGreaterThanOrEqual(before);
+    expect(readAt).toBeLessThanOrEqual(process.hrtime.bigint());
+    expect(queued).toBe(0);
+    expect(queuedBytes(-1)).toBe(-1);
   });
 });

@@ -27,6 +27,11 @@ export interface HepIngestOptions {
   authKey?: string;
   /** bound on an inflated compressed payload, in bytes */
   maxInflatedSize: number;
+  /**
+   * performance.timeOrigin of the clock `now` is on; an ingest worker passes the main thread's,
+   * whose clock it stamps its packets with. This thread's own by default.
+   */
+  timeOrigin?: number;
 }
 
 /**
@@ -40,7 +45,7 @@ export class HepIngest {
   private readonly scan = new SipMessageScan();
   private readonly observation = new Observation();
   /** performance.now() counts from here: the arrival wall time of a packet without capture time */
-  private readonly wallOrigin = performance.timeOrigin;
+  private readonly wallOrigin: number;
   private authKey: Buffer | null;
   private forwarder: PacketForwarder | null = null;
   /** what the counter's measurements read beyond the always-read SIP fields */
@@ -59,6 +64,7 @@ export class HepIngest {
       requests: true,
     });
     this.authKey = options.authKey ? Buffer.from(options.authKey, 'utf8') : null;
+    this.wallOrigin = options.timeOrigin ?? performance.timeOrigin;
     this.scanFields = counter.scanFields;
     this.observation.listener = SOURCE_HEP;
   }

@@ -3,6 +3,7 @@ import type { SelfMetrics } from '../../metrics/self-metrics.js';
 import type { ListenAddress } from '../listen-address.js';
 import { frameReader } from '../tcp-server.js';
 import { UdpTcpListener } from '../udp-tcp-listener.js';
+import type { IngestWorkers } from '../workers/pool.js';
 import type { HepIngest } from './hep-ingest.js';
 import { HepStreamSplitter } from './stream-splitter.js';
 
@@ -17,6 +18,8 @@ export interface HepListenerOptions {
   udpReceiveBufferSize: number;
   /** read UDP in recvmmsg batches when the native addon loaded */
   udpBatch: boolean;
+  /** threads that read UDP instead of this one (batched receive only) */
+  workers?: IngestWorkers | null;
 }
 
 /** HEP over UDP (one packet a datagram) and TCP (packets back to back) on one port. */
@@ -37,6 +40,7 @@ export function createHepListener(
       frameTimeoutMs: options.frameTimeoutMs,
       udpReceiveBufferSize: options.udpReceiveBufferSize,
       udpBatch: options.udpBatch,
+      workers: options.workers,
       onDatagram: (buf, start, end, sender, now) => {
         ingest.handle(buf, start, end, sender, now);
       },

@@ -27,6 +27,16 @@ export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
       ['udp', 'tcp'],
       deps,
     );
+    const workers = deps.workers;
+    if (workers != null) {
+      // The landing page's UDP activity: this thread's cell stays still while workers read UDP.
+      const own = this.ingest.stats.packets.udp;
+      deps.arrivals.watch('hep', 'udp', {
+        get value() {
+          return own.value + workers.packetsNow();
+        },
+      });
+    }
   }
 
   async start(logger: Logger): Promise<void> {
@@ -60,6 +70,7 @@ export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
         maxPacketSize: config.max_packet_size,
         udpReceiveBufferSize: config.udp_receive_buffer,
         udpBatch: this.deps.udpBatch,
+        workers: this.deps.workers,
       },
       logger,
     );
@@ -89,6 +100,14 @@ export class HepSource extends ListenerSource<HepIngest, UdpTcpListener> {
       this.ingest.setForwarder(null);
       await forwarder.stop();
     }
+  }
+
+  /** With ingest workers, UDP is counted in their cells, not this thread's. */
+  override packetsReceived(): Record<string, number> {
+    const received = super.packetsReceived();
+    const workers = this.deps.workers;
+    if (workers != null) received.udp += workers.packetsReceived();
+    return received;
   }
 
   reload(next: Config): void {

@@ -687,6 +687,15 @@ export class KpiEngine {
     t[i + 4] = ((m.peer << 8) | L_OPEN | (direction === DIRECTION_SENT ? L_TO_PEER : 0)) >>> 0;
   }
 
+  /** The open leg of the branch `m` names, settled to `rel`; -1 when there is none. */
+  private openLeg(m: KpiMessage, rel: number): number {
+    this.legKey(m);
+    const l = this.legs as Buckets;
+    const i = l.find(this);
+    if (i < 0 || !this.settleLeg(i, rel)) return -1;
+    return (l.t[i + 4] & L_STATE) === L_OPEN ? i : -1;
+  }
+
   /**
    * A response on a leg's branch. The rules are the attempt's, on one transaction: SRD and PDD
    * from the leg's INVITE, the first final is the outcome. A 401/407 is a challenge round, not an
@@ -695,13 +704,10 @@ export class KpiEngine {
   private legResponse(m: KpiMessage, rel: number, cap: number): void {
     const status = m.status;
     if (!(status > 100 && status <= 699)) return;
-    this.legKey(m);
-    const l = this.legs as Buckets;
-    const i = l.find(this);
-    if (i < 0 || !this.settleLeg(i, rel)) return;
-    const t = l.t;
+    const i = this.openLeg(m, rel);
+    if (i < 0) return;
+    const t = (this.legs as Buckets).t;
     const w = t[i + 4];
-    if ((w & L_STATE) !== L_OPEN) return;
     const node = m.node;
     const peer = w >>> 8;
     const direction = (w & L_TO_PEER) !== 0 ? LEG_TO_PEER : LEG_FROM_PEER;
@@ -738,13 +744,10 @@ export class KpiEngine {
    * or the caller stopped waiting for the peer, which the peer's ISA must not count.
    */
   private legCancel(m: KpiMessage, rel: number): void {
-    this.legKey(m);
-    const l = this.legs as Buckets;
-    const i = l.find(this);
-    if (i < 0 || !this.settleLeg(i, rel)) return;
-    const t = l.t;
+    const i = this.openLeg(m, rel);
+    if (i < 0) return;
+    const t = (this.legs as Buckets).t;
     const w = t[i + 4];
-    if ((w & L_STATE) !== L_OPEN) return;
     t[i + 4] = (w | L_CANCELLED) >>> 0;
     const deadline = (rel + this.nonInviteTimeout) >>> 0;
     if (((deadline - t[i + 2]) | 0) < 0) t[i + 2] = deadline;

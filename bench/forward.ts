@@ -4,14 +4,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COUNTER_WIDTH, counterOffset, realisticPacket } from './packets.js';
-import { buildBlaster, lines, peakRssMb, sample, stopAndRead } from './udp.js';
+import { buildBlaster, lines, peakRssMb, RECEIVE_BUFFER, sample, startExporter, stopAndRead } from './udp.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = dirname(here);
-
 const RATES = (process.env.BENCH_FORWARD_RATES ?? '100000,200000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_FORWARD_SECONDS ?? 5);
-const RECEIVE_BUFFER = 8 * 1024 * 1024;
 /** USER_HZ, the unit of /proc/PID/stat's times; 100 on every Linux architecture Node runs on */
 const CLOCK_TICKS = 100;
 
@@ -93,39 +90,14 @@ export async function runForward(): Promise<ForwardResult[]> {
     );
     const targetLines = lines(target);
     const targetPort = Number((await targetLines.next()).value);
-    const exporter = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'src/cli.ts'),
-        '--web.listen-address',
-        '127.0.0.1:0',
-        '--hep.listen-address',
-        '127.0.0.1:0',
-        '--syslog.listen-address',
-        '',
-        '--hep.udp-receive-buffer',
-        String(RECEIVE_BUFFER),
-        ...(forward ? ['--hep.forward-address', `127.0.0.1:${targetPort}`] : []),
-        `--ingest.udp-batch=${batch}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const exporterLines = lines(exporter);
-    let listenAddress = '';
-    let webAddress = '';
-    while (listenAddress === '' || webAddress === '') {
-      const { value, done } = await exporterLines.next();
-      if (done) throw new Error('exporter exited before listening');
-      const log = JSON.parse(value as string) as { msg: string; address?: string };
-      if (log.msg === 'hep: listening') listenAddress = log.address!;
-      if (log.msg === 'web: listening') webAddress = log.address!;
-    }
+    const { exporter, port, webAddress } = await startExporter('hep', [
+      ...(forward ? ['--hep.forward-address', `127.0.0.1:${targetPort}`] : []),
+      `--ingest.udp-batch=${batch}`,
+    ]);
     // Settled after start (tsx compiles the sources on the way up), then measured over the blast.
     await new Promise((r) => setTimeout(r, 1000));
     const [user0, system0] = cpuSeconds(exporter.pid!);
-    const sent = blastAt(Number(listenAddress.slice(listenAddress.lastIndexOf(':') + 1)));
+    const sent = blastAt(port);
     await new Promise((r) => setTimeout(r, 1000));
     const [user1, system1] = cpuSeconds(exporter.pid!);
     const text = await (await fetch(`http://${webAddress}/metrics`)).text();

@@ -12,7 +12,7 @@ const buildDir = join(here, '.build');
 
 const RATES = (process.env.BENCH_UDP_RATES ?? '200000,450000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_UDP_SECONDS ?? 5);
-const RECEIVE_BUFFER = 8 * 1024 * 1024;
+export const RECEIVE_BUFFER = 8 * 1024 * 1024;
 
 /** One exporter run under the blast, on one UDP receive path. */
 export interface ExporterRun {
@@ -58,6 +58,50 @@ export async function stopAndRead(child: ChildProcess, it: AsyncIterableIterator
   const next = await it.next();
   await once(child, 'exit');
   return next.value as string;
+}
+
+export interface StartedExporter {
+  exporter: ChildProcess;
+  /** The UDP port of the listener under test. */
+  port: number;
+  webAddress: string;
+}
+
+/**
+ * Starts the exporter with `listener` on a free port (the other listener off) and `flags`;
+ * resolves once the listener and the web server are up, from their log lines.
+ */
+export async function startExporter(listener: 'hep' | 'syslog', flags: string[]): Promise<StartedExporter> {
+  const other = listener === 'hep' ? 'syslog' : 'hep';
+  const exporter = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'src/cli.ts'),
+      '--web.listen-address',
+      '127.0.0.1:0',
+      `--${listener}.listen-address`,
+      '127.0.0.1:0',
+      `--${other}.listen-address`,
+      '',
+      `--${listener}.udp-receive-buffer`,
+      String(RECEIVE_BUFFER),
+      ...flags,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const it = lines(exporter);
+  let listenAddress = '';
+  let webAddress = '';
+  while (listenAddress === '' || webAddress === '') {
+    const { value, done } = await it.next();
+    if (done) throw new Error('exporter exited before listening');
+    const log = JSON.parse(value as string) as { msg: string; address?: string };
+    if (log.msg === `${listener}: listening`) listenAddress = log.address!;
+    if (log.msg === 'web: listening') webAddress = log.address!;
+  }
+  return { exporter, port: Number(listenAddress.slice(listenAddress.lastIndexOf(':') + 1)), webAddress };
 }
 
 export function peakRssMb(pid: number): number {
@@ -119,38 +163,12 @@ export async function compareUdp(c: UdpComparison): Promise<UdpResult> {
   const { sent: nullSent, received: nullReceived } = await nullRun('null-receiver.ts');
   const { sent: nullBatchSent, received: nullBatchReceived } = await nullRun('null-batch-receiver.ts');
 
-  const other = c.listener === 'hep' ? 'syslog' : 'hep';
   const runExporter = async (batch: boolean): Promise<ExporterRun> => {
-    const exporter = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'src/cli.ts'),
-        '--web.listen-address',
-        '127.0.0.1:0',
-        `--${c.listener}.listen-address`,
-        '127.0.0.1:0',
-        `--${other}.listen-address`,
-        '',
-        `--${c.listener}.udp-receive-buffer`,
-        String(RECEIVE_BUFFER),
-        `--ingest.udp-batch=${batch}`,
-        ...(process.env.BENCH_EXPORTER_FLAGS ?? '').split(' ').filter((f) => f !== ''),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const exporterLines = lines(exporter);
-    let listenAddress = '';
-    let webAddress = '';
-    while (listenAddress === '' || webAddress === '') {
-      const { value, done } = await exporterLines.next();
-      if (done) throw new Error('exporter exited before listening');
-      const log = JSON.parse(value as string) as { msg: string; address?: string };
-      if (log.msg === `${c.listener}: listening`) listenAddress = log.address!;
-      if (log.msg === 'web: listening') webAddress = log.address!;
-    }
-    const sent = blastAt(Number(listenAddress.slice(listenAddress.lastIndexOf(':') + 1)));
+    const { exporter, port, webAddress } = await startExporter(c.listener, [
+      `--ingest.udp-batch=${batch}`,
+      ...(process.env.BENCH_EXPORTER_FLAGS ?? '').split(' ').filter((f) => f !== ''),
+    ]);
+    const sent = blastAt(port);
     await new Promise((r) => setTimeout(r, 1000));
     const text = await (await fetch(`http://${webAddress}/metrics`)).text();
     const peak = peakRssMb(exporter.pid!);

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, startCallees } from '../lab/lab.js';
 import { freePort, requireProgram, runProcess, waitFor } from '../lab/processes.js';
-import { uacFinal, uasSlow } from '../lab/sipp.js';
+import { registerRequest, scenario, send, uacFinal, uacRequest, uasSlow } from '../lab/sipp.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const output = resolve(process.argv[2] ?? join(root, 'demo/lab.pcap'));
@@ -99,116 +99,32 @@ request_route {
 `;
 }
 
-const SDP = `Content-Type: application/sdp
-      Content-Length: [len]
-
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000`;
+const CREDENTIALS = { username: 'challenge', password: PASSWORD };
 
 /** An INVITE the proxy challenges: 407, ACK, the INVITE again with credentials, answered, then BYE. */
-const UAC_CHALLENGED = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="uac challenged">
-  <send retrans="500"><![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      ${SDP}
-    ]]></send>
+const UAC_CHALLENGED = scenario(
+  'uac challenged',
+  `  ${send(uacRequest('INVITE', { sdp: true }), ' retrans="500"')}
   <recv response="407" auth="true"></recv>
-  <send><![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-2]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]></send>
-  <send retrans="500"><![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      [authentication username=challenge password=${PASSWORD}]
-      Max-Forwards: 70
-      ${SDP}
-    ]]></send>
+  ${send(uacRequest('ACK', { branch: '[branch-2]', toTag: true, contact: false }))}
+  ${send(uacRequest('INVITE', { cseq: 2, auth: CREDENTIALS, sdp: true }), ' retrans="500"')}
   <recv response="100" optional="true"></recv>
   <recv response="180" optional="true"></recv>
   <recv response="200"></recv>
-  <send><![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]></send>
+  ${send(uacRequest('ACK', { cseq: 2, toTag: true, contact: false }))}
   <pause milliseconds="2000"/>
-  <send retrans="500"><![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]></send>
-  <recv response="200"></recv>
-</scenario>
-`;
+  ${send(uacRequest('BYE', { cseq: 3, toTag: true, contact: false }), ' retrans="500"')}
+  <recv response="200"></recv>`,
+);
 
 /** A REGISTER the proxy challenges (401), sent again with credentials and accepted (200). */
-const UAC_REGISTER_CHALLENGED = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="register challenged">
-  <send retrans="500"><![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[service]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[service]@[local_ip]:[local_port]>
-      Expires: 300
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]></send>
+const UAC_REGISTER_CHALLENGED = scenario(
+  'register challenged',
+  `  ${send(registerRequest(), ' retrans="500"')}
   <recv response="401" auth="true"></recv>
-  <send retrans="500"><![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[service]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[service]@[local_ip]:[local_port]>
-      [authentication username=alice password=${PASSWORD}]
-      Expires: 300
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]></send>
-  <recv response="200"></recv>
-</scenario>
-`;
+  ${send(registerRequest(2, { username: 'alice', password: PASSWORD }), ' retrans="500"')}
+  <recv response="200"></recv>`,
+);
 
 /**
  * The mix: [name, scenario (null: sipp's built-in uac), request-URI user, calls, seconds between

@@ -25,6 +25,15 @@ const CANCEL = METHOD_LABELS.indexOf('CANCEL');
 const WAYS = 4;
 
 /*
+ * Table kinds. The code shared by the three tables (allocation, sweep) branches on the kind to
+ * call each table's own settle: a direct call V8 can inline, where a settle function passed in
+ * would make one call site see three targets, per entry, on the hot path.
+ */
+const K_ATTEMPT = 0;
+const K_DIALOG = 1;
+const K_LEG = 2;
+
+/*
  * Attempt entry, 8 uint32 words (32 bytes; a bucket of 4 is two cache lines):
  *   0 key high half
  *   1 key bits 31..16 | node + 1 in bits 15..0 (never 0 while the entry is in use)
@@ -182,6 +191,8 @@ class Buckets {
   readonly t: Uint32Array;
   b1 = 0;
   b2 = 0;
+  /** The bucket the expiry sweep visits next. */
+  cursor = 0;
   constructor(
     readonly words: number,
     maxEntries: number,
@@ -259,8 +270,6 @@ export class KpiEngine {
   private lastSweep = Number.NaN;
   private attemptSweepDebt = 0;
   private dialogSweepDebt = 0;
-  private attemptCursor = 0;
-  private dialogCursor = 0;
   /**
    * While the sink handles a report that expiry made (a timeout, an unanswered challenge), the
    * table key of that attempt; 0/0 otherwise (a live key's low word is never 0). With
@@ -269,7 +278,6 @@ export class KpiEngine {
   expiringKeyHi = 0;
   expiringKeyLo = 0;
   private legSweepDebt = 0;
-  private legCursor = 0;
 
   constructor(
     private readonly sink: KpiSink,
@@ -420,7 +428,7 @@ export class KpiEngine {
       // From tag, as a REGISTER refresh or a redirected INVITE does.
       if (cseq <= t[i + 4]) return;
     } else {
-      i = this.allocAttempt(rel);
+      i = this.alloc(K_ATTEMPT, this.attempts, rel);
     }
     t[i] = this.kHi;
     t[i + 1] = this.kLo;
@@ -602,51 +610,13 @@ export class KpiEngine {
     }
   }
 
-  private allocAttempt(rel: number): number {
-    const a = this.attempts;
-    const t = a.t;
-    const stride = WAYS * AW;
-    let free1 = 0;
-    let first1 = -1;
-    let free2 = 0;
-    let first2 = -1;
-    let victim = -1;
-    let victimRank = Number.POSITIVE_INFINITY;
-    for (let pass = 0; pass < 2; pass++) {
-      const base = pass === 0 ? a.b1 : a.b2;
-      if (pass === 1 && base === a.b1) break;
-      for (let i = base; i < base + stride; i += AW) {
-        if (t[i + 1] !== 0) this.settleAttempt(i, rel);
-        if (t[i + 1] === 0) {
-          if (pass === 0) {
-            if (free1++ === 0) first1 = i;
-          } else if (free2++ === 0) first2 = i;
-          continue;
-        }
-        // Victim: an ended attempt before an open one, then the one closest to its deadline.
-        const state = t[i + 3] & STATE;
-        const rank = ((t[i + 5] - rel) | 0) + (state === ENDED || state === TIMED_OUT ? 0 : 2 ** 32);
-        if (rank < victimRank) {
-          victimRank = rank;
-          victim = i;
-        }
-      }
-    }
-    if (free1 > 0 && free1 >= free2) return first1;
-    if (free2 > 0) return first2;
-    const state = t[victim + 3] & STATE;
-    if (state === ENDED || state === TIMED_OUT) this.stats.lingerEvictions++;
-    else this.stats.attemptEvictions++;
-    return victim;
-  }
-
   private openDialog(m: KpiMessage, rel: number, cap: number): void {
     this.dialogKey(m);
     const d = this.dialogs;
     // Already there: a second answered attempt on the same Call-ID and tags; keep the first.
     const found = d.find(this);
     if (found >= 0 && this.settleDialog(found, rel)) return;
-    const i = this.allocDialog(rel);
+    const i = this.alloc(K_DIALOG, d, rel);
     const t = d.t;
     t[i] = this.kHi;
     t[i + 1] = this.kLo;
@@ -685,45 +655,6 @@ export class KpiEngine {
     return false;
   }
 
-  private allocDialog(rel: number): number {
-    const d = this.dialogs;
-    const t = d.t;
-    const stride = WAYS * DW;
-    let free1 = 0;
-    let first1 = -1;
-    let free2 = 0;
-    let first2 = -1;
-    let victim = -1;
-    let victimRank = Number.POSITIVE_INFINITY;
-    for (let pass = 0; pass < 2; pass++) {
-      const base = pass === 0 ? d.b1 : d.b2;
-      if (pass === 1 && base === d.b1) break;
-      for (let i = base; i < base + stride; i += DW) {
-        if (t[i + 1] !== 0) this.settleDialog(i, rel);
-        if (t[i + 1] === 0) {
-          if (pass === 0) {
-            if (free1++ === 0) first1 = i;
-          } else if (free2++ === 0) first2 = i;
-          continue;
-        }
-        const rank = (t[i + 2] - rel) | 0;
-        if (rank < victimRank) {
-          victimRank = rank;
-          victim = i;
-        }
-      }
-    }
-    if (free1 > 0 && free1 >= free2) return first1;
-    if (free2 > 0) return first2;
-    // The oldest dialog goes: it is the likeliest to have ended unseen.
-    this.stats.dialogEvictions++;
-    this.stats.activeSessions--;
-    const node = (t[victim + 1] & 0xffff) - 1;
-    t[victim + 1] = 0;
-    this.sink.onSessionCut(node, SessionCut.EVICTED);
-    return victim;
-  }
-
   /** A leg's key: the attempt's fields and the Via branch, which names one transaction. */
   private legKey(m: KpiMessage): void {
     const salt = m.node * 4;
@@ -747,13 +678,22 @@ export class KpiEngine {
     const l = this.legs;
     let i = l.find(this);
     if (i >= 0 && this.settleLeg(i, rel)) return;
-    i = this.allocLeg(rel);
+    i = this.alloc(K_LEG, l, rel);
     const t = l.t;
     t[i] = this.kHi;
     t[i + 1] = this.kLo;
     t[i + 2] = (rel + this.inviteTimeout) >>> 0;
     t[i + 3] = cap;
     t[i + 4] = ((m.peer << 8) | L_OPEN | (direction === DIRECTION_SENT ? L_TO_PEER : 0)) >>> 0;
+  }
+
+  /** The open leg of the branch `m` names, settled to `rel`; -1 when there is none. */
+  private openLeg(m: KpiMessage, rel: number): number {
+    this.legKey(m);
+    const l = this.legs as Buckets;
+    const i = l.find(this);
+    if (i < 0 || !this.settleLeg(i, rel)) return -1;
+    return (l.t[i + 4] & L_STATE) === L_OPEN ? i : -1;
   }
 
   /**
@@ -764,13 +704,10 @@ export class KpiEngine {
   private legResponse(m: KpiMessage, rel: number, cap: number): void {
     const status = m.status;
     if (!(status > 100 && status <= 699)) return;
-    this.legKey(m);
-    const l = this.legs as Buckets;
-    const i = l.find(this);
-    if (i < 0 || !this.settleLeg(i, rel)) return;
-    const t = l.t;
+    const i = this.openLeg(m, rel);
+    if (i < 0) return;
+    const t = (this.legs as Buckets).t;
     const w = t[i + 4];
-    if ((w & L_STATE) !== L_OPEN) return;
     const node = m.node;
     const peer = w >>> 8;
     const direction = (w & L_TO_PEER) !== 0 ? LEG_TO_PEER : LEG_FROM_PEER;
@@ -807,13 +744,10 @@ export class KpiEngine {
    * or the caller stopped waiting for the peer, which the peer's ISA must not count.
    */
   private legCancel(m: KpiMessage, rel: number): void {
-    this.legKey(m);
-    const l = this.legs as Buckets;
-    const i = l.find(this);
-    if (i < 0 || !this.settleLeg(i, rel)) return;
-    const t = l.t;
+    const i = this.openLeg(m, rel);
+    if (i < 0) return;
+    const t = (this.legs as Buckets).t;
     const w = t[i + 4];
-    if ((w & L_STATE) !== L_OPEN) return;
     t[i + 4] = (w | L_CANCELLED) >>> 0;
     const deadline = (rel + this.nonInviteTimeout) >>> 0;
     if (((deadline - t[i + 2]) | 0) < 0) t[i + 2] = deadline;
@@ -842,10 +776,53 @@ export class KpiEngine {
     }
   }
 
-  private allocLeg(rel: number): number {
-    const l = this.legs as Buckets;
-    const t = l.t;
-    const stride = WAYS * LW;
+  /** Settles entry `i` of the table of `kind`; false when the entry is free afterwards. */
+  private settle(kind: number, i: number, rel: number): boolean {
+    if (kind === K_ATTEMPT) return this.settleAttempt(i, rel);
+    if (kind === K_DIALOG) return this.settleDialog(i, rel);
+    return this.settleLeg(i, rel);
+  }
+
+  /**
+   * Whether entry `i` (in use, settled) only lingers, its outcome known: such an entry is
+   * evicted before any open one. A dialog has no outcome to wait for, so its rank is its deadline.
+   */
+  private lingers(kind: number, t: Uint32Array, i: number): boolean {
+    if (kind === K_ATTEMPT) {
+      const state = t[i + 3] & STATE;
+      return state === ENDED || state === TIMED_OUT;
+    }
+    if (kind === K_DIALOG) return true;
+    return (t[i + 4] & L_STATE) === L_ENDED;
+  }
+
+  /** Counts and reports the eviction of entry `i`, which is in use, of the table of `kind`. */
+  private evict(kind: number, t: Uint32Array, i: number): void {
+    if (kind === K_ATTEMPT) {
+      const state = t[i + 3] & STATE;
+      if (state === ENDED || state === TIMED_OUT) this.stats.lingerEvictions++;
+      else this.stats.attemptEvictions++;
+    } else if (kind === K_DIALOG) {
+      // The oldest dialog goes: it is the likeliest to have ended unseen.
+      this.stats.dialogEvictions++;
+      this.stats.activeSessions--;
+      const node = (t[i + 1] & 0xffff) - 1;
+      t[i + 1] = 0;
+      this.sink.onSessionCut(node, SessionCut.EVICTED);
+    } else if ((t[i + 4] & L_STATE) === L_ENDED) this.stats.legLingerEvictions++;
+    else this.stats.legEvictions++;
+  }
+
+  /**
+   * An entry for the key last found in `b` (b1, b2 set by find): a free one in the emptier of
+   * the two buckets, else the victim: a lingering entry before an open one, then the one closest
+   * to its deadline.
+   */
+  private alloc(kind: number, b: Buckets, rel: number): number {
+    const t = b.t;
+    const words = b.words;
+    const stride = WAYS * words;
+    const deadline = kind === K_ATTEMPT ? 5 : 2;
     let free1 = 0;
     let first1 = -1;
     let free2 = 0;
@@ -853,18 +830,17 @@ export class KpiEngine {
     let victim = -1;
     let victimRank = Number.POSITIVE_INFINITY;
     for (let pass = 0; pass < 2; pass++) {
-      const base = pass === 0 ? l.b1 : l.b2;
-      if (pass === 1 && base === l.b1) break;
-      for (let i = base; i < base + stride; i += LW) {
-        if (t[i + 1] !== 0) this.settleLeg(i, rel);
+      const base = pass === 0 ? b.b1 : b.b2;
+      if (pass === 1 && base === b.b1) break;
+      for (let i = base; i < base + stride; i += words) {
+        if (t[i + 1] !== 0) this.settle(kind, i, rel);
         if (t[i + 1] === 0) {
           if (pass === 0) {
             if (free1++ === 0) first1 = i;
           } else if (free2++ === 0) first2 = i;
           continue;
         }
-        // As for attempts: an ended leg before an open one, then the one closest to its deadline.
-        const rank = ((t[i + 2] - rel) | 0) + ((t[i + 4] & L_STATE) === L_ENDED ? 0 : 2 ** 32);
+        const rank = ((t[i + deadline] - rel) | 0) + (this.lingers(kind, t, i) ? 0 : 2 ** 32);
         if (rank < victimRank) {
           victimRank = rank;
           victim = i;
@@ -873,9 +849,34 @@ export class KpiEngine {
     }
     if (free1 > 0 && free1 >= free2) return first1;
     if (free2 > 0) return first2;
-    if ((t[victim + 4] & L_STATE) === L_ENDED) this.stats.legLingerEvictions++;
-    else this.stats.legEvictions++;
+    this.evict(kind, t, victim);
     return victim;
+  }
+
+  /** Settles the entries in use among the words [from, to) of `b`, a table of `kind`. */
+  private settleFrom(kind: number, b: Buckets, from: number, to: number, rel: number): void {
+    const t = b.t;
+    const words = b.words;
+    for (let i = from; i < to; i += words) if (t[i + 1] !== 0) this.settle(kind, i, rel);
+  }
+
+  /**
+   * Visits as many buckets of `b` from its cursor on as the sweep debt (a fraction of the
+   * table) covers; returns the debt left.
+   */
+  private sweep(kind: number, b: Buckets, debt: number, rel: number): number {
+    const buckets = b.mask + 1;
+    const n = Math.floor(debt * buckets);
+    if (n <= 0) return debt;
+    const stride = WAYS * b.words;
+    let cursor = b.cursor;
+    for (let k = n; k > 0; k--) {
+      const base = cursor * stride;
+      this.settleFrom(kind, b, base, base + stride, rel);
+      cursor = (cursor + 1) & b.mask;
+    }
+    b.cursor = cursor;
+    return debt - n / buckets;
   }
 
   /**
@@ -896,60 +897,16 @@ export class KpiEngine {
     this.attemptSweepDebt = Math.min(1, this.attemptSweepDebt + elapsed / this.sweepPeriod);
     this.dialogSweepDebt = Math.min(1, this.dialogSweepDebt + elapsed / this.dialogSweepPeriod);
     this.legSweepDebt = Math.min(1, this.legSweepDebt + elapsed / this.sweepPeriod);
-    const aBuckets = this.attempts.mask + 1;
-    let n = Math.floor(this.attemptSweepDebt * aBuckets);
-    if (n > 0) {
-      this.attemptSweepDebt -= n / aBuckets;
-      const t = this.attempts.t;
-      const stride = WAYS * AW;
-      let cursor = this.attemptCursor;
-      for (; n > 0; n--) {
-        const base = cursor * stride;
-        for (let i = base; i < base + stride; i += AW) if (t[i + 1] !== 0) this.settleAttempt(i, rel);
-        cursor = (cursor + 1) & this.attempts.mask;
-      }
-      this.attemptCursor = cursor;
-    }
-    const dBuckets = this.dialogs.mask + 1;
-    n = Math.floor(this.dialogSweepDebt * dBuckets);
-    if (n > 0) {
-      this.dialogSweepDebt -= n / dBuckets;
-      const t = this.dialogs.t;
-      const stride = WAYS * DW;
-      let cursor = this.dialogCursor;
-      for (; n > 0; n--) {
-        const base = cursor * stride;
-        for (let i = base; i < base + stride; i += DW) if (t[i + 1] !== 0) this.settleDialog(i, rel);
-        cursor = (cursor + 1) & this.dialogs.mask;
-      }
-      this.dialogCursor = cursor;
-    }
-    const legs = this.legs;
-    if (legs === null) return;
-    const lBuckets = legs.mask + 1;
-    n = Math.floor(this.legSweepDebt * lBuckets);
-    if (n > 0) {
-      this.legSweepDebt -= n / lBuckets;
-      const t = legs.t;
-      const stride = WAYS * LW;
-      let cursor = this.legCursor;
-      for (; n > 0; n--) {
-        const base = cursor * stride;
-        for (let i = base; i < base + stride; i += LW) if (t[i + 1] !== 0) this.settleLeg(i, rel);
-        cursor = (cursor + 1) & legs.mask;
-      }
-      this.legCursor = cursor;
-    }
+    this.attemptSweepDebt = this.sweep(K_ATTEMPT, this.attempts, this.attemptSweepDebt, rel);
+    this.dialogSweepDebt = this.sweep(K_DIALOG, this.dialogs, this.dialogSweepDebt, rel);
+    if (this.legs !== null) this.legSweepDebt = this.sweep(K_LEG, this.legs, this.legSweepDebt, rel);
   }
 
   /** Settles every entry against `now` at once (tests, and a clean shutdown report). */
   expireAll(now: number): void {
     const rel = this.rel(now);
-    const at = this.attempts.t;
-    for (let i = 0; i < at.length; i += AW) if (at[i + 1] !== 0) this.settleAttempt(i, rel);
-    const dt = this.dialogs.t;
-    for (let i = 0; i < dt.length; i += DW) if (dt[i + 1] !== 0) this.settleDialog(i, rel);
-    const lt = this.legs?.t;
-    if (lt !== undefined) for (let i = 0; i < lt.length; i += LW) if (lt[i + 1] !== 0) this.settleLeg(i, rel);
+    this.settleFrom(K_ATTEMPT, this.attempts, 0, this.attempts.t.length, rel);
+    this.settleFrom(K_DIALOG, this.dialogs, 0, this.dialogs.t.length, rel);
+    if (this.legs !== null) this.settleFrom(K_LEG, this.legs, 0, this.legs.t.length, rel);
   }
 }

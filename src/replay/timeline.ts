@@ -30,10 +30,18 @@ export interface SampledFamily {
   read(series: number, out: number[] | Float64Array, at: number): void;
 }
 
-export function counterFamily(family: HotCounter<string>): SampledFamily {
+/** What a counter and a gauge family share: series of one value each. */
+interface ScalarCells {
+  readonly allSeries: readonly {
+    readonly labels: Readonly<Record<string, string>>;
+    readonly cell: { readonly value: number };
+  }[];
+}
+
+function scalarFamily(name: string, type: 'counter' | 'gauge', family: ScalarCells): SampledFamily {
   return {
-    name: family.name,
-    type: 'counter',
+    name,
+    type,
     width: 1,
     buckets: [],
     size: () => family.allSeries.length,
@@ -44,18 +52,12 @@ export function counterFamily(family: HotCounter<string>): SampledFamily {
   };
 }
 
+export function counterFamily(family: HotCounter<string>): SampledFamily {
+  return scalarFamily(family.name, 'counter', family);
+}
+
 export function gaugeFamily(name: string, family: GaugeCells<string>): SampledFamily {
-  return {
-    name,
-    type: 'gauge',
-    width: 1,
-    buckets: [],
-    size: () => family.allSeries.length,
-    labels: (i) => family.allSeries[i].labels,
-    read: (i, out, at) => {
-      out[at] = family.allSeries[i].cell.value;
-    },
-  };
+  return scalarFamily(name, 'gauge', family);
 }
 
 export function histogramFamily(family: HotHistogram<string>): SampledFamily {

@@ -36,6 +36,28 @@ function forwarded(text: string, target: string, result: string): number | undef
   return sampleValue(text, `sip_exporter_hep_forwarded_total{target="${target}",result="${result}"}`);
 }
 
+/** Waits until `e` shows its forwarding to `target` as connected (1) or not (0). */
+async function untilConnected(e: Exporter, target: string, value: 0 | 1, timeoutMs?: number): Promise<void> {
+  await eventually(
+    async () => sampleValue(await scrape(e), `sip_exporter_hep_forward_connected{target="${target}"}`),
+    (v) => v === value,
+    timeoutMs,
+  );
+}
+
+/**
+ * Waits until `collector` has as many packets as `expected`, then, `settleMs` later (time for
+ * anything that should not come to come), checks it got exactly those, in order.
+ */
+async function expectReceived(collector: Collector, expected: Buffer[], settleMs = 0): Promise<void> {
+  await eventually(
+    () => collector.received.length,
+    (n) => n >= expected.length,
+  );
+  if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+  expect(collector.received).toEqual(expected);
+}
+
 describe('HEP forwarding over UDP', () => {
   it('sends every accepted packet, byte for byte and in order, and nothing else', async () => {
     const collector = await udpCollector();
@@ -66,12 +88,7 @@ describe('HEP forwarding over UDP', () => {
       }
     });
     await sendAll(hepPort(e), mixed);
-    await eventually(
-      () => collector.received.length,
-      (n) => n >= expected.length,
-    );
-    await new Promise((r) => setTimeout(r, 100));
-    expect(collector.received).toEqual(expected);
+    await expectReceived(collector, expected, 100);
 
     const text = await scrape(e);
     expect(forwarded(text, target, 'sent')).toBe(expected.length);
@@ -97,11 +114,7 @@ describe('HEP forwarding over UDP', () => {
       hep12(v as 1 | 2, sipResponse({ code: 200, callId: `v${v}@forward.test` })),
     );
     await sendAll(hepPort(e), packets);
-    await eventually(
-      () => collector.received.length,
-      (n) => n >= 2,
-    );
-    expect(collector.received).toEqual(packets);
+    await expectReceived(collector, packets);
   });
 
   it('sends each packet of a HEP TCP stream to every target', async () => {
@@ -119,13 +132,7 @@ describe('HEP forwarding over UDP', () => {
     // Cut at odd places, so that packets span reads.
     for (let at = 0; at < stream.length; at += 977) await write(socket, stream.subarray(at, at + 977));
     socket.end();
-    for (const c of [a, b])
-      await eventually(
-        () => c.received.length,
-        (n) => n >= packets.length,
-      );
-    expect(a.received).toEqual(packets);
-    expect(b.received).toEqual(packets);
+    for (const c of [a, b]) await expectReceived(c, packets);
   });
 
   it('keeps sending to a port nothing listens on, shows it as not connected, and recovers', async () => {
@@ -160,11 +167,7 @@ describe('HEP forwarding over UDP', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const later = responses(10, 'listening');
     await paced(later);
-    await eventually(
-      () => collector.received.length,
-      (n) => n >= later.length,
-    );
-    expect(collector.received).toEqual(later);
+    await expectReceived(collector, later);
     // A refusal of the last datagram sent to nobody may be reported on the first send after
     // (the kernel keeps it until then): connected comes back once a second passes without one.
     await new Promise((r) => setTimeout(r, 1100));
@@ -196,21 +199,14 @@ describe('HEP forwarding over TCP', () => {
     collectors.push(collector);
     const target = `127.0.0.1:${collector.port}`;
     const e = await exporter({ 'hep.forward-address': target, 'hep.forward-transport': 'tcp' });
-    await eventually(
-      async () => sampleValue(await scrape(e), `sip_exporter_hep_forward_connected{target="${target}"}`),
-      (v) => v === 1,
-    );
+    await untilConnected(e, target, 1);
     const packets = responses(400, 'tcp-out');
     // HEPv1/v2 have no length field, so a stream could not be split: counted, not sent.
     const unframed = [1, 2].map((v) =>
       hep12(v as 1 | 2, sipResponse({ code: 200, callId: `v${v}@forward.test` })),
     );
     await sendAll(hepPort(e), [...packets.slice(0, 200), ...unframed, ...packets.slice(200)]);
-    await eventually(
-      () => collector.received.length,
-      (n) => n >= packets.length,
-    );
-    expect(collector.received).toEqual(packets);
+    await expectReceived(collector, packets);
     const text = await scrape(e);
     expect(forwarded(text, target, 'sent')).toBe(400);
     expect(forwarded(text, target, 'dropped_hep_v1_v2')).toBe(2);
@@ -223,10 +219,7 @@ describe('HEP forwarding over TCP', () => {
     collectors.push(collector);
     const target = `127.0.0.1:${collector.port}`;
     const e = await exporter({ 'hep.forward-address': target, 'hep.forward-transport': 'tcp' });
-    await eventually(
-      async () => sampleValue(await scrape(e), `sip_exporter_hep_forward_connected{target="${target}"}`),
-      (v) => v === 1,
-    );
+    await untilConnected(e, target, 1);
     const packets = responses(300, 'stop');
     const input = await tcpConnect(e.source('hep').listener!.tcpPort);
     await write(input, Buffer.concat(packets));
@@ -235,11 +228,7 @@ describe('HEP forwarding over TCP', () => {
     running.splice(running.indexOf(e), 1);
     input.end();
     await stopped;
-    await eventually(
-      () => collector.received.length,
-      (n) => n >= packets.length,
-    );
-    expect(collector.received).toEqual(packets);
+    await expectReceived(collector, packets);
   });
 
   it('drops and counts while the target is down, then reconnects with backoff and sends', async () => {
@@ -260,18 +249,10 @@ describe('HEP forwarding over TCP', () => {
     );
     const collector = await tcpCollector(port);
     collectors.push(collector);
-    await eventually(
-      async () => sampleValue(await scrape(e), `sip_exporter_hep_forward_connected{target="${target}"}`),
-      (v) => v === 1,
-      40_000,
-    );
+    await untilConnected(e, target, 1, 40_000);
     const later = responses(30, 'up');
     await sendAll(hepPort(e), later);
-    await eventually(
-      () => collector.received.length,
-      (n) => n >= later.length,
-    );
-    expect(collector.received).toEqual(later);
+    await expectReceived(collector, later);
     text = await scrape(e);
     expect(forwarded(text, target, 'sent')).toBe(30);
     expect(forwarded(text, target, 'dropped_disconnected')).toBe(20);
@@ -280,24 +261,13 @@ describe('HEP forwarding over TCP', () => {
     // The receiver goes away: the exporter notices, counts, and connects again when it is back.
     await collector.close();
     collectors.pop();
-    await eventually(
-      async () => sampleValue(await scrape(e), `sip_exporter_hep_forward_connected{target="${target}"}`),
-      (v) => v === 0,
-    );
+    await untilConnected(e, target, 0);
     const again = await tcpCollector(port);
     collectors.push(again);
-    await eventually(
-      async () => sampleValue(await scrape(e), `sip_exporter_hep_forward_connected{target="${target}"}`),
-      (v) => v === 1,
-      40_000,
-    );
+    await untilConnected(e, target, 1, 40_000);
     const last = responses(10, 'again');
     await sendAll(hepPort(e), last);
-    await eventually(
-      () => again.received.length,
-      (n) => n >= last.length,
-    );
-    expect(again.received).toEqual(last);
+    await expectReceived(again, last);
   }, 90_000);
 
   it('holds its queue bound against a target that never reads, counting drops while ingest counts all', async () => {
@@ -312,10 +282,7 @@ describe('HEP forwarding over TCP', () => {
       'hep.forward-queue-bytes': String(queueBytes),
       'dedupe.window': '0',
     });
-    await eventually(
-      async () => sampleValue(await scrape(e), `sip_exporter_hep_forward_connected{target="${target}"}`),
-      (v) => v === 1,
-    );
+    await untilConnected(e, target, 1);
     // Far more than the kernel's buffers on both sides of the stalled connection hold (a few MB).
     const packet = hep3({ payload: sipResponse({ code: 200, callId: `stall@forward.test` }) });
     const total = Math.ceil((24 * 1024 * 1024) / packet.length);
@@ -349,11 +316,7 @@ describe('a second exporter as the forwarding target', () => {
       const second = await exporter({ 'log.level': 'silent' });
       const target = `127.0.0.1:${hepPort(second)}`;
       const first = await exporter({ 'hep.forward-address': target, 'hep.forward-transport': transport });
-      await eventually(
-        async () =>
-          sampleValue(await scrape(first), `sip_exporter_hep_forward_connected{target="${target}"}`),
-        (v) => v === 1,
-      );
+      await untilConnected(first, target, 1);
       await sendAll(hepPort(first), responses(600, `second-${transport}`));
       const a = await eventually(
         async () => samples(await scrape(first), 'sip_responses_total'),

@@ -57,6 +57,10 @@ const START_CODES: readonly Code[] = [
   'SRE_WARN_NO_LISTENERS',
   'SRE_WARN_UNKNOWN_ENV',
   'SRE_WARN_TLS_UNUSED',
+  'SRE_WARN_PEER_HIDDEN',
+  'SRE_WARN_HEP_FORWARD_UNUSED',
+  'SRE_WARN_DEMO',
+  'SRE_ERR_DEMO_FILE',
 ];
 
 function startCodesTable(): string {

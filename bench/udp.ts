@@ -65,6 +65,8 @@ export interface StartedExporter {
   /** The UDP port of the listener under test. */
   port: number;
   webAddress: string;
+  /** the listener's `listening` log line (with `ingest_workers` for HEP) */
+  listening: Record<string, unknown>;
 }
 
 /**
@@ -92,16 +94,22 @@ export async function startExporter(listener: 'hep' | 'syslog', flags: string[])
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const it = lines(exporter);
-  let listenAddress = '';
+  let listening: Record<string, unknown> | null = null;
   let webAddress = '';
-  while (listenAddress === '' || webAddress === '') {
+  while (listening === null || webAddress === '') {
     const { value, done } = await it.next();
     if (done) throw new Error('exporter exited before listening');
     const log = JSON.parse(value as string) as { msg: string; address?: string };
-    if (log.msg === `${listener}: listening`) listenAddress = log.address!;
+    if (log.msg === `${listener}: listening`) listening = log;
     if (log.msg === 'web: listening') webAddress = log.address!;
   }
-  return { exporter, port: Number(listenAddress.slice(listenAddress.lastIndexOf(':') + 1)), webAddress };
+  const listenAddress = String(listening.address);
+  return {
+    exporter,
+    port: Number(listenAddress.slice(listenAddress.lastIndexOf(':') + 1)),
+    webAddress,
+    listening,
+  };
 }
 
 export function peakRssMb(pid: number): number {

@@ -1,19 +1,17 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COUNTER_WIDTH, counterOffset, realisticPacket } from './packets.js';
-import { buildBlaster, lines, peakRssMb, sample } from './udp.js';
+import { buildBlaster, peakRssMb, sample, startExporter } from './udp.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = dirname(here);
 
 const RATE = Number(process.env.BENCH_WORKERS_RATE ?? 900_000);
 const SECONDS = Number(process.env.BENCH_WORKERS_SECONDS ?? 5);
 /** Source ports the blast cycles through: SO_REUSEPORT spreads by 4-tuple, so one would reach one worker. */
 const FLOWS = 16;
-const RECEIVE_BUFFER = 8 * 1024 * 1024;
 const SERIES = '{code="200",class="2xx",reason="OK",method="INVITE",node="kamailio-edge-1"}';
 
 export interface WorkersRun {
@@ -30,43 +28,17 @@ export interface WorkersRun {
 
 /** One exporter with --ingest.workers `workers` under a blast from FLOWS source ports beyond what it can take. */
 async function run(blast: string, template: string, offset: number, workers: number): Promise<WorkersRun> {
-  const exporter = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'src/cli.ts'),
-      '--web.listen-address',
-      '127.0.0.1:0',
-      '--hep.listen-address',
-      '127.0.0.1:0',
-      '--syslog.listen-address',
-      '',
-      '--hep.udp-receive-buffer',
-      String(RECEIVE_BUFFER),
-      '--ingest.workers',
-      String(workers),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exporterLines = lines(exporter);
-  let hep = '';
-  let web = '';
-  while (hep === '' || web === '') {
-    const { value, done } = await exporterLines.next();
-    if (done) throw new Error('exporter exited before listening');
-    const log = JSON.parse(value as string) as { msg: string; address?: string; ingest_workers?: number };
-    if (log.msg === 'hep: listening') {
-      hep = log.address!;
-      if (log.ingest_workers !== workers)
-        throw new Error(`asked for ${workers} workers, got ${log.ingest_workers}`);
-    }
-    if (log.msg === 'web: listening') web = log.address!;
-  }
-  const port = hep.slice(hep.lastIndexOf(':') + 1);
+  const {
+    exporter,
+    port,
+    webAddress: web,
+    listening,
+  } = await startExporter('hep', ['--ingest.workers', String(workers)]);
+  if (listening.ingest_workers !== workers)
+    throw new Error(`asked for ${workers} workers, got ${listening.ingest_workers}`);
   const args = [
     '127.0.0.1',
-    port,
+    String(port),
     String(RATE),
     String(SECONDS),
     template,

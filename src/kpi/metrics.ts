@@ -154,7 +154,7 @@ export class KpiMetrics implements KpiSink {
     this.causes = new HotCounter(
       registry,
       'sip_release_causes_total',
-      'Reason header causes (Q.850 1-127, SIP 300-699) on the final responses that end attempts and on the BYEs that end dialogs.',
+      'Reason header causes (Q.850 1-127, SIP 300-699) on the 3xx-6xx final responses that end attempts and on the BYEs that end dialogs.',
       ['node', 'protocol', 'cause'],
     );
     this.lateFinals = new HotCounter(

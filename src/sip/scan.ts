@@ -18,9 +18,10 @@ export const SCAN_FROM_TAG = 1;
 export const SCAN_VIA_BRANCH = 2;
 export const SCAN_ALL = SCAN_FROM_TAG | SCAN_VIA_BRANCH;
 /**
- * The first Reason header's protocol and cause, read only from a BYE or a final response to an
- * INVITE (the only messages whose Reason the call KPIs report), so other messages still stop
- * scanning as soon as the rest is found.
+ * The first Reason header's protocol and cause, read only from a BYE or a 3xx-6xx final to an
+ * INVITE (the only messages whose Reason the call KPIs report: a 2xx answers, it releases
+ * nothing), so other messages, 2xx above all, still stop scanning as soon as the rest is found:
+ * a Reason can stand anywhere, so looking for it means walking every header line.
  */
 export const SCAN_REASON = 4;
 /** Whether an Expires header says 0, read only from a REGISTER (a de-registration). */
@@ -435,14 +436,14 @@ function kpiFieldsFromStart(out: SipMessageScan): number {
 
 /**
  * Which optional fields a response can want once its CSeq method is known: Reason only from a
- * final to an INVITE, and with the KPI narrowing nothing from a response to other than INVITE
- * or REGISTER.
+ * 3xx-6xx final to an INVITE, and with the KPI narrowing nothing from a response to other than
+ * INVITE or REGISTER.
  */
 function responseFields(out: SipMessageScan, optional: number): number {
   const method = out.cseqMethod;
   if ((optional & SCAN_KPI_MESSAGES) !== 0 && method !== METHOD_INVITE && method !== METHOD_REGISTER)
     return 0;
-  return out.statusCode >= 200 && method === METHOD_INVITE ? ~SCAN_EXPIRES : ~(SCAN_EXPIRES | SCAN_REASON);
+  return out.statusCode >= 300 && method === METHOD_INVITE ? ~SCAN_EXPIRES : ~(SCAN_EXPIRES | SCAN_REASON);
 }
 
 /** Which optional fields the call-state engine reads from this message (see SCAN_KPI_MESSAGES). */
@@ -520,33 +521,15 @@ function valueStart(buf: Uint8Array, p: number, stop: number): number {
 }
 
 /**
- * Reads a From/f, Via/v, Reason or Expires header at buf[p, stop) if `pending` still asks for
- * it; returns what is still pending.
+ * Reads a From tag as a To tag is read, into a scratch scan of the same shape: the To reader stays
+ * exactly the one the hot path has always run, and its stores see one class only.
  */
-function readOptionalHeader(
-  buf: Uint8Array,
-  p: number,
-  stop: number,
-  out: SipMessageScan,
-  pending: number,
-): number {
-  const field = optionalField(buf, p, stop);
-  if ((pending & field) === 0) return pending;
-  const v = valueStart(buf, p, stop);
-  if (v < 0) return pending;
-  const valueStop = trimEnd(buf, v, stop);
-  if (field === SCAN_FROM_TAG) {
-    // A From tag is read as a To tag is, into a scratch scan of the same shape: the To reader
-    // stays exactly the one the hot path has always run, and its stores see one class only.
-    fromScratch.toTagStart = -1;
-    fromScratch.toTagEnd = -1;
-    readToTag(buf, v, valueStop, fromScratch);
-    out.fromTagStart = fromScratch.toTagStart;
-    out.fromTagEnd = fromScratch.toTagEnd;
-  } else if (field === SCAN_VIA_BRANCH) readViaBranch(buf, v, valueStop, out);
-  else if (field === SCAN_REASON) readReason(buf, v, valueStop, out);
-  else readExpires(buf, v, valueStop, out);
-  return pending & ~field;
+function readFromTag(buf: Uint8Array, v: number, stop: number, out: SipMessageScan): void {
+  fromScratch.toTagStart = -1;
+  fromScratch.toTagEnd = -1;
+  readToTag(buf, v, stop, fromScratch);
+  out.fromTagStart = fromScratch.toTagStart;
+  out.fromTagEnd = fromScratch.toTagEnd;
 }
 
 /**
@@ -603,7 +586,7 @@ export function scanSipMessage(
   if ((optional & SCAN_KPI_MESSAGES) !== 0) locate &= kpiFieldsFromStart(out);
   if (out.kind === SIP_RESPONSE) {
     locate &= ~SCAN_EXPIRES;
-    if (out.statusCode < 200) locate &= ~SCAN_REASON;
+    if (out.statusCode < 300) locate &= ~SCAN_REASON;
   } else {
     if (out.requestMethod !== METHOD_BYE) locate &= ~SCAN_REASON;
     if (out.requestMethod !== METHOD_REGISTER) locate &= ~SCAN_EXPIRES;
@@ -628,19 +611,20 @@ export function scanSipMessage(
     const lower = first | 0x20;
     if (locate !== 0 && (lower === 118 || lower === 102 || lower === 114 || lower === 101)) {
       const field = optionalField(buf, p, stop) & locate;
-      if (field !== 0 && valueStart(buf, p, stop) >= 0) {
+      const v = field === 0 ? -1 : valueStart(buf, p, stop);
+      if (v >= 0) {
         locate &= ~field;
         if (field === SCAN_VIA_BRANCH) {
-          viaAt = p;
+          viaAt = v;
           viaStop = stop;
         } else if (field === SCAN_FROM_TAG) {
-          fromAt = p;
+          fromAt = v;
           fromStop = stop;
         } else if (field === SCAN_REASON) {
-          reasonAt = p;
+          reasonAt = v;
           reasonStop = stop;
         } else {
-          expiresAt = p;
+          expiresAt = v;
           expiresStop = stop;
         }
       }
@@ -677,16 +661,16 @@ export function scanSipMessage(
   let pending = wanted;
   if ((optional & SCAN_KPI_MESSAGES) !== 0) pending &= kpiFields(out);
   if (out.kind === SIP_RESPONSE) pending &= responseFields(out, optional);
+  // What is pending but was not located is absent: the walk stops early only once every field
+  // is located or ruled out, and what rules one out (the start line, then a response's CSeq) is
+  // applied to `pending` here in the same way or more narrowly.
   if ((pending & SCAN_VIA_BRANCH) !== 0 && viaAt >= 0)
-    pending = readOptionalHeader(buf, viaAt, viaStop, out, pending);
+    readViaBranch(buf, viaAt, trimEnd(buf, viaAt, viaStop), out);
   if ((pending & SCAN_FROM_TAG) !== 0 && fromAt >= 0)
-    pending = readOptionalHeader(buf, fromAt, fromStop, out, pending);
+    readFromTag(buf, fromAt, trimEnd(buf, fromAt, fromStop), out);
   if ((pending & SCAN_REASON) !== 0 && reasonAt >= 0)
-    pending = readOptionalHeader(buf, reasonAt, reasonStop, out, pending);
+    readReason(buf, reasonAt, trimEnd(buf, reasonAt, reasonStop), out);
   if ((pending & SCAN_EXPIRES) !== 0 && expiresAt >= 0)
-    pending = readOptionalHeader(buf, expiresAt, expiresStop, out, pending);
-  // What is still pending was not located, so it is absent: the walk stops early only once every
-  // field is located or ruled out, and what rules one out (the start line, then a response's CSeq)
-  // is applied to `pending` above in the same way or more narrowly.
+    readExpires(buf, expiresAt, trimEnd(buf, expiresAt, expiresStop), out);
   return OK;
 }

@@ -64,13 +64,16 @@ describe('scanning Reason and Expires for the call KPIs', () => {
     expect([out.reasonProtocol, out.reasonCause]).toEqual([protocol, cause]);
   });
 
-  it('reads the first Reason header only, and only from BYEs and finals to an INVITE', () => {
+  it('reads the first Reason header only, and only from BYEs and 3xx-6xx finals to an INVITE', () => {
     const two = scan(message(BYE, ['Reason: Q.850;cause=17', 'Reason: SIP;cause=600']));
     expect([two.reasonProtocol, two.reasonCause]).toEqual([SCAN_REASON_Q850, 17]);
     const final = scan(message('SIP/2.0 486 Busy Here', ['Reason: Q.850;cause=17'], 'INVITE'));
     expect(final.reasonCause).toBe(17);
     for (const [start, method] of [
       ['SIP/2.0 180 Ringing', 'INVITE'],
+      // A 2xx answers the call: it releases nothing, and looking for its Reason would mean
+      // walking all its header lines.
+      ['SIP/2.0 200 OK', 'INVITE'],
       ['SIP/2.0 200 OK', 'BYE'],
       ['CANCEL sip:b@example.com SIP/2.0', 'CANCEL'],
     ]) {
@@ -282,7 +285,7 @@ describe('locating the optional headers in the same walk as the rest (model)', (
   function oldWants(start: string, s: SipMessageScan): number {
     const response = start.startsWith('SIP/2.0');
     let want = SCAN_ALL;
-    if (response ? s.statusCode >= 200 && s.cseqMethod === methodsIndex('INVITE') : start.startsWith('BYE '))
+    if (response ? s.statusCode >= 300 && s.cseqMethod === methodsIndex('INVITE') : start.startsWith('BYE '))
       want |= SCAN_REASON;
     if (start.startsWith('REGISTER ')) want |= SCAN_EXPIRES;
     return want;

@@ -146,7 +146,8 @@ export class CaptureReader {
     this.need = 0;
     const used = this.parse(buf);
     if (!this.stopped && used < buf.length) {
-      this.pending = buf.slice(used);
+      // A copy: the caller may reuse the chunk once push returns.
+      this.pending = new Uint8Array(buf.subarray(used));
       this.pendingLength = this.pending.length;
     }
   }

@@ -88,7 +88,8 @@ export class FragmentTable extends KeyedTable<PendingDatagram, FragmentOptions> 
       }
       entry.total = offset + length;
     }
-    entry.fragments.push({ offset, data: buf.slice(start, end) });
+    // A copy (Buffer#slice would be a view): the reader reuses its chunks.
+    entry.fragments.push({ offset, data: new Uint8Array(buf.subarray(start, end)) });
     entry.received += length;
     if (entry.total < 0 || entry.received < entry.total) return null;
     // Enough bytes: check they cover [0, total) without holes (duplicates may inflate `received`).

@@ -117,7 +117,8 @@ export class TcpReassembler extends KeyedTable<Stream, TcpOptions> {
     } else if (diff > 0) {
       const length = end - start;
       if (st.ooo.length < MAX_OUT_OF_ORDER_SEGMENTS && st.oooBytes + length <= this.options.maxStreamBytes) {
-        st.ooo.push({ seq, data: buf.slice(start, end) });
+        // A copy (Buffer#slice would be a view): the reader reuses its chunks.
+        st.ooo.push({ seq, data: new Uint8Array(buf.subarray(start, end)) });
         st.oooBytes += length;
         return;
       }

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Registry } from 'prom-client';
 import {
@@ -8,6 +7,7 @@ import {
   DEFAULT_HEP_PORT,
   dropsByLabel,
   newDropCounters,
+  readFileChunks,
 } from '../capture/index.js';
 import type { Config } from '../config/schema.js';
 import { DedupeWindow } from '../count/dedupe.js';
@@ -164,11 +164,11 @@ export async function replayFiles(files: readonly string[], options: ReplayOptio
     let read = 0;
     let result: CaptureStats;
     try {
-      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-        session.push(chunk as Buffer);
-        read += (chunk as Buffer).length;
+      await readFileChunks(file, (chunk) => {
+        session.push(chunk);
+        read += chunk.length;
         options.onProgress?.(file, read, sizes[i]);
-      }
+      });
       result = session.end();
     } catch (err) {
       if (err instanceof SreError) {

@@ -45,10 +45,17 @@ export interface SipCounterOptions {
  */
 export function hashMessageKey(h: KeyHasher, o: Observation): boolean {
   if (o.cseqNumber < 0 || o.callId.length === 0) return false;
-  h.begin().uint32(o.kind).uint32(o.node).text(o.callId).uint32(o.cseqNumber).uint32(o.method);
-  if (o.kind === KIND_RESPONSE) {
+  // Text fields enter by their own keys, which the call KPIs read too: each is hashed once.
+  const callId = o.callId;
+  const toTag = o.toTag;
+  const response = o.kind === KIND_RESPONSE;
+  h.fieldKey(callId);
+  if (response && toTag.length > 0) h.fieldKey(toTag);
+  h.begin().uint32(o.kind).uint32(o.node).uint32(callId.keyHi).uint32(callId.keyLo);
+  h.uint32(o.cseqNumber).uint32(o.method);
+  if (response) {
     h.uint32(o.statusCode);
-    if (o.toTag.length > 0) h.text(o.toTag);
+    if (toTag.length > 0) h.uint32(toTag.keyHi).uint32(toTag.keyLo);
   }
   h.end();
   return true;

@@ -79,18 +79,6 @@ export class KeyHasher {
     return field.text !== null ? this.string(field.text) : this.bytes(field.buf, field.start, field.end);
   }
 
-  /**
-   * Sets field.keyHi and keyLo to the key of the field's text alone (begin, text, end), hashing
-   * it only if no one has for this message yet. Leaves this hasher's state undefined.
-   */
-  fieldKey(field: TextRef): void {
-    if (field.keyed) return;
-    this.begin().text(field).end();
-    field.keyHi = this.hi;
-    field.keyLo = this.lo;
-    field.keyed = true;
-  }
-
   uint32(n: number): this {
     this.word(n | 0);
     return this;

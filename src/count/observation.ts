@@ -22,13 +22,6 @@ export class TextRef {
   start = 0;
   end = 0;
   text: string | null = null;
-  /**
-   * The field's own key (its text hashed alone by KeyHasher.fieldKey), once computed for this
-   * message: the dedupe key and the call KPIs both read the Call-ID's, which is hashed once.
-   */
-  keyed = false;
-  keyHi = 0;
-  keyLo = 0;
 
   /** No branch here: this runs for every field of every HEP message. */
   setBytes(buf: Uint8Array, start: number, end: number): void {
@@ -36,7 +29,6 @@ export class TextRef {
     this.start = start;
     this.end = end;
     this.text = null;
-    this.keyed = false;
   }
 
   setText(text: string | undefined): void {
@@ -48,7 +40,6 @@ export class TextRef {
     this.start = 0;
     this.end = 0;
     this.text = text;
-    this.keyed = false;
   }
 
   clear(): void {
@@ -57,7 +48,6 @@ export class TextRef {
     this.start = 0;
     this.end = 0;
     this.text = null;
-    this.keyed = false;
   }
 
   /** Units of the field: bytes of a range, UTF-16 units of a string; 0 when absent. */

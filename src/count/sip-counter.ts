@@ -45,17 +45,10 @@ export interface SipCounterOptions {
  */
 export function hashMessageKey(h: KeyHasher, o: Observation): boolean {
   if (o.cseqNumber < 0 || o.callId.length === 0) return false;
-  // Text fields enter by their own keys, which the call KPIs read too: each is hashed once.
-  const callId = o.callId;
-  const toTag = o.toTag;
-  const response = o.kind === KIND_RESPONSE;
-  h.fieldKey(callId);
-  if (response && toTag.length > 0) h.fieldKey(toTag);
-  h.begin().uint32(o.kind).uint32(o.node).uint32(callId.keyHi).uint32(callId.keyLo);
-  h.uint32(o.cseqNumber).uint32(o.method);
-  if (response) {
+  h.begin().uint32(o.kind).uint32(o.node).text(o.callId).uint32(o.cseqNumber).uint32(o.method);
+  if (o.kind === KIND_RESPONSE) {
     h.uint32(o.statusCode);
-    if (toTag.length > 0) h.uint32(toTag.keyHi).uint32(toTag.keyLo);
+    if (o.toTag.length > 0) h.text(o.toTag);
   }
   h.end();
   return true;

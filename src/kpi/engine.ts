@@ -189,12 +189,6 @@ interface KeyHolder {
 class Buckets {
   readonly mask: number;
   readonly t: Uint32Array;
-  /**
-   * One bit a bucket, set when an entry is placed in it and cleared by the sweep when it finds the
-   * bucket empty: a lookup of an unknown key reads this small array instead of two cold buckets
-   * of a table of tens of megabytes, and the sweep skips empty buckets without touching them.
-   */
-  readonly used: Uint32Array;
   b1 = 0;
   b2 = 0;
   /** The bucket the expiry sweep visits next. */
@@ -207,13 +201,6 @@ class Buckets {
     while (buckets * WAYS < maxEntries) buckets *= 2;
     this.mask = buckets - 1;
     this.t = new Uint32Array(buckets * WAYS * words);
-    this.used = new Uint32Array(Math.ceil(buckets / 32));
-  }
-
-  /** Marks the bucket of entry `i` (a word offset) as holding an entry. */
-  mark(i: number): void {
-    const bucket = Math.floor(i / (WAYS * this.words));
-    this.used[bucket >>> 5] |= 1 << (bucket & 31);
   }
 
   get capacity(): number {
@@ -236,8 +223,6 @@ class Buckets {
     const stride = WAYS * this.words;
     this.b1 = b1 * stride;
     this.b2 = b2 * stride;
-    const used = this.used;
-    if (((used[b1 >>> 5] >>> (b1 & 31)) & 1) === 0 && ((used[b2 >>> 5] >>> (b2 & 31)) & 1) === 0) return -1;
     const t = this.t;
     for (let i = this.b1, end = i + stride; i < end; i += this.words)
       if (t[i + 1] === kLo && t[i] === kHi) return i;
@@ -330,10 +315,9 @@ export class KpiEngine {
     return this.legs?.capacity ?? 0;
   }
 
-  /** Bytes held by the tables and their bucket bitmaps (the leg table once allocated). */
+  /** Bytes held by the tables (the leg table once allocated). */
   get memoryBytes(): number {
-    const bytes = (b: Buckets | null) => (b === null ? 0 : b.t.byteLength + b.used.byteLength);
-    return bytes(this.attempts) + bytes(this.dialogs) + bytes(this.legs);
+    return this.attempts.t.byteLength + this.dialogs.t.byteLength + (this.legs?.t.byteLength ?? 0);
   }
 
   /** The table key handle() files m's attempt under (INVITE, or REGISTER), in keyHi and keyLo. */
@@ -863,44 +847,17 @@ export class KpiEngine {
         }
       }
     }
-    if (free1 > 0 && free1 >= free2) {
-      b.mark(first1);
-      return first1;
-    }
-    if (free2 > 0) {
-      b.mark(first2);
-      return first2;
-    }
+    if (free1 > 0 && free1 >= free2) return first1;
+    if (free2 > 0) return first2;
     this.evict(kind, t, victim);
     return victim;
   }
 
-  /**
-   * Settles the entries in use in bucket `bucket` of `b`, a table of `kind`, unless it is marked
-   * empty; marks it empty when none is left.
-   */
-  private settleBucket(kind: number, b: Buckets, bucket: number, rel: number): void {
-    const used = b.used;
-    const bit = 1 << (bucket & 31);
-    if ((used[bucket >>> 5] & bit) === 0) return;
+  /** Settles the entries in use among the words [from, to) of `b`, a table of `kind`. */
+  private settleFrom(kind: number, b: Buckets, from: number, to: number, rel: number): void {
     const t = b.t;
     const words = b.words;
-    const from = bucket * WAYS * words;
-    let left = 0;
-    for (let i = from, to = from + WAYS * words; i < to; i += words) {
-      if (t[i + 1] !== 0) this.settle(kind, i, rel);
-      if (t[i + 1] !== 0) left++;
-    }
-    if (left === 0) used[bucket >>> 5] &= ~bit;
-  }
-
-  /** Settles every bucket of `b` that holds an entry. */
-  private settleAll(kind: number, b: Buckets, rel: number): void {
-    const used = b.used;
-    for (let w = 0; w < used.length; w++) {
-      if (used[w] === 0) continue;
-      for (let bit = 0; bit < 32; bit++) this.settleBucket(kind, b, w * 32 + bit, rel);
-    }
+    for (let i = from; i < to; i += words) if (t[i + 1] !== 0) this.settle(kind, i, rel);
   }
 
   /**
@@ -911,9 +868,11 @@ export class KpiEngine {
     const buckets = b.mask + 1;
     const n = Math.floor(debt * buckets);
     if (n <= 0) return debt;
+    const stride = WAYS * b.words;
     let cursor = b.cursor;
     for (let k = n; k > 0; k--) {
-      this.settleBucket(kind, b, cursor, rel);
+      const base = cursor * stride;
+      this.settleFrom(kind, b, base, base + stride, rel);
       cursor = (cursor + 1) & b.mask;
     }
     b.cursor = cursor;
@@ -946,8 +905,8 @@ export class KpiEngine {
   /** Settles every entry against `now` at once (tests, and a clean shutdown report). */
   expireAll(now: number): void {
     const rel = this.rel(now);
-    this.settleAll(K_ATTEMPT, this.attempts, rel);
-    this.settleAll(K_DIALOG, this.dialogs, rel);
-    if (this.legs !== null) this.settleAll(K_LEG, this.legs, rel);
+    this.settleFrom(K_ATTEMPT, this.attempts, 0, this.attempts.t.length, rel);
+    this.settleFrom(K_DIALOG, this.dialogs, 0, this.dialogs.t.length, rel);
+    if (this.legs !== null) this.settleFrom(K_LEG, this.legs, 0, this.legs.t.length, rel);
   }
 }

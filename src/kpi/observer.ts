@@ -71,21 +71,18 @@ export class KpiObserver {
     m.method = method;
     m.status = o.statusCode;
     m.cseq = Math.max(o.cseqNumber, 0);
-    // Call-ID and To tag as the dedupe keys them (hashed once for both, kept on the field).
-    const callId = o.callId;
-    h.fieldKey(callId);
-    m.callIdHi = callId.keyHi;
-    m.callIdLo = callId.keyLo;
+    h.begin().text(o.callId).end();
+    m.callIdHi = h.hi;
+    m.callIdLo = h.lo;
     h.begin().text(o.fromTag).end();
     m.fromTagHi = h.hi;
     m.fromTagLo = h.lo;
     m.hasToTag = hasToTag;
     // The To tag keys a dialog only: it is read from a BYE and from a 2xx that answers an INVITE.
     if (hasToTag && (isRequest || (method === INVITE && o.statusCode >= 200 && o.statusCode < 300))) {
-      const toTag = o.toTag;
-      h.fieldKey(toTag);
-      m.toTagHi = toTag.keyHi;
-      m.toTagLo = toTag.keyLo;
+      h.begin().text(o.toTag).end();
+      m.toTagHi = h.hi;
+      m.toTagLo = h.lo;
     } else {
       m.toTagHi = 0;
       m.toTagLo = 0;

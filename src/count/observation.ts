@@ -1,5 +1,5 @@
 import { METHOD_UNKNOWN } from '../sip/methods.js';
-import { SIP_REQUEST, SIP_RESPONSE, type SipMessageScan } from '../sip/scan.js';
+import { readDeferredFields, SIP_REQUEST, SIP_RESPONSE, type SipMessageScan } from '../sip/scan.js';
 
 export const KIND_REQUEST = SIP_REQUEST;
 export const KIND_RESPONSE = SIP_RESPONSE;
@@ -129,6 +129,12 @@ export class Observation {
   transport = 0;
   /** which source the message came from: SOURCE_HEP, SOURCE_SYSLOG (count/node-sources) */
   listener = 0;
+  /**
+   * The scan whose optional fields (From tag, Via branch, Reason, Expires) are located but not
+   * read yet (sip/scan SCAN_DEFER), and the buffer it read: readDeferred reads them on demand.
+   */
+  private deferredScan: SipMessageScan | null = null;
+  private deferredBuf: Uint8Array | null = null;
 
   /**
    * The step from a scanned SIP message to an observation, shared by every source that reads SIP
@@ -147,6 +153,34 @@ export class Observation {
     this.reasonProtocol = scan.reasonProtocol;
     this.reasonCause = scan.reasonCause;
     this.expiresZero = scan.expiresZero;
+    if (scan.deferred !== 0) {
+      this.deferredScan = scan;
+      this.deferredBuf = buf;
+    } else if (this.deferredScan !== null) this.dropDeferred();
+  }
+
+  /**
+   * Reads the optional fields the scan left for later (SCAN_DEFER), if any: a consumer that reads
+   * fromTag, viaBranch, reason* or expiresZero calls this first. Valid during the count only, as
+   * the rest of the observation is: the source reuses its scan for the next message.
+   */
+  readDeferred(): void {
+    const scan = this.deferredScan;
+    if (scan === null) return;
+    const buf = this.deferredBuf!;
+    this.dropDeferred();
+    readDeferredFields(buf, scan);
+    this.fromTag.setBytes(buf, scan.fromTagStart, scan.fromTagEnd);
+    this.viaBranch.setBytes(buf, scan.viaBranchStart, scan.viaBranchEnd);
+    this.reasonProtocol = scan.reasonProtocol;
+    this.reasonCause = scan.reasonCause;
+    this.expiresZero = scan.expiresZero;
+  }
+
+  /** Forgets a deferred scan, for a source that fills the SIP fields without one. */
+  dropDeferred(): void {
+    this.deferredScan = null;
+    this.deferredBuf = null;
   }
 
   /** The capture time as the source's capture agent stamped it. */

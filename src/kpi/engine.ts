@@ -189,6 +189,12 @@ interface KeyHolder {
 class Buckets {
   readonly mask: number;
   readonly t: Uint32Array;
+  /**
+   * One bit a bucket, set when an entry is placed in it and cleared by the sweep when it finds the
+   * bucket empty: a lookup of an unknown key reads this small array instead of two cold buckets
+   * of a table of tens of megabytes, and the sweep skips empty buckets without touching them.
+   */
+  readonly used: Uint32Array;
   b1 = 0;
   b2 = 0;
   /** The bucket the expiry sweep visits next. */
@@ -201,6 +207,13 @@ class Buckets {
     while (buckets * WAYS < maxEntries) buckets *= 2;
     this.mask = buckets - 1;
     this.t = new Uint32Array(buckets * WAYS * words);
+    this.used = new Uint32Array(Math.ceil(buckets / 32));
+  }
+
+  /** Marks the bucket of entry `i` (a word offset) as holding an entry. */
+  mark(i: number): void {
+    const bucket = Math.floor(i / (WAYS * this.words));
+    this.used[bucket >>> 5] |= 1 << (bucket & 31);
   }
 
   get capacity(): number {
@@ -216,13 +229,16 @@ class Buckets {
     const kHi = k.kHi;
     const kLo = k.kLo;
     const mask = this.mask;
+    // Both buckets from kHi alone, so that holds() can probe for an attempt by its Call-ID part.
     const b1 = kHi & mask;
-    let b2 = Math.imul(kHi ^ (kLo >>> 16), 0x9e3779b1);
+    let b2 = Math.imul(kHi, 0x9e3779b1);
     b2 = ((b2 >>> 16) | (b2 << 16)) & mask;
     if (b2 === b1) b2 = (b1 ^ 1) & mask;
     const stride = WAYS * this.words;
     this.b1 = b1 * stride;
     this.b2 = b2 * stride;
+    const used = this.used;
+    if (((used[b1 >>> 5] >>> (b1 & 31)) & 1) === 0 && ((used[b2 >>> 5] >>> (b2 & 31)) & 1) === 0) return -1;
     const t = this.t;
     for (let i = this.b1, end = i + stride; i < end; i += this.words)
       if (t[i + 1] === kLo && t[i] === kHi) return i;
@@ -230,6 +246,26 @@ class Buckets {
       for (let i = this.b2, end = i + stride; i < end; i += this.words)
         if (t[i + 1] === kLo && t[i] === kHi) return i;
     return -1;
+  }
+
+  /** Whether an entry in use has the key half `k.kHi`, in either of the buckets find() would read. */
+  holds(k: KeyHolder): boolean {
+    const kHi = k.kHi;
+    const mask = this.mask;
+    const b1 = kHi & mask;
+    let b2 = Math.imul(kHi, 0x9e3779b1);
+    b2 = ((b2 >>> 16) | (b2 << 16)) & mask;
+    if (b2 === b1) b2 = (b1 ^ 1) & mask;
+    const used = this.used;
+    const stride = WAYS * this.words;
+    const t = this.t;
+    if (((used[b1 >>> 5] >>> (b1 & 31)) & 1) !== 0)
+      for (let i = b1 * stride, end = i + stride; i < end; i += this.words)
+        if (t[i] === kHi && t[i + 1] !== 0) return true;
+    if (((used[b2 >>> 5] >>> (b2 & 31)) & 1) !== 0)
+      for (let i = b2 * stride, end = i + stride; i < end; i += this.words)
+        if (t[i] === kHi && t[i + 1] !== 0) return true;
+    return false;
   }
 }
 
@@ -315,9 +351,10 @@ export class KpiEngine {
     return this.legs?.capacity ?? 0;
   }
 
-  /** Bytes held by the tables (the leg table once allocated). */
+  /** Bytes held by the tables and their bucket bitmaps (the leg table once allocated). */
   get memoryBytes(): number {
-    return this.attempts.t.byteLength + this.dialogs.t.byteLength + (this.legs?.t.byteLength ?? 0);
+    const bytes = (b: Buckets | null) => (b === null ? 0 : b.t.byteLength + b.used.byteLength);
+    return bytes(this.attempts) + bytes(this.dialogs) + bytes(this.legs);
   }
 
   /** The table key handle() files m's attempt under (INVITE, or REGISTER), in keyHi and keyLo. */
@@ -366,12 +403,38 @@ export class KpiEngine {
     } else if (method === REGISTER) this.response(m, F_REGISTER, rel, cap);
   }
 
+  /**
+   * An attempt's key: the high half from Call-ID, node and kind alone (it also picks the buckets),
+   * so that quietResponse can tell from the Call-ID alone that no attempt is open; the From tag
+   * enters the low half, beside the node.
+   */
   private attemptKey(m: KpiMessage, kind: number): void {
     const salt = m.node * 4 + (kind === 0 ? 1 : 2);
-    this.kHi = fmix((m.callIdHi ^ fmix(m.fromTagLo ^ fmix(salt))) >>> 0);
+    this.kHi = fmix((m.callIdHi ^ fmix(salt)) >>> 0);
     this.kLo =
-      ((fmix(m.callIdLo ^ fmix(m.fromTagHi ^ Math.imul(salt, 0x9e3779b1))) & 0xffff0000) | (m.node + 1)) >>>
+      ((fmix(m.callIdLo ^ fmix(m.fromTagHi ^ fmix(m.fromTagLo ^ Math.imul(salt, 0x9e3779b1)))) & 0xffff0000) |
+        (m.node + 1)) >>>
       0;
+  }
+
+  /**
+   * For a response, before its From tag, To tag, Via branch and Reason are read: whether handle()
+   * would do nothing with it but advance expiry, because no attempt of its Call-ID, node and kind
+   * is in the table and no per-peer legs are followed. Reads node, method, callIdHi, callIdLo,
+   * captureMs and now. When it returns true it has done what handle() would have done.
+   */
+  quietResponse(m: KpiMessage): boolean {
+    if (this.legs !== null) return false;
+    const node = m.node;
+    // handle() counts what it rejects.
+    if (!(node >= 0 && node <= 0xfffe && node === Math.floor(node)) || !Number.isFinite(m.captureMs))
+      return false;
+    const method = m.method;
+    if (method !== INVITE && method !== REGISTER) return false;
+    this.expire(Number.isFinite(m.now) ? m.now : this.origin);
+    const salt = node * 4 + (method === INVITE ? 1 : 2);
+    this.kHi = fmix((m.callIdHi ^ fmix(salt)) >>> 0);
+    return !this.attempts.holds(this);
   }
 
   /** The dialog's key is the same whichever side sends the BYE: the two tags are combined. */
@@ -847,17 +910,44 @@ export class KpiEngine {
         }
       }
     }
-    if (free1 > 0 && free1 >= free2) return first1;
-    if (free2 > 0) return first2;
+    if (free1 > 0 && free1 >= free2) {
+      b.mark(first1);
+      return first1;
+    }
+    if (free2 > 0) {
+      b.mark(first2);
+      return first2;
+    }
     this.evict(kind, t, victim);
     return victim;
   }
 
-  /** Settles the entries in use among the words [from, to) of `b`, a table of `kind`. */
-  private settleFrom(kind: number, b: Buckets, from: number, to: number, rel: number): void {
+  /**
+   * Settles the entries in use in bucket `bucket` of `b`, a table of `kind`, unless it is marked
+   * empty; marks it empty when none is left.
+   */
+  private settleBucket(kind: number, b: Buckets, bucket: number, rel: number): void {
+    const used = b.used;
+    const bit = 1 << (bucket & 31);
+    if ((used[bucket >>> 5] & bit) === 0) return;
     const t = b.t;
     const words = b.words;
-    for (let i = from; i < to; i += words) if (t[i + 1] !== 0) this.settle(kind, i, rel);
+    const from = bucket * WAYS * words;
+    let left = 0;
+    for (let i = from, to = from + WAYS * words; i < to; i += words) {
+      if (t[i + 1] !== 0) this.settle(kind, i, rel);
+      if (t[i + 1] !== 0) left++;
+    }
+    if (left === 0) used[bucket >>> 5] &= ~bit;
+  }
+
+  /** Settles every bucket of `b` that holds an entry. */
+  private settleAll(kind: number, b: Buckets, rel: number): void {
+    const used = b.used;
+    for (let w = 0; w < used.length; w++) {
+      if (used[w] === 0) continue;
+      for (let bit = 0; bit < 32; bit++) this.settleBucket(kind, b, w * 32 + bit, rel);
+    }
   }
 
   /**
@@ -868,11 +958,9 @@ export class KpiEngine {
     const buckets = b.mask + 1;
     const n = Math.floor(debt * buckets);
     if (n <= 0) return debt;
-    const stride = WAYS * b.words;
     let cursor = b.cursor;
     for (let k = n; k > 0; k--) {
-      const base = cursor * stride;
-      this.settleFrom(kind, b, base, base + stride, rel);
+      this.settleBucket(kind, b, cursor, rel);
       cursor = (cursor + 1) & b.mask;
     }
     b.cursor = cursor;
@@ -905,8 +993,8 @@ export class KpiEngine {
   /** Settles every entry against `now` at once (tests, and a clean shutdown report). */
   expireAll(now: number): void {
     const rel = this.rel(now);
-    this.settleFrom(K_ATTEMPT, this.attempts, 0, this.attempts.t.length, rel);
-    this.settleFrom(K_DIALOG, this.dialogs, 0, this.dialogs.t.length, rel);
-    if (this.legs !== null) this.settleFrom(K_LEG, this.legs, 0, this.legs.t.length, rel);
+    this.settleAll(K_ATTEMPT, this.attempts, rel);
+    this.settleAll(K_DIALOG, this.dialogs, rel);
+    if (this.legs !== null) this.settleAll(K_LEG, this.legs, rel);
   }
 }

@@ -2,7 +2,7 @@ import { KeyHasher } from '../count/key-hasher.js';
 import { SOURCE_SYSLOG } from '../count/node-sources.js';
 import { KIND_REQUEST, type Observation } from '../count/observation.js';
 import { METHOD_LABELS } from '../sip/methods.js';
-import { SCAN_KPI } from '../sip/scan.js';
+import { SCAN_DEFER, SCAN_KPI } from '../sip/scan.js';
 import type { CallIdExemplars } from './call-ids.js';
 import type { KpiEngine } from './engine.js';
 import { DIRECTION_UNKNOWN, emptyKpiMessage, type KpiMessage, type MessageEnds } from './types.js';
@@ -29,8 +29,11 @@ export const EXPIRE_INTERVAL_MS = 100;
  * from `nodes.self_addresses` and the peers list (docs/kpis.md, the upstream branch and per peer).
  */
 export class KpiObserver {
-  /** The optional SIP fields (sip/scan SCAN_*) the engine reads. */
-  readonly scanFields = SCAN_KPI;
+  /**
+   * The optional SIP fields (sip/scan SCAN_*) the engine reads, read only once the engine wants
+   * the message: a response to a call it does not follow costs a Call-ID hash and a probe.
+   */
+  readonly scanFields = SCAN_KPI | SCAN_DEFER;
   private readonly msg: KpiMessage = emptyKpiMessage();
   private readonly hasher = new KeyHasher();
   private timer: NodeJS.Timeout | null = null;
@@ -74,6 +77,13 @@ export class KpiObserver {
     h.begin().text(o.callId).end();
     m.callIdHi = h.hi;
     m.callIdLo = h.lo;
+    const ends = this.ends;
+    m.direction = ends === null ? DIRECTION_UNKNOWN : ends.direction;
+    m.peer = ends === null ? 0 : ends.peer;
+    m.captureMs = o.timeSeconds * 1000 + o.timeMicroseconds / 1000;
+    m.now = o.now;
+    if (!isRequest && this.engine.quietResponse(m)) return;
+    o.readDeferred();
     h.begin().text(o.fromTag).end();
     m.fromTagHi = h.hi;
     m.fromTagLo = h.lo;
@@ -96,11 +106,6 @@ export class KpiObserver {
       m.branchHi = h.hi;
       m.branchLo = h.lo;
     }
-    const ends = this.ends;
-    m.direction = ends === null ? DIRECTION_UNKNOWN : ends.direction;
-    m.peer = ends === null ? 0 : ends.peer;
-    m.captureMs = o.timeSeconds * 1000 + o.timeMicroseconds / 1000;
-    m.now = o.now;
     m.expires0 = o.expiresZero;
     m.reasonProtocol = o.reasonProtocol;
     m.reasonCause = o.reasonCause;

@@ -34,6 +34,13 @@ export const SCAN_EXPIRES = 8;
  * otherwise pay a second walk over its headers for fields nobody reads.
  */
 export const SCAN_KPI_MESSAGES = 16;
+/**
+ * Locates the optional fields asked for in the walk but leaves reading them to
+ * readDeferredFields, for a consumer that learns only later whether it needs them: the call KPIs
+ * need a response's From tag and Via branch only when its Call-ID belongs to an attempt they
+ * follow, and a replayed capture, or a tap on a busy trunk, is mostly other calls' responses.
+ */
+export const SCAN_DEFER = 32;
 /** The optional fields themselves, without the narrowing bit. */
 const SCAN_OPTIONAL = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES;
 /** Every field the call-state engine reads, from the messages it reads them from. */
@@ -73,6 +80,19 @@ export class SipMessageScan {
   reasonCause = -1;
   /** an Expires header with the value 0, when SCAN_EXPIRES asked for it */
   expiresZero = false;
+  /**
+   * With SCAN_DEFER, the optional fields (SCAN_* bits) located but not read yet, and where each
+   * value stands (start, and the end of its line); readDeferredFields reads them.
+   */
+  deferred = 0;
+  viaAt = 0;
+  viaStop = 0;
+  fromAt = 0;
+  fromStop = 0;
+  reasonAt = 0;
+  reasonStop = 0;
+  expiresAt = 0;
+  expiresStop = 0;
 
   reset(): void {
     this.kind = 0;
@@ -91,6 +111,7 @@ export class SipMessageScan {
     this.reasonProtocol = SCAN_REASON_NONE;
     this.reasonCause = -1;
     this.expiresZero = false;
+    this.deferred = 0;
   }
 
   /** The method a response answers is the one in its CSeq; a request names its own. */
@@ -459,12 +480,10 @@ function kpiFields(out: SipMessageScan): number {
 }
 
 /**
- * Which optional header (SCAN_FROM_TAG, SCAN_VIA_BRANCH, SCAN_REASON, SCAN_EXPIRES) the line at
- * buf[p, stop) is, by its name; 0 for any other. Only lines starting with f, v, r or e can be one.
+ * Which optional header (SCAN_FROM_TAG, SCAN_VIA_BRANCH, SCAN_REASON, SCAN_EXPIRES) the name
+ * buf[p, nameStop) is; 0 for any other. Only names starting with f, v, r or e can be one.
  */
-function optionalField(buf: Uint8Array, p: number, stop: number): number {
-  let nameStop = p + 1;
-  while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
+function optionalField(buf: Uint8Array, p: number, nameStop: number): number {
   const length = nameStop - p;
   const first = buf[p] | 0x20;
   if (first === 102) {
@@ -509,10 +528,19 @@ function optionalField(buf: Uint8Array, p: number, stop: number): number {
   return 0;
 }
 
-/** Where the value of the header line at buf[p, stop) starts, past the colon; -1 without a colon. */
-function valueStart(buf: Uint8Array, p: number, stop: number): number {
-  let v = p + 1;
-  while (v < stop && buf[v] !== COLON && !isWhite(buf[v])) v++;
+/** Where a header name starting at buf[p] ends: at the colon or white space, or at stop. */
+function nameEnd(buf: Uint8Array, p: number, stop: number): number {
+  let q = p + 1;
+  while (q < stop && buf[q] !== COLON && !isWhite(buf[q])) q++;
+  return q;
+}
+
+/**
+ * Where the value of a header line whose name ends at buf[nameStop] starts, past the colon; -1
+ * without a colon.
+ */
+function valueStart(buf: Uint8Array, nameStop: number, stop: number): number {
+  let v = nameStop;
   while (v < stop && isWhite(buf[v])) v++;
   if (v >= stop || buf[v] !== COLON) return -1;
   v++;
@@ -610,8 +638,9 @@ export function scanSipMessage(
     // Only Call-ID/i, CSeq and To/t matter; most lines (Via, From, Route...) end here.
     const lower = first | 0x20;
     if (locate !== 0 && (lower === 118 || lower === 102 || lower === 114 || lower === 101)) {
-      const field = optionalField(buf, p, stop) & locate;
-      const v = field === 0 ? -1 : valueStart(buf, p, stop);
+      const nameStop = nameEnd(buf, p, stop);
+      const field = optionalField(buf, p, nameStop) & locate;
+      const v = field === 0 ? -1 : valueStart(buf, nameStop, stop);
       if (v >= 0) {
         locate &= ~field;
         if (field === SCAN_VIA_BRANCH) {
@@ -629,8 +658,7 @@ export function scanSipMessage(
         }
       }
     } else if (lower === 99 || lower === 105 || lower === 116) {
-      let nameStop = p + 1;
-      while (nameStop < stop && buf[nameStop] !== COLON && !isWhite(buf[nameStop])) nameStop++;
+      const nameStop = nameEnd(buf, p, stop);
       const kind = headerKind(buf, p, nameStop);
       if (kind !== HEADER_OTHER) {
         let v = nameStop;
@@ -664,6 +692,31 @@ export function scanSipMessage(
   // What is pending but was not located is absent: the walk stops early only once every field
   // is located or ruled out, and what rules one out (the start line, then a response's CSeq) is
   // applied to `pending` here in the same way or more narrowly.
+  if ((optional & SCAN_DEFER) !== 0) {
+    let deferred = 0;
+    if ((pending & SCAN_VIA_BRANCH) !== 0 && viaAt >= 0) {
+      deferred |= SCAN_VIA_BRANCH;
+      out.viaAt = viaAt;
+      out.viaStop = viaStop;
+    }
+    if ((pending & SCAN_FROM_TAG) !== 0 && fromAt >= 0) {
+      deferred |= SCAN_FROM_TAG;
+      out.fromAt = fromAt;
+      out.fromStop = fromStop;
+    }
+    if ((pending & SCAN_REASON) !== 0 && reasonAt >= 0) {
+      deferred |= SCAN_REASON;
+      out.reasonAt = reasonAt;
+      out.reasonStop = reasonStop;
+    }
+    if ((pending & SCAN_EXPIRES) !== 0 && expiresAt >= 0) {
+      deferred |= SCAN_EXPIRES;
+      out.expiresAt = expiresAt;
+      out.expiresStop = expiresStop;
+    }
+    out.deferred = deferred;
+    return OK;
+  }
   if ((pending & SCAN_VIA_BRANCH) !== 0 && viaAt >= 0)
     readViaBranch(buf, viaAt, trimEnd(buf, viaAt, viaStop), out);
   if ((pending & SCAN_FROM_TAG) !== 0 && fromAt >= 0)
@@ -673,4 +726,21 @@ export function scanSipMessage(
   if ((pending & SCAN_EXPIRES) !== 0 && expiresAt >= 0)
     readExpires(buf, expiresAt, trimEnd(buf, expiresAt, expiresStop), out);
   return OK;
+}
+
+/**
+ * Reads the optional fields a SCAN_DEFER scan of `buf` located (out.deferred), as the scan would
+ * have read them at once; clears out.deferred. `buf` must be the buffer that scan read.
+ */
+export function readDeferredFields(buf: Uint8Array, out: SipMessageScan): void {
+  const deferred = out.deferred;
+  out.deferred = 0;
+  if ((deferred & SCAN_VIA_BRANCH) !== 0)
+    readViaBranch(buf, out.viaAt, trimEnd(buf, out.viaAt, out.viaStop), out);
+  if ((deferred & SCAN_FROM_TAG) !== 0)
+    readFromTag(buf, out.fromAt, trimEnd(buf, out.fromAt, out.fromStop), out);
+  if ((deferred & SCAN_REASON) !== 0)
+    readReason(buf, out.reasonAt, trimEnd(buf, out.reasonAt, out.reasonStop), out);
+  if ((deferred & SCAN_EXPIRES) !== 0)
+    readExpires(buf, out.expiresAt, trimEnd(buf, out.expiresAt, out.expiresStop), out);
 }

@@ -62,12 +62,17 @@ function timeline(raw: RawMessage[]): Msg[] {
   });
 }
 
+/**
+ * Feeds `msgs` to an engine and settles it at `end`. With `probe`, each response first goes to
+ * quietResponse, as the observer hands it over, and handle() sees only those it does not call quiet.
+ */
 function runEngine(
   msgs: Msg[],
   end: number,
   options = {},
   peers = false,
-): { events: string[]; engine: KpiEngine } {
+  probe = false,
+): { events: string[]; engine: KpiEngine; quiet: number } {
   const sink = new RecordingSink();
   const engine = new KpiEngine(
     sink,
@@ -75,9 +80,14 @@ function runEngine(
     peers ? sink : null,
   );
   const message = emptyKpiMessage();
-  for (const m of msgs) engine.handle(toKpi(m, message));
+  let quiet = 0;
+  for (const m of msgs) {
+    const k = toKpi(m, message);
+    if (probe && !k.isRequest && engine.quietResponse(k)) quiet++;
+    else engine.handle(k);
+  }
   engine.expireAll(end);
-  return { events: sink.events, engine };
+  return { events: sink.events, engine, quiet };
 }
 
 describe('the engine against a Map-based reference', () => {
@@ -351,6 +361,43 @@ describe('per-peer legs of realistic calls', () => {
             (e) => e.startsWith(`leg `) && e.includes(` ${CARRIER_A} `) && e.endsWith('ineffective'),
           ).length,
         ).toBeGreaterThanOrEqual(calls.filter((c) => c.failover).length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('the probe that spares a response to a call the engine does not follow its field reads', () => {
+  const same = (msgs: Msg[], end: number, options = {}, peers = false) => {
+    const all = runEngine(msgs, end, options, peers);
+    const probed = runEngine(msgs, end, options, peers, true);
+    expect(probed.events).toEqual(all.events);
+    expect(probed.engine.stats).toEqual(all.engine.stats);
+    return probed.quiet;
+  };
+
+  it('changes nothing the engine reports, in big tables and tiny ones, on any messages', () => {
+    let quiet = 0;
+    fc.assert(
+      fc.property(fc.array(messageArb, { maxLength: 60, size: 'max' }), (raw) => {
+        const msgs = timeline(raw);
+        const end = (msgs.at(-1)?.now ?? 0) + KPI_DEFAULTS.maxSessionMs + 1;
+        quiet += same(msgs, end);
+        quiet += same(msgs, end, { maxAttempts: 4, maxDialogs: 4 });
+      }),
+      { numRuns: 1000 },
+    );
+    // The probe did call responses quiet: the equality above is not that of two full runs.
+    expect(quiet).toBeGreaterThan(100);
+  });
+
+  it('changes nothing on realistic calls, and leaves per-peer legs to handle()', () => {
+    fc.assert(
+      fc.property(fc.array(callArb, { minLength: 1, maxLength: 40, size: 'max' }), (calls) => {
+        const msgs = schedule(calls);
+        same(msgs, 10_000_000);
+        same(msgs, 10_000_000, { maxAttempts: 8, maxDialogs: 4 });
+        same(msgs, 10_000_000, {}, true);
       }),
       { numRuns: 200 },
     );

@@ -489,6 +489,8 @@ describe('memory', () => {
     const engine = new KpiEngine(new RecordingSink(), { now: 0 });
     expect(ATTEMPT_ENTRY_BYTES).toBe(32);
     expect(DIALOG_ENTRY_BYTES).toBe(16);
-    expect(engine.memoryBytes).toBe(KPI_DEFAULTS.maxAttempts * 32 + KPI_DEFAULTS.maxDialogs * 16);
+    // 32 and 16 bytes an entry, and a bit for each bucket of four.
+    const bitmaps = (KPI_DEFAULTS.maxAttempts + KPI_DEFAULTS.maxDialogs) / 4 / 8;
+    expect(engine.memoryBytes).toBe(KPI_DEFAULTS.maxAttempts * 32 + KPI_DEFAULTS.maxDialogs * 16 + bitmaps);
   });
 });

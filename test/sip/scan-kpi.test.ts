@@ -7,7 +7,9 @@ import { KpiObserver } from '../../src/kpi/observer.js';
 import type { KpiMessage } from '../../src/kpi/types.js';
 import { METHOD_LABELS } from '../../src/sip/methods.js';
 import {
+  readDeferredFields,
   SCAN_ALL,
+  SCAN_DEFER,
   SCAN_EXPIRES,
   SCAN_FROM_TAG,
   SCAN_KPI,
@@ -169,8 +171,13 @@ describe('reading From tag and Via branch only from the messages the call KPIs r
     const methods = ['INVITE', 'REGISTER', 'BYE', 'ACK', 'CANCEL', 'OPTIONS', 'PRACK', 'FOO'];
     const seen = (optional: number, buf: Buffer): string[] => {
       const got: string[] = [];
-      const engine = { handle: (m: KpiMessage) => got.push(JSON.stringify(m)) } as unknown as KpiEngine;
+      // An engine that wants every message, so every optional field deferred is read.
+      const engine = {
+        handle: (m: KpiMessage) => got.push(JSON.stringify(m)),
+        quietResponse: () => false,
+      } as unknown as KpiEngine;
       const observer = new KpiObserver(engine);
+      expect(observer.scanFields).toBe(SCAN_KPI | SCAN_DEFER);
       const out = new SipMessageScan();
       const o = new Observation();
       o.listener = SOURCE_HEP;
@@ -189,7 +196,10 @@ describe('reading From tag and Via branch only from the messages the call KPIs r
         (isRequest, requestMethod, code, cseqMethod, toTag) => {
           const start = isRequest ? `${requestMethod} sip:b@example.com SIP/2.0` : `SIP/2.0 ${code} Phrase`;
           const buf = withTags(start, isRequest ? requestMethod : cseqMethod, toTag);
-          expect(seen(SCAN_KPI, buf)).toEqual(seen(SCAN_ALL | SCAN_REASON | SCAN_EXPIRES, buf));
+          const every = seen(SCAN_ALL | SCAN_REASON | SCAN_EXPIRES, buf);
+          expect(seen(SCAN_KPI, buf)).toEqual(every);
+          // As the observer asks: located in the walk, read once the engine wants the message.
+          expect(seen(SCAN_KPI | SCAN_DEFER, buf)).toEqual(every);
         },
       ),
     );
@@ -301,6 +311,29 @@ describe('locating the optional headers in the same walk as the rest (model)', (
     else if (method === names[2] && toTag) fields = ~SCAN_VIA_BRANCH;
     return oldWants(start, s) & fields;
   }
+
+  it('reads the same fields when it defers them and they are read afterwards', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...starts),
+        fc.array(fc.constantFrom(...pool), { maxLength: 14 }),
+        fc.constantFrom(SCAN_ALL | SCAN_REASON | SCAN_EXPIRES, SCAN_KPI),
+        (start, lines, optional) => {
+          const buf = Buffer.from([start, ...lines, 'Content-Length: 0', '', ''].join('\r\n'), 'latin1');
+          const later = new SipMessageScan();
+          expect(scanSipMessage(buf, 0, buf.length, later, optional | SCAN_DEFER)).toBe(0);
+          // Nothing optional is read until asked for.
+          expect([later.fromTagStart, later.viaBranchStart, later.reasonProtocol, later.expiresZero]).toEqual(
+            [-1, -1, SCAN_REASON_NONE, false],
+          );
+          readDeferredFields(buf, later);
+          expect(later.deferred).toBe(0);
+          expect(read(later)).toEqual(read(scan(buf, optional)));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
 
   it('finds the first of each optional header wherever it stands, with and without the KPI narrowing', () => {
     fc.assert(

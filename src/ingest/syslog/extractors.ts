@@ -179,6 +179,7 @@ const sipMessage: Extractor = {
  * does not carry (From tag, Via branch) are cleared.
  */
 export function observeExtracted(found: ExtractedResponse, out: Observation): void {
+  out.dropDeferred();
   out.kind = KIND_RESPONSE;
   out.statusCode = found.code;
   out.method = methodIndexOfString(found.method);

@@ -66,6 +66,14 @@ export class KpiRingWriter {
     this.capacity = memory.capacity;
   }
 
+  /**
+   * KpiEngine's probe: the engine is on the other thread, so every response goes to it (with its
+   * optional fields read).
+   */
+  quietResponse(_m: KpiMessage): boolean {
+    return false;
+  }
+
   /** KpiEngine's entry point, so that a KpiObserver can write here instead of to an engine. */
   handle(m: KpiMessage): void {
     const control = this.control;

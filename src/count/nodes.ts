@@ -142,6 +142,13 @@ export class NodeLabels {
   private readonly indexByText = new Map<string, number>();
   private readonly namedByHash = new Map<number, NamedNode[]>();
   private namedCount = 0;
+  /**
+   * The last node named by bytes and by capture id: a capture agent sends one name or id in every
+   * packet, so most lookups are the last one again, and a byte compare beats a hash and a Map read.
+   */
+  private lastNamed: NamedNode | null = null;
+  private lastCaptureId = -1;
+  private lastCaptureIndex = 0;
   private readonly maxAliases: number;
   /** the table every ingest thread names nodes in, when there are several; null with one */
   private readonly shared: SharedLabels | null;
@@ -193,6 +200,8 @@ export class NodeLabels {
     this.indexByText.clear();
     this.namedByHash.clear();
     this.namedCount = 0;
+    this.lastNamed = null;
+    this.lastCaptureId = -1;
   }
 
   /** Number of distinct node labels in use, `other` excluded. */
@@ -201,8 +210,13 @@ export class NodeLabels {
   }
 
   fromCaptureId(id: number): number {
+    if (id === this.lastCaptureId) return this.lastCaptureIndex;
     const known = this.indexByCaptureId.get(id);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.lastCaptureId = id;
+      this.lastCaptureIndex = known;
+      return known;
+    }
     const index = this.resolve(String(id));
     if (index !== NODE_OTHER && this.indexByCaptureId.size < this.maxAliases)
       this.indexByCaptureId.set(id, index);
@@ -211,13 +225,18 @@ export class NodeLabels {
 
   /** A node named by the bytes buf[start, end), as the HEPv3 capture agent name chunk carries it. */
   fromBytes(buf: Buffer, start: number, end: number): number {
+    const last = this.lastNamed;
+    if (last !== null && sameBytes(last.bytes, buf, start, end)) return last.index;
     let hash = 0x811c9dc5;
     for (let i = start; i < end; i++) hash = Math.imul(hash ^ buf[i], 0x01000193);
     const bucket = this.namedByHash.get(hash);
     if (bucket !== undefined) {
       for (let b = 0; b < bucket.length; b++) {
         const named = bucket[b];
-        if (sameBytes(named.bytes, buf, start, end)) return named.index;
+        if (sameBytes(named.bytes, buf, start, end)) {
+          this.lastNamed = named;
+          return named.index;
+        }
       }
     }
     const index = this.resolve(buf.toString('utf8', start, end));

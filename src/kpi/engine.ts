@@ -933,10 +933,13 @@ export class KpiEngine {
     const t = b.t;
     const words = b.words;
     const from = bucket * WAYS * words;
+    // The deadline word, read here so that an entry not yet due costs no call.
+    const due = kind === K_ATTEMPT ? 5 : 2;
     let left = 0;
     for (let i = from, to = from + WAYS * words; i < to; i += words) {
-      if (t[i + 1] !== 0) this.settle(kind, i, rel);
-      if (t[i + 1] !== 0) left++;
+      if (t[i + 1] === 0) continue;
+      if (((rel - t[i + due]) | 0) >= 0 && !this.settle(kind, i, rel)) continue;
+      left++;
     }
     if (left === 0) used[bucket >>> 5] &= ~bit;
   }

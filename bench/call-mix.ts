@@ -32,8 +32,11 @@ function sip(first: string, method: string, cseq: number, branch: string, toTag:
   ].join('\r\n');
 }
 
-/** One call as the capture agent sends it: each message as received, then as sent. */
-export function callPackets(): Buffer[] {
+/**
+ * One call's SIP messages at the proxy in capture order, each as received then as sent; the
+ * Call-ID is COUNTER_WIDTH zeros before TEMPLATE.
+ */
+export function callMessages(): string[] {
   const req = (m: string, cseq: number, toTag: boolean, b: string) =>
     sip(`${m} sip:bob@example.com SIP/2.0`, m, cseq, b, toTag);
   const res = (code: string, m: string, cseq: number, b: string) =>
@@ -47,9 +50,14 @@ export function callPackets(): Buffer[] {
     [req('BYE', 2, true, 'z9hG4bKbye1'), req('BYE', 2, true, 'z9hG4bKbye2')],
     [res('200 OK', 'BYE', 2, 'z9hG4bKbye2'), res('200 OK', 'BYE', 2, 'z9hG4bKbye1')],
   ];
-  return pairs
-    .flat()
-    .map((payload, i) => edgePacket(payload, 1_795_600_000 + (i >= 10 ? 90 : 0), i * 20_000));
+  return pairs.flat();
+}
+
+/** One call as the capture agent sends it: each message as received, then as sent. */
+export function callPackets(): Buffer[] {
+  return callMessages().map((payload, i) =>
+    edgePacket(payload, 1_795_600_000 + (i >= 10 ? 90 : 0), i * 20_000),
+  );
 }
 
 export interface CallMixResult {

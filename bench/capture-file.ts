@@ -7,7 +7,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { LinkType } from '../src/capture/index.js';
 import { ethernet, ipv4, pcap, pcapng, TCP_ACK, TCP_PSH, tcp, udp } from '../test/capture/build.js';
 import { REALISTIC_200_OK } from '../test/helpers/sip.js';
-import { TEMPLATE_CALL_ID } from './packets.js';
+import { TEMPLATE as CALL_TEMPLATE, callMessages } from './call-mix.js';
+import { COUNTER_WIDTH, TEMPLATE_CALL_ID } from './packets.js';
 
 const BATCH = 10_000;
 
@@ -24,6 +25,45 @@ function frame(n: number, tcpSeq: { value: number }): Uint8Array {
   const e = { src: '10.20.30.1', dst: '10.20.30.40', srcPort: 5060, dstPort: 5060 };
   const ip = ipv4(e, 17, udp(e, message));
   return n % 10 === 7 ? ethernet(ip, [{ tpid: 0x8100, vid: 100 }]) : ethernet(ip);
+}
+
+/**
+ * Writes a pcap of whole calls at a proxy traced in and out (bench/call-mix.ts: INVITE, 100,
+ * 180, 200, ACK, BYE and its 200, 14 packets a call), about `packets` packets: a call every
+ * millisecond, its messages 20 ms apart and the BYE 90 s after the answer, each call its own
+ * Call-ID. The call KPIs follow every call of it, unlike the 200 OKs of `generate`.
+ */
+export function generateCalls(path: string, packets: number): number {
+  const messages = callMessages();
+  const e = { src: '10.20.30.1', dst: '10.20.30.40', srcPort: 5060, dstPort: 5060 };
+  const calls = Math.ceil(packets / messages.length);
+  const records: Array<{ at: number; data: Uint8Array }> = [];
+  for (let c = 0; c < calls; c++) {
+    const callId = String(c).padStart(COUNTER_WIDTH, '0');
+    for (let i = 0; i < messages.length; i++) {
+      const at = c * 1_000 + i * 20_000 + (i >= 10 ? 90_000_000 : 0);
+      const sip = messages[i].replace(
+        `${'0'.repeat(COUNTER_WIDTH)}${CALL_TEMPLATE}`,
+        `${callId}${CALL_TEMPLATE}`,
+      );
+      records.push({ at, data: ethernet(ipv4(e, 17, udp(e, sip))) });
+    }
+  }
+  records.sort((a, b) => a.at - b.at);
+  const fd = openSync(path, 'w');
+  for (let start = 0; start < records.length; start += BATCH) {
+    const file = pcap(
+      records.slice(start, start + BATCH).map((r) => ({
+        sec: 1_795_600_000 + Math.floor(r.at / 1_000_000),
+        frac: r.at % 1_000_000,
+        data: r.data,
+      })),
+      { linkType: LinkType.ETHERNET },
+    );
+    writeSync(fd, start === 0 ? file : file.subarray(24));
+  }
+  closeSync(fd);
+  return records.length;
 }
 
 /** Writes `packets` frames to `path` as pcap, or as pcapng when `ng`. */

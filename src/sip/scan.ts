@@ -528,6 +528,16 @@ function optionalField(buf: Uint8Array, p: number, nameStop: number): number {
   return 0;
 }
 
+/**
+ * The optional field a header line can be by its first letter, lower-cased (v Via, f From,
+ * r Reason, e Expires): a line whose field is not (or no longer) looked for costs one load.
+ */
+const FIELD_BY_LETTER = new Uint8Array(256);
+FIELD_BY_LETTER[118] = SCAN_VIA_BRANCH;
+FIELD_BY_LETTER[102] = SCAN_FROM_TAG;
+FIELD_BY_LETTER[114] = SCAN_REASON;
+FIELD_BY_LETTER[101] = SCAN_EXPIRES;
+
 /** Where a header name starting at buf[p] ends: at the colon or white space, or at stop. */
 function nameEnd(buf: Uint8Array, p: number, stop: number): number {
   let q = p + 1;
@@ -637,7 +647,7 @@ export function scanSipMessage(
     while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end);
     // Only Call-ID/i, CSeq and To/t matter; most lines (Via, From, Route...) end here.
     const lower = first | 0x20;
-    if (locate !== 0 && (lower === 118 || lower === 102 || lower === 114 || lower === 101)) {
+    if ((FIELD_BY_LETTER[lower] & locate) !== 0) {
       const nameStop = nameEnd(buf, p, stop);
       const field = optionalField(buf, p, nameStop) & locate;
       const v = field === 0 ? -1 : valueStart(buf, nameStop, stop);

@@ -193,8 +193,9 @@ class Buckets {
    * One bit a bucket, set when an entry is placed in it and cleared by the sweep when it finds the
    * bucket empty: a lookup of an unknown key reads this small array instead of two cold buckets
    * of a table of tens of megabytes, and the sweep skips empty buckets without touching them.
+   * Int32, not Uint32: a word with bit 31 set then stays an integer to V8, not a double.
    */
-  readonly used: Uint32Array;
+  readonly used: Int32Array;
   b1 = 0;
   b2 = 0;
   /** The bucket the expiry sweep visits next. */
@@ -207,7 +208,7 @@ class Buckets {
     while (buckets * WAYS < maxEntries) buckets *= 2;
     this.mask = buckets - 1;
     this.t = new Uint32Array(buckets * WAYS * words);
-    this.used = new Uint32Array(Math.ceil(buckets / 32));
+    this.used = new Int32Array(Math.ceil(buckets / 32));
   }
 
   /** Marks the bucket of entry `i` (a word offset) as holding an entry. */

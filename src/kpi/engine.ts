@@ -891,24 +891,16 @@ export class KpiEngine {
     let first1 = -1;
     let free2 = 0;
     let first2 = -1;
-    let victim = -1;
-    let victimRank = Number.POSITIVE_INFINITY;
     for (let pass = 0; pass < 2; pass++) {
       const base = pass === 0 ? b.b1 : b.b2;
       if (pass === 1 && base === b.b1) break;
       for (let i = base; i < base + stride; i += words) {
-        if (t[i + 1] !== 0) this.settle(kind, i, rel);
-        if (t[i + 1] === 0) {
-          if (pass === 0) {
-            if (free1++ === 0) first1 = i;
-          } else if (free2++ === 0) first2 = i;
-          continue;
-        }
-        const rank = ((t[i + deadline] - rel) | 0) + (this.lingers(kind, t, i) ? 0 : 2 ** 32);
-        if (rank < victimRank) {
-          victimRank = rank;
-          victim = i;
-        }
+        // An entry not yet due costs no call.
+        if (t[i + 1] !== 0 && ((rel - t[i + deadline]) | 0) >= 0) this.settle(kind, i, rel);
+        if (t[i + 1] !== 0) continue;
+        if (pass === 0) {
+          if (free1++ === 0) first1 = i;
+        } else if (free2++ === 0) first2 = i;
       }
     }
     if (free1 > 0 && free1 >= free2) {
@@ -918,6 +910,21 @@ export class KpiEngine {
     if (free2 > 0) {
       b.mark(first2);
       return first2;
+    }
+    // Both buckets full (and settled): the victim is a lingering entry before an open one, then
+    // the one closest to its deadline.
+    let victim = -1;
+    let victimRank = Number.POSITIVE_INFINITY;
+    for (let pass = 0; pass < 2; pass++) {
+      const base = pass === 0 ? b.b1 : b.b2;
+      if (pass === 1 && base === b.b1) break;
+      for (let i = base; i < base + stride; i += words) {
+        const rank = ((t[i + deadline] - rel) | 0) + (this.lingers(kind, t, i) ? 0 : 2 ** 32);
+        if (rank < victimRank) {
+          victimRank = rank;
+          victim = i;
+        }
+      }
     }
     this.evict(kind, t, victim);
     return victim;

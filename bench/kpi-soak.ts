@@ -47,13 +47,18 @@ export interface KpiSoakResult {
   maxRssMiB: number;
   maxHeapMiB: number;
   activeSessions: number;
+  /** evicted dialogs that were still up at the end (the rest had their BYE find no dialog) */
+  cutUp: number;
   evictions: { attempts: number; linger: number; dialogs: number };
   dedupeEvictions: number;
   /** the furthest the loop fell behind its schedule, in ms */
   maxLagMs: number;
   /** "elapsed rss heap active" lines, one per sample */
   samples: string[];
-  /** what did not add up; empty when every count is what was sent */
+  /**
+   * What did not add up; empty when every count is what was sent, evicted dialogs (cut, and
+   * counted) accounted for.
+   */
   mismatches: string[];
 }
 
@@ -194,12 +199,18 @@ export async function runKpiSoak({ seconds, rate, flags, log }: KpiSoakOptions):
   const attempts = await exporter.registry.getSingleMetric('sip_session_attempts_total')?.get();
   const answered = attempts?.values.find((v) => v.labels.outcome === 'answered')?.value ?? 0;
   check('answered attempts', answered, calls);
-  check('active sessions', s.activeSessions, calls - ended);
+  // An evicted dialog is cut, and counted: if it would still be up at the end it is missing from
+  // the active count, else the BYE that would have ended it finds no dialog. The two shortfalls
+  // add up to the evictions exactly, or something was lost uncounted.
+  const cutUp = calls - ended - s.activeSessions;
+  const cutEnded = s.unmatchedByes - ended;
+  if (cutUp < 0 || cutEnded < 0 || cutUp + cutEnded !== s.dialogEvictions)
+    mismatches.push(
+      `active sessions ${s.activeSessions} (expected ${calls - ended}) and unmatched BYEs ${s.unmatchedByes} (expected ${ended}) are off by ${cutUp + cutEnded}, not by the ${s.dialogEvictions} dialogs evicted`,
+    );
   // 100, 180 and 200 per call, the BYE's 200 per ended call: the out copies are dedupe hits.
   check('responses counted', exporter.counter.countedResponses(), 3 * calls + ended);
   check('packets not OK', errors, 0);
-  // Each BYE is traced twice: its second copy finds the dialog ended already.
-  check('unmatched BYEs', s.unmatchedByes, ended);
   return {
     seconds,
     rate,
@@ -210,6 +221,7 @@ export async function runKpiSoak({ seconds, rate, flags, log }: KpiSoakOptions):
     maxRssMiB: Math.max(maxRss, peakRss()) / MiB,
     maxHeapMiB: maxHeap / MiB,
     activeSessions: s.activeSessions,
+    cutUp,
     evictions: { attempts: s.attemptEvictions, linger: s.lingerEvictions, dialogs: s.dialogEvictions },
     dedupeEvictions: Number(
       (await exporter.registry.getSingleMetric('sip_exporter_dedupe_evictions_total')?.get())?.values[0]
@@ -253,7 +265,11 @@ export function soakArguments(args: string[]): Omit<KpiSoakOptions, 'log'> {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** Prints the soak's figures; returns false when it must fail. */
+/**
+ * Prints the soak's figures; returns false when it must fail: a count that does not add up, or
+ * an open attempt evicted (its outcome is lost). Evicted dialogs and lingering attempts are
+ * counted losses, reported above; size the tables to avoid them.
+ */
 export function printKpiSoak(r: KpiSoakResult): boolean {
   const e = r.evictions;
   console.log(
@@ -272,11 +288,13 @@ export function printKpiSoak(r: KpiSoakResult): boolean {
     `  max RSS                : ${r.maxRssMiB.toFixed(0)} MiB (heap at most ${r.maxHeapMiB.toFixed(1)} MiB)`,
   );
   console.log(`  active sessions at end : ${fmt(r.activeSessions)}`);
-  console.log(`  KPI evictions          : attempts ${e.attempts}, linger ${e.linger}, dialogs ${e.dialogs}`);
+  console.log(
+    `  KPI evictions          : attempts ${e.attempts}, linger ${e.linger}, dialogs ${e.dialogs} (${fmt(r.cutUp)} still up at the end, ${fmt(e.dialogs - r.cutUp)} whose BYE found none)`,
+  );
   console.log(`  dedupe evictions       : ${fmt(r.dedupeEvictions)}`);
   console.log(`  most behind schedule   : ${r.maxLagMs.toFixed(0)} ms`);
   for (const m of r.mismatches) console.log(`  MISMATCH ${m}`);
-  return r.mismatches.length === 0 && e.attempts + e.linger + e.dialogs === 0;
+  return r.mismatches.length === 0 && e.attempts === 0;
 }
 
 /**

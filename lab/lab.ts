@@ -164,6 +164,12 @@ export interface KamailioHandle {
   process: LabProcess;
   /** everything Kamailio logged so far */
   output: () => string;
+  /**
+   * Everything Kamailio logged, once nothing new has come for `quietMs` (at most 10 s): a worker
+   * writes the line of a local reply after the reply is on the wire, so a test that reads the
+   * lines right after sipp is done can miss the last few.
+   */
+  settledOutput: (quietMs?: number) => Promise<string>;
 }
 
 /**
@@ -200,7 +206,21 @@ export async function startKamailio(
   const output =
     syslogSocket === undefined ? () => process_.log() : () => readText(join(lab.dir, `${name}.lines`));
   await waitFor(`${name} to bind`, () => output().includes('SO_RCVBUF is finally'), 15_000);
-  return { port, process: process_, output };
+  const settledOutput = async (quietMs = 300) => {
+    let text = output();
+    let quietSince = Date.now();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() - quietSince < quietMs && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = output();
+      if (now.length !== text.length) {
+        text = now;
+        quietSince = Date.now();
+      }
+    }
+    return text;
+  };
+  return { port, process: process_, output, settledOutput };
 }
 
 /**

@@ -284,8 +284,7 @@ describe('lab: per-peer counts from Kamailio log lines through rsyslog equal wha
           }
         }
         if (format === 'xlog') {
-          const trying = kamailio
-            .output()
+          const trying = (await kamailio.settledOutput())
             .split('\n')
             .filter((l) => /sip_response code=100 .* dst_ip=127\.0\.0\.4 /.test(l)).length;
           expect(trying).toBeGreaterThan(0);

@@ -58,7 +58,8 @@ export class CallIdExemplars {
   private readonly lengths = new Uint16Array(CALL_ID_SLOTS);
   private readonly bytes = new Uint8Array(CALL_ID_SLOTS * SLOT_BYTES);
   private readonly rememberEveryMs: number;
-  private nextRemember = Number.NEGATIVE_INFINITY;
+  /** when the memory last kept a Call-ID, on the expiry clock */
+  private lastRemember = Number.NEGATIVE_INFINITY;
   /** Never fatal: invalid UTF-8 becomes U+FFFD. A leading BOM is kept, as the call sent it. */
   private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   private readonly encoder = new TextEncoder();
@@ -95,12 +96,14 @@ export class CallIdExemplars {
    */
   remember(o: Observation, m: KpiMessage): void {
     const now = o.now;
-    // A clock that went back re-arms at once rather than stalling until it catches up.
-    if (now < this.nextRemember && now >= this.nextRemember - this.rememberEveryMs) return;
+    // A clock that went back re-arms at once rather than stalling until it catches up. Compared
+    // with the time kept, not with a deadline less the pace: (now + pace) - pace can come out a
+    // hair above now, and a second INVITE in the same instant would then be kept too.
+    if (now >= this.lastRemember && now < this.lastRemember + this.rememberEveryMs) return;
     const ref = o.callId;
     const engine = this.engine;
     if (engine === null || ref.length === 0) return;
-    this.nextRemember = now + this.rememberEveryMs;
+    this.lastRemember = now;
     engine.attemptKeyOf(m);
     const hi = engine.keyHi;
     const slot = hi & (CALL_ID_SLOTS - 1);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { SOURCE_HEP } from '../../src/count/node-sources.js';
@@ -68,6 +69,23 @@ describe('CallIdExemplars', () => {
     feed({ status: 180, callId: bytes('third@example.com'), toTag: 't3', ms: T0 + 200_000, now: 200_000 });
     expect(await exemplar('timeout')).toMatch(/^ # \{call_id="first@example.com"\} 1 \d+\.\d{3}$/);
     expect(callIds.stats.taken).toBe(1);
+  });
+
+  it('keeps one Call-ID per pace whatever the instant, even one whose sum with the pace rounds', async () => {
+    // (1005.921577 + 190000 / 8192) - 190000 / 8192 is a hair above 1005.921577 in doubles.
+    expect(1005.921577 + 190_000 / 8192 - 190_000 / 8192).toBeGreaterThan(1005.921577);
+    await fc.assert(
+      fc.asyncProperty(fc.double({ min: 0, max: 1e10, noNaN: true }), async (now) => {
+        const { callIds, feed, exemplar } = setup();
+        feed({ callId: bytes('first@example.com'), ms: T0, now });
+        feed({ callId: bytes('second@example.com'), fromTag: 'f2', ms: T0 + 1, now });
+        const later = now + 200_000;
+        feed({ status: 180, callId: bytes('third@example.com'), toTag: 't3', ms: T0 + 200_000, now: later });
+        expect(await exemplar('timeout')).toMatch(/^ # \{call_id="first@example.com"\} 1 \d+\.\d{3}$/);
+        expect([callIds.stats.taken, callIds.stats.unnamed]).toEqual([1, 1]);
+      }),
+      { numRuns: 200, examples: [[1005.921577]] },
+    );
   });
 
   it('keeps a long Call-ID whole up to a UTF-8 boundary and counts it as truncated', async () => {

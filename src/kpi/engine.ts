@@ -176,6 +176,12 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
+/** Whether the engine can read `m` at all: a node index in range and a capture time. */
+function acceptable(m: KpiMessage): boolean {
+  const node = m.node;
+  return node >= 0 && node <= 0xfffe && node === Math.floor(node) && Number.isFinite(m.captureMs);
+}
+
 /** Where the engine leaves the key it has just computed. */
 interface KeyHolder {
   readonly kHi: number;
@@ -229,17 +235,9 @@ class Buckets {
   find(k: KeyHolder): number {
     const kHi = k.kHi;
     const kLo = k.kLo;
-    const mask = this.mask;
-    // Both buckets from kHi alone, so that holds() can probe for an attempt by its Call-ID part.
-    const b1 = kHi & mask;
-    let b2 = Math.imul(kHi, 0x9e3779b1);
-    b2 = ((b2 >>> 16) | (b2 << 16)) & mask;
-    if (b2 === b1) b2 = (b1 ^ 1) & mask;
+    const busy = this.pick(kHi);
+    if (busy === 0) return -1;
     const stride = WAYS * this.words;
-    this.b1 = b1 * stride;
-    this.b2 = b2 * stride;
-    const used = this.used;
-    if (((used[b1 >>> 5] >>> (b1 & 31)) & 1) === 0 && ((used[b2 >>> 5] >>> (b2 & 31)) & 1) === 0) return -1;
     const t = this.t;
     for (let i = this.b1, end = i + stride; i < end; i += this.words)
       if (t[i + 1] === kLo && t[i] === kHi) return i;
@@ -252,21 +250,34 @@ class Buckets {
   /** Whether an entry in use has the key half `k.kHi`, in either of the buckets find() would read. */
   holds(k: KeyHolder): boolean {
     const kHi = k.kHi;
+    const busy = this.pick(kHi);
+    const stride = WAYS * this.words;
+    const t = this.t;
+    if ((busy & 1) !== 0)
+      for (let i = this.b1, end = i + stride; i < end; i += this.words)
+        if (t[i] === kHi && t[i + 1] !== 0) return true;
+    if ((busy & 2) !== 0)
+      for (let i = this.b2, end = i + stride; i < end; i += this.words)
+        if (t[i] === kHi && t[i + 1] !== 0) return true;
+    return false;
+  }
+
+  /**
+   * Sets b1 and b2 to the word offsets of the two buckets of key half `kHi` (both from kHi alone,
+   * so that holds() can probe for an attempt by its Call-ID part); returns which of them the
+   * bucket bits mark as holding an entry (1 the first, 2 the second).
+   */
+  private pick(kHi: number): number {
     const mask = this.mask;
     const b1 = kHi & mask;
     let b2 = Math.imul(kHi, 0x9e3779b1);
     b2 = ((b2 >>> 16) | (b2 << 16)) & mask;
     if (b2 === b1) b2 = (b1 ^ 1) & mask;
-    const used = this.used;
     const stride = WAYS * this.words;
-    const t = this.t;
-    if (((used[b1 >>> 5] >>> (b1 & 31)) & 1) !== 0)
-      for (let i = b1 * stride, end = i + stride; i < end; i += this.words)
-        if (t[i] === kHi && t[i + 1] !== 0) return true;
-    if (((used[b2 >>> 5] >>> (b2 & 31)) & 1) !== 0)
-      for (let i = b2 * stride, end = i + stride; i < end; i += this.words)
-        if (t[i] === kHi && t[i + 1] !== 0) return true;
-    return false;
+    this.b1 = b1 * stride;
+    this.b2 = b2 * stride;
+    const used = this.used;
+    return ((used[b1 >>> 5] >>> (b1 & 31)) & 1) | (((used[b2 >>> 5] >>> (b2 & 31)) & 1) << 1);
   }
 }
 
@@ -377,8 +388,7 @@ export class KpiEngine {
 
   /** Reads one message. Never throws on any field values. */
   handle(m: KpiMessage): void {
-    const node = m.node;
-    if (!(node >= 0 && node <= 0xfffe && node === Math.floor(node)) || !Number.isFinite(m.captureMs)) {
+    if (!acceptable(m)) {
       this.stats.rejected++;
       return;
     }
@@ -410,8 +420,7 @@ export class KpiEngine {
    * enters the low half, beside the node.
    */
   private attemptKey(m: KpiMessage, kind: number): void {
-    const salt = m.node * 4 + (kind === 0 ? 1 : 2);
-    this.kHi = fmix((m.callIdHi ^ fmix(salt)) >>> 0);
+    const salt = this.attemptKeyHi(m, kind);
     this.kLo =
       ((fmix(m.callIdLo ^ fmix(m.fromTagHi ^ fmix(m.fromTagLo ^ Math.imul(salt, 0x9e3779b1)))) & 0xffff0000) |
         (m.node + 1)) >>>
@@ -425,17 +434,20 @@ export class KpiEngine {
    * captureMs and now. When it returns true it has done what handle() would have done.
    */
   quietResponse(m: KpiMessage): boolean {
-    if (this.legs !== null) return false;
-    const node = m.node;
     // handle() counts what it rejects.
-    if (!(node >= 0 && node <= 0xfffe && node === Math.floor(node)) || !Number.isFinite(m.captureMs))
-      return false;
+    if (this.legs !== null || !acceptable(m)) return false;
     const method = m.method;
     if (method !== INVITE && method !== REGISTER) return false;
     this.expire(Number.isFinite(m.now) ? m.now : this.origin);
-    const salt = node * 4 + (method === INVITE ? 1 : 2);
-    this.kHi = fmix((m.callIdHi ^ fmix(salt)) >>> 0);
+    this.attemptKeyHi(m, method === INVITE ? 0 : F_REGISTER);
     return !this.attempts.holds(this);
+  }
+
+  /** Sets kHi, the half of an attempt's key from Call-ID, node and kind; returns their salt. */
+  private attemptKeyHi(m: KpiMessage, kind: number): number {
+    const salt = m.node * 4 + (kind === 0 ? 1 : 2);
+    this.kHi = fmix((m.callIdHi ^ fmix(salt)) >>> 0);
+    return salt;
   }
 
   /** The dialog's key is the same whichever side sends the BYE: the two tags are combined. */

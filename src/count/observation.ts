@@ -147,12 +147,8 @@ export class Observation {
     this.method = scan.method;
     this.cseqNumber = scan.cseqNumber;
     this.callId.setBytes(buf, scan.callIdStart, scan.callIdEnd);
-    this.fromTag.setBytes(buf, scan.fromTagStart, scan.fromTagEnd);
     this.toTag.setBytes(buf, scan.toTagStart, scan.toTagEnd);
-    this.viaBranch.setBytes(buf, scan.viaBranchStart, scan.viaBranchEnd);
-    this.reasonProtocol = scan.reasonProtocol;
-    this.reasonCause = scan.reasonCause;
-    this.expiresZero = scan.expiresZero;
+    this.setOptional(scan, buf);
     if (scan.deferred !== 0) {
       this.deferredScan = scan;
       this.deferredBuf = buf;
@@ -170,6 +166,11 @@ export class Observation {
     const buf = this.deferredBuf!;
     this.dropDeferred();
     readDeferredFields(buf, scan);
+    this.setOptional(scan, buf);
+  }
+
+  /** The optional fields (sip/scan SCAN_*) as the scan of buf has them. */
+  private setOptional(scan: SipMessageScan, buf: Uint8Array): void {
     this.fromTag.setBytes(buf, scan.fromTagStart, scan.fromTagEnd);
     this.viaBranch.setBytes(buf, scan.viaBranchStart, scan.viaBranchEnd);
     this.reasonProtocol = scan.reasonProtocol;

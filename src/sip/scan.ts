@@ -702,39 +702,30 @@ export function scanSipMessage(
   // What is pending but was not located is absent: the walk stops early only once every field
   // is located or ruled out, and what rules one out (the start line, then a response's CSeq) is
   // applied to `pending` here in the same way or more narrowly.
-  if ((optional & SCAN_DEFER) !== 0) {
-    let deferred = 0;
-    if ((pending & SCAN_VIA_BRANCH) !== 0 && viaAt >= 0) {
-      deferred |= SCAN_VIA_BRANCH;
-      out.viaAt = viaAt;
-      out.viaStop = viaStop;
-    }
-    if ((pending & SCAN_FROM_TAG) !== 0 && fromAt >= 0) {
-      deferred |= SCAN_FROM_TAG;
-      out.fromAt = fromAt;
-      out.fromStop = fromStop;
-    }
-    if ((pending & SCAN_REASON) !== 0 && reasonAt >= 0) {
-      deferred |= SCAN_REASON;
-      out.reasonAt = reasonAt;
-      out.reasonStop = reasonStop;
-    }
-    if ((pending & SCAN_EXPIRES) !== 0 && expiresAt >= 0) {
-      deferred |= SCAN_EXPIRES;
-      out.expiresAt = expiresAt;
-      out.expiresStop = expiresStop;
-    }
-    out.deferred = deferred;
-    return OK;
+  let deferred = 0;
+  if ((pending & SCAN_VIA_BRANCH) !== 0 && viaAt >= 0) {
+    deferred |= SCAN_VIA_BRANCH;
+    out.viaAt = viaAt;
+    out.viaStop = viaStop;
   }
-  if ((pending & SCAN_VIA_BRANCH) !== 0 && viaAt >= 0)
-    readViaBranch(buf, viaAt, trimEnd(buf, viaAt, viaStop), out);
-  if ((pending & SCAN_FROM_TAG) !== 0 && fromAt >= 0)
-    readFromTag(buf, fromAt, trimEnd(buf, fromAt, fromStop), out);
-  if ((pending & SCAN_REASON) !== 0 && reasonAt >= 0)
-    readReason(buf, reasonAt, trimEnd(buf, reasonAt, reasonStop), out);
-  if ((pending & SCAN_EXPIRES) !== 0 && expiresAt >= 0)
-    readExpires(buf, expiresAt, trimEnd(buf, expiresAt, expiresStop), out);
+  if ((pending & SCAN_FROM_TAG) !== 0 && fromAt >= 0) {
+    deferred |= SCAN_FROM_TAG;
+    out.fromAt = fromAt;
+    out.fromStop = fromStop;
+  }
+  if ((pending & SCAN_REASON) !== 0 && reasonAt >= 0) {
+    deferred |= SCAN_REASON;
+    out.reasonAt = reasonAt;
+    out.reasonStop = reasonStop;
+  }
+  if ((pending & SCAN_EXPIRES) !== 0 && expiresAt >= 0) {
+    deferred |= SCAN_EXPIRES;
+    out.expiresAt = expiresAt;
+    out.expiresStop = expiresStop;
+  }
+  out.deferred = deferred;
+  // Read now unless asked to defer: the same reader either way.
+  if ((optional & SCAN_DEFER) === 0 && deferred !== 0) readDeferredFields(buf, out);
   return OK;
 }
 

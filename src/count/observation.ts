@@ -87,6 +87,14 @@ export class Observation {
   /** -1 when there is no readable CSeq number */
   cseqNumber = -1;
   readonly callId = new TextRef();
+  /**
+   * The Call-ID's 64-bit hash (KeyHasher over its text; 0, 0 without one), set by
+   * SipCounter.count before any measurement reads the observation (count/sip-counter hashCallId):
+   * the dedupe key and the call KPIs both start from it, so a message's Call-ID is hashed once.
+   * Int32 bits (`>>> 0` gives KeyHasher's uint32).
+   */
+  callIdHi = 0;
+  callIdLo = 0;
   readonly fromTag = new TextRef();
   readonly toTag = new TextRef();
   /** the branch parameter of the top Via */
@@ -134,14 +142,14 @@ export class Observation {
    * read yet (sip/scan SCAN_DEFER), and the buffer it read: readDeferred reads them on demand.
    */
   private deferredScan: SipMessageScan | null = null;
-  private deferredBuf: Uint8Array | null = null;
+  private deferredBuf: Buffer | null = null;
 
   /**
    * The step from a scanned SIP message to an observation, shared by every source that reads SIP
    * itself (HEP payloads, syslog's sip-message extractor): sets the SIP fields from the scan of
    * buf. Leaves node, times, addresses and listener to the source.
    */
-  setSip(scan: SipMessageScan, buf: Uint8Array): void {
+  setSip(scan: SipMessageScan, buf: Buffer): void {
     this.kind = scan.kind;
     this.statusCode = scan.statusCode;
     this.method = scan.method;

@@ -26,13 +26,20 @@ export const METHOD_OTHER = METHOD_LABELS.length - 1;
 export const METHOD_COUNT = METHOD_LABELS.length;
 export type MethodLabel = (typeof METHOD_LABELS)[number];
 
-// Buckets by length so that matching a method costs at most a few byte compares, no string.
-const byLength: Array<Array<{ bytes: Buffer; index: number }>> = [];
+/**
+ * Each registered method by its length and first letter, which no two share: matching a token is
+ * one table load and a compare of its bytes with one candidate, no string. Slot (length << 5) |
+ * (first byte & 31); 0 where no method fits.
+ */
+const MAX_METHOD_LENGTH = 9;
+const candidateBySlot = new Uint8Array((MAX_METHOD_LENGTH + 1) << 5);
+const methodBytes: Uint8Array[] = METHOD_LABELS.map((label) => Buffer.from(label, 'latin1'));
 for (let i = 1; i < METHOD_OTHER; i++) {
-  const bytes = Buffer.from(METHOD_LABELS[i], 'latin1');
-  const bucket = byLength[bytes.length] ?? [];
-  bucket.push({ bytes, index: i });
-  byLength[bytes.length] = bucket;
+  const bytes = methodBytes[i];
+  const slot = (bytes.length << 5) | (bytes[0] & 31);
+  if (bytes.length > MAX_METHOD_LENGTH || candidateBySlot[slot] !== 0)
+    throw new Error(`method ${METHOD_LABELS[i]} needs another slot`);
+  candidateBySlot[slot] = i;
 }
 
 /**
@@ -42,15 +49,12 @@ for (let i = 1; i < METHOD_OTHER; i++) {
 export function methodIndex(buf: Uint8Array, start: number, end: number): number {
   const length = end - start;
   if (length <= 0) return METHOD_UNKNOWN;
-  const bucket = byLength[length];
-  if (bucket === undefined) return METHOD_OTHER;
-  for (let b = 0; b < bucket.length; b++) {
-    const candidate = bucket[b].bytes;
-    let i = 0;
-    while (i < length && buf[start + i] === candidate[i]) i++;
-    if (i === length) return bucket[b].index;
-  }
-  return METHOD_OTHER;
+  if (length > MAX_METHOD_LENGTH) return METHOD_OTHER;
+  const index = candidateBySlot[(length << 5) | (buf[start] & 31)];
+  if (index === 0) return METHOD_OTHER;
+  const candidate = methodBytes[index];
+  for (let i = 0; i < length; i++) if (buf[start + i] !== candidate[i]) return METHOD_OTHER;
+  return index;
 }
 
 /** Method index for a string, as the syslog extractors find it. */

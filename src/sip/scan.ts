@@ -144,23 +144,14 @@ function isWhite(b: number): boolean {
   return b === SP || b === HT;
 }
 
-/** RFC 3261 `token` characters, which is what a method is made of. */
+/** RFC 3261 `token` characters (alphanumerics and -.!%*_+`'~), which is what a method is made of. */
+const TOKEN_CHARS = new Uint8Array(256);
+for (const c of "-.!%*_+`'~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TOKEN_CHARS[c.charCodeAt(0)] = 1;
+
+/** One table load: a method is read from every message, a chain of range compares cost more. */
 function isTokenChar(b: number): boolean {
-  return (
-    (b >= 97 && b <= 122) ||
-    (b >= 65 && b <= 90) ||
-    (b >= 48 && b <= 57) ||
-    b === DASH ||
-    b === 46 || // .
-    b === 33 || // !
-    b === 37 || // %
-    b === 42 || // *
-    b === 95 || // _
-    b === 43 || // +
-    b === 96 || // `
-    b === 39 || // '
-    b === 126 // ~
-  );
+  return TOKEN_CHARS[b] === 1;
 }
 
 /**
@@ -238,48 +229,10 @@ function readCSeq(buf: Uint8Array, p: number, stop: number, out: SipMessageScan)
   }
   if (digits === 0 || digits > 10) return;
   out.cseqNumber = n;
-  while (p < stop && (isWhite(buf[p]) || buf[p] === CR || buf[p] === LF)) p++;
+  p = skip(buf, p, stop, C_WHITE | C_LINE);
   const methodStart = p;
   while (p < stop && isTokenChar(buf[p])) p++;
   out.cseqMethod = methodIndex(buf, methodStart, p);
-}
-
-/** Finds the `tag` header parameter of a To value; a `;tag=` inside <...> belongs to the URI. */
-function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
-  let q = p;
-  while (q < stop && buf[q] !== LT && buf[q] !== SEMI) q++;
-  if (q < stop && buf[q] === LT) {
-    while (q < stop && buf[q] !== GT) q++;
-    p = q;
-  }
-  while (p < stop) {
-    if (buf[p] !== SEMI) {
-      p++;
-      continue;
-    }
-    p++;
-    while (p < stop && isWhite(buf[p])) p++;
-    if (
-      p + 3 <= stop &&
-      (buf[p] | 0x20) === 116 &&
-      (buf[p + 1] | 0x20) === 97 &&
-      (buf[p + 2] | 0x20) === 103
-    ) {
-      let v = p + 3;
-      while (v < stop && isWhite(buf[v])) v++;
-      if (v < stop && buf[v] === EQUALS) {
-        v++;
-        while (v < stop && isWhite(buf[v])) v++;
-        const tagStart = v;
-        while (v < stop && buf[v] !== SEMI && buf[v] !== CR && buf[v] !== LF && !isWhite(buf[v])) v++;
-        if (v > tagStart) {
-          out.toTagStart = tagStart;
-          out.toTagEnd = v;
-        }
-        return;
-      }
-    }
-  }
 }
 
 // Byte classes for the parameter scans below: one table load per byte instead of a chain of
@@ -314,6 +267,41 @@ function skip(buf: Uint8Array, p: number, stop: number, classes: number): number
 function skipUntil(buf: Uint8Array, p: number, stop: number, classes: number): number {
   while (p < stop && (BYTE_CLASS[buf[p]] & classes) === 0) p++;
   return p;
+}
+
+/**
+ * Finds the `tag` header parameter of a To value; a `;tag=` inside <...> belongs to the URI. The
+ * walk to the closing `>` is Buffer#indexOf (memchr): a URI is most of the value.
+ */
+function readToTag(buf: Buffer, p: number, stop: number, out: SipMessageScan): void {
+  const q = skipUntil(buf, p, stop, C_LT | C_SEMI);
+  if (q < stop && buf[q] === LT) {
+    const gt = buf.indexOf(GT, q + 1);
+    p = gt < 0 || gt > stop ? stop : gt;
+  }
+  for (;;) {
+    p = skipUntil(buf, p, stop, C_SEMI);
+    if (p >= stop) return;
+    p = skip(buf, p + 1, stop, C_WHITE);
+    if (
+      p + 3 <= stop &&
+      (buf[p] | 0x20) === 116 &&
+      (buf[p + 1] | 0x20) === 97 &&
+      (buf[p + 2] | 0x20) === 103
+    ) {
+      let v = skip(buf, p + 3, stop, C_WHITE);
+      if (v < stop && buf[v] === EQUALS) {
+        v = skip(buf, v + 1, stop, C_WHITE);
+        const tagStart = v;
+        v = skipUntil(buf, v, stop, C_SEMI | C_LINE | C_WHITE);
+        if (v > tagStart) {
+          out.toTagStart = tagStart;
+          out.toTagEnd = v;
+        }
+        return;
+      }
+    }
+  }
 }
 
 /**
@@ -562,7 +550,7 @@ function valueStart(buf: Uint8Array, nameStop: number, stop: number): number {
  * Reads a From tag as a To tag is read, into a scratch scan of the same shape: the To reader stays
  * exactly the one the hot path has always run, and its stores see one class only.
  */
-function readFromTag(buf: Uint8Array, v: number, stop: number, out: SipMessageScan): void {
+function readFromTag(buf: Buffer, v: number, stop: number, out: SipMessageScan): void {
   fromScratch.toTagStart = -1;
   fromScratch.toTagEnd = -1;
   readToTag(buf, v, stop, fromScratch);
@@ -733,7 +721,7 @@ export function scanSipMessage(
  * Reads the optional fields a SCAN_DEFER scan of `buf` located (out.deferred), as the scan would
  * have read them at once; clears out.deferred. `buf` must be the buffer that scan read.
  */
-export function readDeferredFields(buf: Uint8Array, out: SipMessageScan): void {
+export function readDeferredFields(buf: Buffer, out: SipMessageScan): void {
   const deferred = out.deferred;
   out.deferred = 0;
   if ((deferred & SCAN_VIA_BRANCH) !== 0)

@@ -145,6 +145,15 @@ export class DedupeWindow {
   }
 
   /**
+   * Reads the first word of the key's bucket and returns it, changing nothing: a batch touches
+   * its keys' buckets in one loop before looking them up, so that their cache misses overlap.
+   */
+  touch(hi: number, keyLo: number): number {
+    const lo = (keyLo | 1) >>> 0;
+    return this.table[((lo ^ Math.imul(hi, 0x9e3779b1)) & this.bucketMask) * WAYS * WORDS];
+  }
+
+  /**
    * True when the key was seen within the window (a duplicate, counted in `hits`); otherwise
    * the key is remembered from `now` on. The window runs from the first sighting, so a message
    * retransmitted for longer than the window is counted again once it ends.

@@ -13,6 +13,8 @@ import type { NodeLabels } from './nodes.js';
 import { KIND_RESPONSE, type Observation } from './observation.js';
 
 const CODE_SLOTS = 600;
+/** Most dedupe lookups deferDedupe() queues before it looks them up; a recvmmsg batch is at most 256. */
+const MAX_DEFERRED = 256;
 
 /** Default of --metrics.max-series. */
 export const DEFAULT_MAX_SERIES = 20_000;
@@ -37,19 +39,38 @@ export interface SipCounterOptions {
   admitSeries?: (family: string) => ((labels: Readonly<Record<string, string>>) => boolean) | undefined;
 }
 
+/** Sets o.callIdHi and o.callIdLo: the Call-ID hashed alone, the start of every key made from it. */
+export function hashCallId(h: KeyHasher, o: Observation): void {
+  if (o.callId.length === 0) {
+    o.callIdHi = 0;
+    o.callIdLo = 0;
+    return;
+  }
+  h.begin().text(o.callId).end();
+  // Kept as int32 bits: a uint32 above 2^31 is no small integer to V8, and the field would hold
+  // a boxed double.
+  o.callIdHi = h.hi | 0;
+  o.callIdLo = h.lo | 0;
+}
+
 /**
  * Hashes the key by which a message is the same message seen again: node, kind, Call-ID, CSeq
- * number and method, and for a response its code and To tag. A byte-range field and a string field
- * with the same text hash alike, so HEP and syslog reports of one message share a key. Returns
- * false, hashing nothing, for a message without Call-ID or CSeq number: it is never deduplicated.
+ * number and method, and for a response its code and To tag. The Call-ID enters as its own hash
+ * (hashCallId, which must have run for `o`), the one the call KPIs key by: hashing its bytes
+ * once serves both. A byte-range field and a string field with the same text hash alike, so HEP
+ * and syslog reports of one message share a key. Returns false, hashing nothing, for a message
+ * without Call-ID or CSeq number: it is never deduplicated.
  */
 export function hashMessageKey(h: KeyHasher, o: Observation): boolean {
   if (o.cseqNumber < 0 || o.callId.length === 0) return false;
-  h.begin().uint32(o.kind).uint32(o.node).text(o.callId).uint32(o.cseqNumber).uint32(o.method);
-  if (o.kind === KIND_RESPONSE) {
-    h.uint32(o.statusCode);
-    if (o.toTag.length > 0) h.text(o.toTag);
-  }
+  // Kind (2 bits), method (under 2^12) and code (under 2^10; 0 for a request) in one word.
+  h.begin()
+    .uint32(o.kind | (o.method << 4) | (o.statusCode << 16))
+    .uint32(o.node)
+    .uint32(o.callIdHi)
+    .uint32(o.callIdLo)
+    .uint32(o.cseqNumber);
+  if (o.kind === KIND_RESPONSE && o.toTag.length > 0) h.text(o.toTag);
   h.end();
   return true;
 }
@@ -85,6 +106,17 @@ export class SipCounter {
   private readonly kpi: KpiObserver | undefined;
   /** per-peer counts (src/peers), set by the exporter */
   peers: PeerCounter | null = null;
+  /** between deferDedupe() and flush(): dedupe lookups wait in the deferred* arrays */
+  private deferring = false;
+  private deferredCount = 0;
+  private readonly deferredHi = new Uint32Array(MAX_DEFERRED);
+  private readonly deferredLo = new Uint32Array(MAX_DEFERRED);
+  private readonly deferredNow = new Float64Array(MAX_DEFERRED);
+  private readonly deferredNode = new Int32Array(MAX_DEFERRED);
+  /** (code << 8) | method; code 0 for a request */
+  private readonly deferredWhat = new Int32Array(MAX_DEFERRED);
+  /** what the bucket loads read, kept so that they are not optimised away */
+  touched = 0;
 
   constructor(
     registry: Registry,
@@ -147,15 +179,94 @@ export class SipCounter {
     // Both ends looked up once, for the KPIs (which copy the node received, and from whom) and
     // for the per-peer counts.
     peers?.resolve(o);
+    hashCallId(this.hasher, o);
     // Before the dedupe: the engine needs every copy, and the dedupe key has no Via branch.
     this.kpi?.observe(o);
     // The message's key, hashed once for every table that dedupes by it: this counter's, and the
     // per-peer one, which narrows it to direction and peer.
     const keyed = (this.dedupe !== null || peers !== null) && hashMessageKey(this.hasher, o);
     const deduped = keyed && this.dedupe !== null;
-    if (isResponse) this.countResponse(node, o.statusCode, method, deduped, o.now);
+    if (deduped && this.deferring) this.defer(isResponse, node, o.statusCode, method, o.now);
+    else if (isResponse) this.countResponse(node, o.statusCode, method, deduped, o.now);
     else this.countRequest(node, method, deduped, o.now);
     peers?.count(o, keyed, this.hasher);
+  }
+
+  /**
+   * From now until flush(), a message the dedupe decides on is queued with its key instead of
+   * looked up at once (at most MAX_DEFERRED; a full queue is flushed). For a source that hands
+   * over a batch (a recvmmsg read): flush() then looks every key's bucket up first, so that the
+   * cache misses of a table far larger than the caches (16 MiB by default) overlap instead of
+   * stalling one message at a time. Counts are exact and in arrival order either way; the source
+   * must call flush() before it returns to the event loop.
+   */
+  deferDedupe(): void {
+    this.deferring = this.dedupe !== null;
+  }
+
+  /** Counts what deferDedupe() queued, in arrival order, and ends the deferral. */
+  flush(): void {
+    this.deferring = false;
+    this.countDeferred();
+  }
+
+  private defer(isResponse: boolean, node: number, code: number, method: number, now: number): void {
+    let n = this.deferredCount;
+    if (n === MAX_DEFERRED) {
+      this.countDeferred();
+      n = 0;
+    }
+    this.deferredHi[n] = this.hasher.hi;
+    this.deferredLo[n] = this.hasher.lo;
+    this.deferredNow[n] = now;
+    this.deferredNode[n] = node;
+    // A request has code 0.
+    this.deferredWhat[n] = isResponse ? (code << 8) | method : method;
+    this.deferredCount = n + 1;
+  }
+
+  private countDeferred(): void {
+    const n = this.deferredCount;
+    if (n === 0) return;
+    this.deferredCount = 0;
+    const dedupe = this.dedupe!;
+    const his = this.deferredHi;
+    const los = this.deferredLo;
+    // One load per key, none depending on another: the CPU has them all in flight at once.
+    let touched = 0;
+    for (let i = 0; i < n; i++) touched ^= dedupe.touch(his[i], los[i]);
+    this.touched = touched;
+    for (let i = 0; i < n; i++) {
+      const what = this.deferredWhat[i];
+      const code = what >>> 8;
+      const node = this.deferredNode[i];
+      const now = this.deferredNow[i];
+      if (code !== 0) this.countResponseKey(node, code, what & 0xff, now, his[i], los[i]);
+      else this.countRequestKey(node, what, now, his[i], los[i]);
+    }
+  }
+
+  private countResponseKey(
+    node: number,
+    code: number,
+    method: number,
+    now: number,
+    hi: number,
+    lo: number,
+  ): void {
+    if (this.dedupe!.seen(hi, lo, now)) {
+      this.responseHits.value++;
+      return;
+    }
+    this.countResponse(node, code, method, false, now);
+  }
+
+  private countRequestKey(node: number, method: number, now: number, hi: number, lo: number): void {
+    if (this.dedupe!.seen(hi, lo, now)) {
+      this.requestHits.value++;
+      return;
+    }
+    this.countRequest(node, method, false, now);
   }
 
   private countResponse(node: number, code: number, method: number, keyed: boolean, now: number): void {

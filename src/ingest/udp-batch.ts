@@ -106,6 +106,9 @@ export type DatagramHandler = (buf: Buffer, start: number, end: number, sender: 
 /** Called once per batch, after its datagrams were handled. */
 export type BatchHandler = (datagrams: number, bytes: number) => void;
 
+/** Called once per batch before its first datagram (HepIngest.beginBatch). */
+export type BatchStartHandler = () => void;
+
 export interface UdpBatchOptions {
   host: string;
   port: number;
@@ -194,10 +197,11 @@ export class UdpBatchSocket {
     return this.native.receiveBufferSize;
   }
 
-  start(onDatagram: DatagramHandler, onBatch: BatchHandler): void {
+  start(onDatagram: DatagramHandler, onBatch: BatchHandler, onBatchStart?: BatchStartHandler): void {
     const { data, records, slot, stride } = this;
     this.native.start((count) => {
       const now = performance.now();
+      onBatchStart?.();
       let bytes = 0;
       for (let i = 0; i < count; i++) {
         const r = i * stride;

@@ -1,7 +1,13 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { type BatchHandler, type DatagramHandler, type ReusePort, UdpBatchSocket } from './udp-batch.js';
+import {
+  type BatchHandler,
+  type BatchStartHandler,
+  type DatagramHandler,
+  type ReusePort,
+  UdpBatchSocket,
+} from './udp-batch.js';
 
 /** How a listener's UDP datagrams reach JavaScript: recvmmsg batches, or dgram one by one. */
 export type UdpReceivePath = 'batch' | 'dgram';
@@ -12,7 +18,16 @@ export interface UdpReceiver {
   readonly port: number;
   /** SO_RCVBUF as the kernel granted it, which may be less than asked for */
   readonly receiveBufferSize: number;
-  start(onDatagram: DatagramHandler, onBatch: BatchHandler, onError: (err: Error) => void): void;
+  /**
+   * `onBatchStart` runs before the datagrams of a batch, `onBatch` after them; dgram hands
+   * datagrams over one by one and calls only `onBatch`, once each.
+   */
+  start(
+    onDatagram: DatagramHandler,
+    onBatch: BatchHandler,
+    onError: (err: Error) => void,
+    onBatchStart?: BatchStartHandler,
+  ): void;
   close(): Promise<void>;
 }
 
@@ -57,8 +72,13 @@ export class BatchReceiver implements UdpReceiver {
     return this.socket.receiveBufferSize;
   }
 
-  start(onDatagram: DatagramHandler, onBatch: BatchHandler): void {
-    this.socket.start(onDatagram, onBatch);
+  start(
+    onDatagram: DatagramHandler,
+    onBatch: BatchHandler,
+    _onError: (err: Error) => void,
+    onBatchStart?: BatchStartHandler,
+  ): void {
+    this.socket.start(onDatagram, onBatch, onBatchStart);
   }
 
   async close(): Promise<void> {

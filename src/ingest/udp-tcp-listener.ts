@@ -24,6 +24,12 @@ export interface UdpTcpListenerOptions {
   udpBatch: boolean;
   /** one datagram in buf[start, end), valid only during the call; `sender` is the source address */
   onDatagram: DatagramHandler;
+  /**
+   * Around the datagrams of one recvmmsg read (not called for dgram, which has no batches): the
+   * HEP listener lets its dedupe look a batch up at once (HepIngest.beginBatch).
+   */
+  onBatchStart?: () => void;
+  onBatchEnd?: () => void;
   /** a reader for one TCP connection */
   newStreamReader: (socket: Socket) => StreamReader;
   /**
@@ -139,15 +145,18 @@ export class UdpTcpListener {
     // Asked for once per listener; a family's series with equal labels add up when scraped.
     this.batches ??= this.self.udpBatches.cell({ listener: name });
     const batches = this.batches;
+    const { onBatchStart, onBatchEnd } = this.options;
     udp.start(
       this.options.onDatagram,
       (datagrams, length) => {
+        onBatchEnd?.();
         batches.value++;
         packets.value += datagrams;
         bytes.value += length;
       },
       (err) =>
         this.logger.error({ code: CODE.SRE_ERR_UDP, listener: name, err }, `${name}: udp socket error`),
+      onBatchStart,
     );
     this.self.udpReceivePath.cell({ listener: name, path: udp.path }, 1);
     this.self.udpDrops.watch(name, this.udpPort);

@@ -16,9 +16,10 @@ const CANCEL = METHOD_LABELS.indexOf('CANCEL');
 export const EXPIRE_INTERVAL_MS = 100;
 
 /**
- * The step from the counter's per-message Observation to the call-state engine: hashes the
- * Call-ID, tags and top Via branch (with the KeyHasher the dedupe uses, so equal text gives equal
- * keys whatever the source), copies the numbers, and hands one reused KpiMessage to the engine.
+ * The step from the counter's per-message Observation to the call-state engine: takes the
+ * Call-ID hash SipCounter.count made, hashes the tags and top Via branch (with the KeyHasher the
+ * dedupe uses, so equal text gives equal keys whatever the source), copies the numbers, and hands
+ * one reused KpiMessage to the engine.
  * It must see every copy of a message, so SipCounter calls it before the response dedupe.
  *
  * Syslog observations are not fed: a log line is one side of one message with no capture time
@@ -74,9 +75,9 @@ export class KpiObserver {
     m.method = method;
     m.status = o.statusCode;
     m.cseq = Math.max(o.cseqNumber, 0);
-    h.begin().text(o.callId).end();
-    m.callIdHi = h.hi;
-    m.callIdLo = h.lo;
+    // Hashed once for this message by SipCounter.count, which also keys the dedupe by it.
+    m.callIdHi = o.callIdHi >>> 0;
+    m.callIdLo = o.callIdLo >>> 0;
     const ends = this.ends;
     m.direction = ends === null ? DIRECTION_UNKNOWN : ends.direction;
     m.peer = ends === null ? 0 : ends.peer;

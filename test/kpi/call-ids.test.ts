@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { KeyHasher } from '../../src/count/key-hasher.js';
 import { SOURCE_HEP } from '../../src/count/node-sources.js';
 import { NodeLabels } from '../../src/count/nodes.js';
 import { KIND_REQUEST, KIND_RESPONSE, Observation } from '../../src/count/observation.js';
+import { hashCallId } from '../../src/count/sip-counter.js';
 import { CallIdExemplars } from '../../src/kpi/call-ids.js';
 import { KpiEngine } from '../../src/kpi/engine.js';
 import { KpiMetrics } from '../../src/kpi/metrics.js';
@@ -48,6 +50,7 @@ function setup() {
     o.timeSeconds = Math.floor(spec.ms / 1000);
     o.timeMicroseconds = (spec.ms % 1000) * 1000;
     o.now = spec.now;
+    hashCallId(new KeyHasher(), o);
     observer.observe(o);
   };
   const exemplar = async (outcome: string) =>

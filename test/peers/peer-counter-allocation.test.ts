@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { KeyHasher } from '../../src/count/key-hasher.js';
 import { NodeLabels } from '../../src/count/nodes.js';
 import { Observation } from '../../src/count/observation.js';
-import { hashMessageKey } from '../../src/count/sip-counter.js';
+import { hashCallId, hashMessageKey } from '../../src/count/sip-counter.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
 import { peersSchema, selfAddressesSchema } from '../../src/peers/config.js';
 import { PeerCounter } from '../../src/peers/peer-counter.js';
@@ -87,6 +87,7 @@ describe('per-peer counting', () => {
     const countPeers = (o: Observation) => {
       counter.resolve(o);
       ends += counter.direction + counter.peer;
+      hashCallId(hasher, o);
       counter.count(o, hashMessageKey(hasher, o), hasher);
     };
     const run = (n: number) => {

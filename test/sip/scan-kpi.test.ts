@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { KeyHasher } from '../../src/count/key-hasher.js';
 import { SOURCE_HEP } from '../../src/count/node-sources.js';
 import { Observation } from '../../src/count/observation.js';
+import { hashCallId } from '../../src/count/sip-counter.js';
 import type { KpiEngine } from '../../src/kpi/engine.js';
 import { KpiObserver } from '../../src/kpi/observer.js';
 import type { KpiMessage } from '../../src/kpi/types.js';
@@ -183,6 +185,7 @@ describe('reading From tag and Via branch only from the messages the call KPIs r
       o.listener = SOURCE_HEP;
       if (scanSipMessage(buf, 0, buf.length, out, optional) !== 0) return got;
       o.setSip(out, buf);
+      hashCallId(new KeyHasher(), o);
       observer.observe(o);
       return got;
     };

@@ -85,6 +85,19 @@ export class HepIngest {
   }
 
   /**
+   * Brackets packets handled back to back, as a recvmmsg read hands them over: their dedupe
+   * lookups wait until endBatch(), which does them together (SipCounter.deferDedupe). endBatch()
+   * must follow before the caller returns to the event loop.
+   */
+  beginBatch(): void {
+    this.counter.deferDedupe();
+  }
+
+  endBatch(): void {
+    this.counter.flush();
+  }
+
+  /**
    * Handles the packet in buf[start, end). `sender` names the node when the packet names none
    * (HEPv1, or HEPv3 without capture ID or name). Returns OK or the ParseError id; never throws:
    * a packet whose handling fails unexpectedly is counted as HEP_INTERNAL and dropped, so one

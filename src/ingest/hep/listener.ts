@@ -44,6 +44,8 @@ export function createHepListener(
       onDatagram: (buf, start, end, sender, now) => {
         ingest.handle(buf, start, end, sender, now);
       },
+      onBatchStart: () => ingest.beginBatch(),
+      onBatchEnd: () => ingest.endBatch(),
       newStreamReader: (socket) => {
         const sender = socket.remoteAddress ?? '';
         const packets = stats.packets.tcp;

@@ -136,6 +136,8 @@ function run(init: WorkerInit): void {
       ingest.handle(buf, start, end, sender, now + offset);
     },
     (datagrams, length) => {
+      // Counted before the progress below says this batch is done.
+      ingest.endBatch();
       batches.value++;
       packets.value += datagrams;
       bytes.value += length;
@@ -147,6 +149,7 @@ function run(init: WorkerInit): void {
       Atomics.store(progress, PROGRESS_PACKETS, BigInt(packets.value));
       Atomics.store(progress, 0, 0n);
     },
+    () => ingest.beginBatch(),
   );
   const timer = setInterval(() => {
     if (reports.size > 0) post({ type: 'senders', senders: takeReports() });

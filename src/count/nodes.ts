@@ -227,6 +227,11 @@ export class NodeLabels {
   fromBytes(buf: Buffer, start: number, end: number): number {
     const last = this.lastNamed;
     if (last !== null && sameBytes(last.bytes, buf, start, end)) return last.index;
+    return this.fromBytesLookup(buf, start, end);
+  }
+
+  /** fromBytes past the last-hit check, apart so that the check stays small enough to inline. */
+  private fromBytesLookup(buf: Buffer, start: number, end: number): number {
     let hash = 0x811c9dc5;
     for (let i = start; i < end; i++) hash = Math.imul(hash ^ buf[i], 0x01000193);
     const bucket = this.namedByHash.get(hash);

@@ -157,10 +157,23 @@ function isTokenChar(b: number): boolean {
 /**
  * Index of the LF ending the line at pos, or end when the message ends first. Buffer#indexOf
  * is memchr: skipping a 100-byte Via line costs one call instead of a hundred byte compares.
+ * But it has no end: past the message it would read on through the rest of the buffer, which for
+ * a batched UDP read is 16 MiB of other datagrams' slots, and a message crafted without an LF
+ * would cost a scan of all that. So it is called only for a line that an LF ends inside the
+ * message: `lastLf` is the message's last LF (lastLineFeed), -1 when it has none.
  */
-function lineEnd(buf: Buffer, pos: number, end: number): number {
-  const lf = buf.indexOf(LF, pos);
-  return lf < 0 || lf > end ? end : lf;
+function lineEnd(buf: Buffer, pos: number, end: number, lastLf: number): number {
+  return pos > lastLf ? end : buf.indexOf(LF, pos);
+}
+
+/**
+ * The last LF in buf[start, end), or -1: walked back from the end in JS, which for a message that
+ * ends with CRLF, as SIP messages do, is one compare.
+ */
+function lastLineFeed(buf: Uint8Array, start: number, end: number): number {
+  let i = end - 1;
+  while (i >= start && buf[i] !== LF) i--;
+  return i;
 }
 
 /** End of the line's content: before a trailing CR and white space. */
@@ -271,14 +284,12 @@ function skipUntil(buf: Uint8Array, p: number, stop: number, classes: number): n
 
 /**
  * Finds the `tag` header parameter of a To value; a `;tag=` inside <...> belongs to the URI. The
- * walk to the closing `>` is Buffer#indexOf (memchr): a URI is most of the value.
+ * walk to the closing `>` stays a JS loop: Buffer#indexOf has no end, and a value without `>`
+ * would send it through the rest of the buffer (see lineEnd).
  */
-function readToTag(buf: Buffer, p: number, stop: number, out: SipMessageScan): void {
+function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
   const q = skipUntil(buf, p, stop, C_LT | C_SEMI);
-  if (q < stop && buf[q] === LT) {
-    const gt = buf.indexOf(GT, q + 1);
-    p = gt < 0 || gt > stop ? stop : gt;
-  }
+  if (q < stop && buf[q] === LT) p = skipUntil(buf, q + 1, stop, C_GT);
   for (;;) {
     p = skipUntil(buf, p, stop, C_SEMI);
     if (p >= stop) return;
@@ -575,7 +586,8 @@ export function scanSipMessage(
   let p = start;
   // Keep-alive CRLFs may precede a message on a stream.
   while (p < end && (buf[p] === CR || buf[p] === LF)) p++;
-  const firstLineEnd = lineEnd(buf, p, end);
+  const lastLf = lastLineFeed(buf, p, end);
+  const firstLineEnd = lineEnd(buf, p, end, lastLf);
   const firstLineStop = trimEnd(buf, p, firstLineEnd);
 
   if (firstLineStop - p >= 11 && matchesSipVersion(buf, p) && isWhite(buf[p + 7])) {
@@ -630,9 +642,9 @@ export function scanSipMessage(
   while (p < end && (found !== 7 || locate !== 0)) {
     const first = buf[p];
     if (first === CR || first === LF) break; // empty line: the body follows
-    let stop = lineEnd(buf, p, end);
+    let stop = lineEnd(buf, p, end, lastLf);
     // A header may be folded onto following lines that start with white space.
-    while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end);
+    while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end, lastLf);
     // Only Call-ID/i, CSeq and To/t matter; most lines (Via, From, Route...) end here.
     const lower = first | 0x20;
     if ((FIELD_BY_LETTER[lower] & locate) !== 0) {

@@ -3,8 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { PARSE_ERROR_INFO } from '../../src/errors.js';
 import { METHOD_LABELS } from '../../src/sip/methods.js';
 import {
+  readDeferredFields,
   SCAN_ALL,
+  SCAN_DEFER,
   SCAN_FROM_TAG,
+  SCAN_KPI,
   SCAN_VIA_BRANCH,
   SIP_REQUEST,
   SIP_RESPONSE,
@@ -367,6 +370,64 @@ describe('SIP scanner: From tag and top Via branch', () => {
         },
       ),
       { numRuns: 5000 },
+    );
+  });
+
+  it('never searches past the message, whatever follows it in the buffer (property)', () => {
+    // A batched UDP read hands over one datagram of a 16 MiB buffer: a memchr that ran past the
+    // datagram's end would read on through every slot after it, for each line that lacks an LF.
+    const scan = new SipMessageScan();
+    const line = fc.constantFrom(
+      'SIP/2.0 200 OK',
+      'BYE sip:x SIP/2.0',
+      'REGISTER sip:x SIP/2.0',
+      'Via: SIP/2.0/UDP h;branch=z9hG4bK1',
+      'From: <sip:a@x;tag=u',
+      'f: "a" <sip:a@x>;tag=f1',
+      'To: <sip:b@x',
+      't: <sip:b@x>;tag=t1',
+      'Call-ID: c1',
+      'CSeq: 1 INVITE',
+      'CSeq: 2 BYE',
+      'Reason: Q.850;cause=16',
+      'Expires: 0',
+      ' folded',
+      '',
+      'x',
+    );
+    const message = fc
+      .tuple(fc.array(line, { maxLength: 12 }), fc.constantFrom('', '\n', '\r\n'))
+      .map(([lines, last]) => lines.join('\r\n') + last);
+    fc.assert(
+      fc.property(
+        message,
+        fc.nat(3),
+        fc.constantFrom(0, SCAN_ALL, SCAN_KPI, SCAN_KPI | SCAN_DEFER),
+        (text, before, optional) => {
+          const body = Buffer.from(text, 'latin1');
+          // What follows the message holds neither an LF nor a '>', as a stale slot may not.
+          const buf = Buffer.alloc(before + body.length + 4096, 'x');
+          body.copy(buf, before);
+          const end = before + body.length;
+          const searches: Array<[number, number]> = [];
+          const own = Buffer.prototype.indexOf;
+          Object.defineProperty(buf, 'indexOf', {
+            value(this: Buffer, value: number, from: number) {
+              const found = own.call(this, value, from);
+              searches.push([from, found]);
+              return found;
+            },
+          });
+          scanSipMessage(buf, before, end, scan, optional);
+          readDeferredFields(buf, scan);
+          for (const [from, found] of searches) {
+            expect(from).toBeLessThan(end);
+            expect(found).toBeGreaterThanOrEqual(from);
+            expect(found).toBeLessThan(end);
+          }
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

@@ -203,14 +203,18 @@ export class UdpBatchSocket {
       const now = performance.now();
       onBatchStart?.();
       let bytes = 0;
-      for (let i = 0; i < count; i++) {
-        const r = i * stride;
-        const length = records[r];
-        const start = i * slot;
-        bytes += length;
-        onDatagram(data, start, start + length, this.sender(i, r), now);
+      try {
+        for (let i = 0; i < count; i++) {
+          const r = i * stride;
+          const length = records[r];
+          const start = i * slot;
+          bytes += length;
+          onDatagram(data, start, start + length, this.sender(i, r), now);
+        }
+      } finally {
+        // Handlers do not throw; should one, what onBatchStart began (a deferred dedupe) still ends.
+        onBatch(count, bytes);
       }
-      onBatch(count, bytes);
     });
   }
 

@@ -283,16 +283,25 @@ function skipUntil(buf: Uint8Array, p: number, stop: number, classes: number): n
 }
 
 /**
- * Finds the `tag` header parameter of a To value; a `;tag=` inside <...> belongs to the URI. The
- * walk to the closing `>` stays a JS loop: Buffer#indexOf has no end, and a value without `>`
- * would send it through the rest of the buffer (see lineEnd).
+ * Finds the `tag` header parameter of a To value. A `;tag=` inside <...> belongs to the URI, and
+ * one inside a quoted string (a display name, a parameter value) to that string: quoted strings
+ * are skipped whole, as readViaBranch does. The walk to the closing `>` stays a JS loop:
+ * Buffer#indexOf has no end, and a value without `>` would send it through the rest of the
+ * buffer (see lineEnd).
  */
 function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
-  const q = skipUntil(buf, p, stop, C_LT | C_SEMI);
+  let q = skipUntil(buf, p, stop, C_LT | C_SEMI | C_QUOTE);
+  while (q < stop && buf[q] === QUOTE)
+    q = skipUntil(buf, skipQuoted(buf, q, stop), stop, C_LT | C_SEMI | C_QUOTE);
   if (q < stop && buf[q] === LT) p = skipUntil(buf, q + 1, stop, C_GT);
+  else p = q;
   for (;;) {
-    p = skipUntil(buf, p, stop, C_SEMI);
+    p = skipUntil(buf, p, stop, C_SEMI | C_QUOTE);
     if (p >= stop) return;
+    if (buf[p] === QUOTE) {
+      p = skipQuoted(buf, p, stop);
+      continue;
+    }
     p = skip(buf, p + 1, stop, C_WHITE);
     if (
       p + 3 <= stop &&

@@ -270,6 +270,14 @@ describe('SIP scanner: From tag and top Via branch', () => {
         ),
       ),
     ).toEqual({ fromTag: 'right', viaBranch: 'z9hG4bK-right' });
+    // A quoted display name or parameter value may hold `;tag=`, `<` or `>`.
+    for (const from of [
+      'From: "a;tag=wrong" <sip:a@x>;tag=right',
+      'From: "a<b>;tag=wrong" <sip:a@x;tag=wrong>;tag=right',
+      'From: "a \\";tag=wrong" <sip:a@x>;tag=right',
+      'From: <sip:a@x>;x="y;tag=wrong";tag=right',
+    ])
+      expect(scanOptional(withHeaders(['Via: SIP/2.0/UDP a;branch=b'], from)).fromTag).toBe('right');
     expect(scanOptional(withHeaders(['Via: SIP/2.0/UDP a;xbranch=no'], 'From: <sip:a@x>;xtag=no'))).toEqual({
       fromTag: undefined,
       viaBranch: undefined,

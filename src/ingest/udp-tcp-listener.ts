@@ -25,8 +25,9 @@ export interface UdpTcpListenerOptions {
   /** one datagram in buf[start, end), valid only during the call; `sender` is the source address */
   onDatagram: DatagramHandler;
   /**
-   * Around the datagrams of one recvmmsg read (not called for dgram, which has no batches): the
-   * HEP listener lets its dedupe look a batch up at once (HepIngest.beginBatch).
+   * Around the datagrams of one recvmmsg read: the HEP listener lets its dedupe look a batch up
+   * at once (HepIngest.beginBatch). dgram has no batches: it calls only onBatchEnd, after each
+   * datagram, which then finds nothing queued.
    */
   onBatchStart?: () => void;
   onBatchEnd?: () => void;

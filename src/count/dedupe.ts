@@ -1,5 +1,6 @@
 import type { GaugeCell } from '../metrics/gauge-cells.js';
 import type { CounterCell } from '../metrics/hot-counter.js';
+import { LINE_ALIGNING_OFFSET, lineAlignedUint32Array } from './cache-lines.js';
 
 /** The exported series the window keeps itself, handed in when it is built. */
 export interface DedupeCells {
@@ -21,8 +22,11 @@ const WORDS = 4;
  * stamped before another thread's copy that was counted first.
  */
 const AGE_WRAP = 2 ** 32 - 600_000;
-/** Int32 words before the entries of a shared table: the entries ever filled, then padding. */
-const SHARED_HEADER = 16;
+/**
+ * Int32 words before the entries of a shared table: the entries ever filled, then padding up to
+ * where the entries most likely start a cache line (count/cache-lines).
+ */
+const SHARED_HEADER = LINE_ALIGNING_OFFSET / 4;
 
 /** The memory of a table several threads share, and the origin of the clock they pass. */
 export interface SharedDedupe {
@@ -88,7 +92,7 @@ export class DedupeWindow {
     const buckets = bucketCount(maxEntries);
     this.bucketMask = buckets - 1;
     if (shared === undefined) {
-      this.table = new Uint32Array(buckets * WAYS * WORDS);
+      this.table = lineAlignedUint32Array(buckets * WAYS * WORDS);
       this.locks = null;
       this.origin = now;
     } else {
@@ -145,12 +149,15 @@ export class DedupeWindow {
   }
 
   /**
-   * Reads the first word of the key's bucket and returns it, changing nothing: a batch touches
-   * its keys' buckets in one loop before looking them up, so that their cache misses overlap.
+   * Reads the first and last words of the key's bucket and returns them mixed, changing nothing:
+   * a batch touches its keys' buckets in one loop before looking them up, so that their cache
+   * misses overlap. Both ends: a bucket the allocator left straddling two cache lines
+   * (count/cache-lines) is then loaded whole all the same.
    */
   touch(hi: number, keyLo: number): number {
     const lo = (keyLo | 1) >>> 0;
-    return this.table[((lo ^ Math.imul(hi, 0x9e3779b1)) & this.bucketMask) * WAYS * WORDS];
+    const base = ((lo ^ Math.imul(hi, 0x9e3779b1)) & this.bucketMask) * WAYS * WORDS;
+    return this.table[base] ^ this.table[base + WAYS * WORDS - 1];
   }
 
   /**

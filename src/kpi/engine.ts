@@ -1,3 +1,4 @@
+import { lineAlignedUint32Array } from '../count/cache-lines.js';
 import { METHOD_LABELS } from '../sip/methods.js';
 import {
   AttemptOutcome,
@@ -213,7 +214,8 @@ class Buckets {
     let buckets = 1;
     while (buckets * WAYS < maxEntries) buckets *= 2;
     this.mask = buckets - 1;
-    this.t = new Uint32Array(buckets * WAYS * words);
+    // Attempt and dialog buckets are whole cache lines (two and one): start them at one.
+    this.t = lineAlignedUint32Array(buckets * WAYS * words);
     this.used = new Int32Array(Math.ceil(buckets / 32));
   }
 

@@ -23,6 +23,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { OK } from '../src/errors.js';
 import { Exporter } from '../src/exporter.js';
+import { applyV8Flags } from '../src/v8-flags.js';
 import { callPackets, TEMPLATE } from './call-mix.js';
 import { COUNTER_WIDTH, writeCounter } from './packets.js';
 
@@ -329,6 +330,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
   if (import.meta.url.endsWith('.ts')) process.exitCode = soakCompiled(args);
   else {
+    // As the CLI runs the exporter.
+    applyV8Flags();
     const r = await runKpiSoak({ ...soakArguments(args), log: (line) => console.log(line) });
     if (!printKpiSoak(r)) process.exitCode = 1;
   }

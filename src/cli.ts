@@ -9,6 +9,7 @@ import { Exporter } from './exporter.js';
 import { loadWebConfig } from './http/web-config.js';
 import { createLogger } from './logger.js';
 import { replayCommand } from './replay/command.js';
+import { applyV8Flags } from './v8-flags.js';
 import { VERSION } from './version.js';
 
 /** How long a stop may take before the process exits anyway. */
@@ -177,6 +178,9 @@ async function main(argv: string[]): Promise<number> {
     });
   });
 }
+
+// Before anything is hot enough to be optimised.
+applyV8Flags();
 
 main(process.argv).then(
   (code) => {

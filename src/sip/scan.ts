@@ -546,6 +546,36 @@ FIELD_BY_LETTER[102] = SCAN_FROM_TAG;
 FIELD_BY_LETTER[114] = SCAN_REASON;
 FIELD_BY_LETTER[101] = SCAN_EXPIRES;
 
+/** Each optional field's header name, lower case, by its SCAN_* bit. */
+const FIELD_NAMES: Uint8Array[] = [];
+FIELD_NAMES[SCAN_VIA_BRANCH] = Buffer.from('via');
+FIELD_NAMES[SCAN_FROM_TAG] = Buffer.from('from');
+FIELD_NAMES[SCAN_REASON] = Buffer.from('reason');
+FIELD_NAMES[SCAN_EXPIRES] = Buffer.from('expires');
+const NOT_QUICK = -2;
+
+/**
+ * Where the value of the header line at buf[p] starts when its name is spelled the usual way,
+ * `Via:`, `From:`, `Reason:`, `Expires:` (any case) or compact `v:`/`f:`, immediately followed by
+ * the colon; NOT_QUICK for any other line (white space before the colon, another name with the
+ * same first letter), which nameEnd, optionalField and valueStart then read. `field` is what the
+ * first letter makes the line's candidate (FIELD_BY_LETTER).
+ */
+function quickValueStart(buf: Uint8Array, p: number, stop: number, field: number): number {
+  let v: number;
+  if (p + 1 < stop && buf[p + 1] === COLON && (field === SCAN_VIA_BRANCH || field === SCAN_FROM_TAG))
+    v = p + 2;
+  else {
+    const name = FIELD_NAMES[field];
+    const length = name.length;
+    if (p + length >= stop || buf[p + length] !== COLON) return NOT_QUICK;
+    for (let i = 1; i < length; i++) if ((buf[p + i] | 0x20) !== name[i]) return NOT_QUICK;
+    v = p + length + 1;
+  }
+  while (v < stop && isWhite(buf[v])) v++;
+  return v;
+}
+
 /** Where a header name starting at buf[p] ends: at the colon or white space, or at stop. */
 function nameEnd(buf: Uint8Array, p: number, stop: number): number {
   let q = p + 1;
@@ -657,9 +687,13 @@ export function scanSipMessage(
     // Only Call-ID/i, CSeq and To/t matter; most lines (Via, From, Route...) end here.
     const lower = first | 0x20;
     if ((FIELD_BY_LETTER[lower] & locate) !== 0) {
-      const nameStop = nameEnd(buf, p, stop);
-      const field = optionalField(buf, p, nameStop) & locate;
-      const v = field === 0 ? -1 : valueStart(buf, nameStop, stop);
+      let field = FIELD_BY_LETTER[lower];
+      let v = quickValueStart(buf, p, stop, field);
+      if (v === NOT_QUICK) {
+        const nameStop = nameEnd(buf, p, stop);
+        field = optionalField(buf, p, nameStop) & locate;
+        v = field === 0 ? -1 : valueStart(buf, nameStop, stop);
+      }
       if (v >= 0) {
         locate &= ~field;
         if (field === SCAN_VIA_BRANCH) {

@@ -219,14 +219,23 @@ describe('locating the optional headers in the same walk as the rest (model)', (
     'Via;branch=z9hG4bKnocolon',
     'Via: SIP/2.0/UDP d\r\n ;branch=z9hG4bKfolded',
     'Vary: x;branch=z9hG4bKvary',
+    'VIA:SIP/2.0/UDP e;branch=z9hG4bK5',
+    'v:',
+    'Vi: SIP/2.0/UDP f;branch=z9hG4bKshort',
+    'Vix: SIP/2.0/UDP g;branch=z9hG4bKvix',
     'From: <sip:a@x>;tag=f1',
     'f: <sip:b@x>;tag=f2',
     'Fromage: <sip:c@x>;tag=cheese',
+    'FROM:<sip:e@x>;tag=f5',
+    'Frob: <sip:f@x>;tag=frob',
+    'f:',
     'From <sip:d@x>;tag=nocolon',
     'Reason: Q.850;cause=16',
     'reason: SIP;cause=486',
     'Reasons: Q.850;cause=1',
     'Expires: 0',
+    'EXPIRES:0',
+    'Expire: 0',
     'Expires: 60',
     'e: gzip',
     'Max-Forwards: 70',
@@ -352,5 +361,26 @@ describe('locating the optional headers in the same walk as the rest (model)', (
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('a header name cut by the end of the message', () => {
+  it('is read from the message alone, not from the bytes that follow it in the buffer', () => {
+    // A batched read's datagram is followed by the stale bytes of other datagrams.
+    for (const [name, bit] of [
+      ['v', SCAN_VIA_BRANCH],
+      ['f', SCAN_FROM_TAG],
+      ['Via', SCAN_VIA_BRANCH],
+      ['From', SCAN_FROM_TAG],
+    ] as const) {
+      const message = `INVITE sip:b@x SIP/2.0\r\nCall-ID: c@x\r\nCSeq: 1 INVITE\r\nTo: <sip:b@x>\r\n${name}`;
+      const buf = Buffer.from(
+        `${message}: SIP/2.0/UDP x;branch=z9hG4bKout <sip:o@x>;tag=out\r\n\r\n`,
+        'latin1',
+      );
+      const out = new SipMessageScan();
+      expect(scanSipMessage(buf, 0, message.length, out, bit)).toBe(0);
+      expect([out.viaBranchStart, out.fromTagStart]).toEqual([-1, -1]);
+    }
   });
 });

@@ -285,11 +285,20 @@ function skipUntil(buf: Uint8Array, p: number, stop: number, classes: number): n
 /**
  * Finds the `tag` header parameter of a To value. A `;tag=` inside <...> belongs to the URI, and
  * one inside a quoted string (a display name, a parameter value) to that string: quoted strings
- * are skipped whole, as readViaBranch does. The walk to the closing `>` stays a JS loop:
- * Buffer#indexOf has no end, and a value without `>` would send it through the rest of the
- * buffer (see lineEnd).
+ * are skipped whole, as readViaBranch does. Buffer#indexOf has no end, and a value without `>`
+ * would send it through the rest of the buffer (see lineEnd): it is called only where a `>` is
+ * known to stop it (readTagBackward); the forward walk to the closing `>` stays a JS loop.
+ * Exported for its property test; the scanner is the API.
  */
-function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
+export function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
+  if (!readTagBackward(buf, p, stop, out)) readTagForwards(buf, p, stop, out);
+}
+
+/**
+ * readToTag's reader for any value, walking it from the start: the reference readTagBackward
+ * must agree with (exported for that property test).
+ */
+export function readTagForwards(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): void {
   let q = skipUntil(buf, p, stop, C_LT | C_SEMI | C_QUOTE);
   while (q < stop && buf[q] === QUOTE)
     q = skipUntil(buf, skipQuoted(buf, q, stop), stop, C_LT | C_SEMI | C_QUOTE);
@@ -322,6 +331,59 @@ function readToTag(buf: Uint8Array, p: number, stop: number, out: SipMessageScan
       }
     }
   }
+}
+
+/** Bytes that make readTagBackward leave a value to readToTag's forward walk. */
+const C_NOT_PLAIN = C_WHITE | C_LINE | C_QUOTE | C_LT;
+
+/**
+ * readToTag's answer for a value of the usual shape, `[display name] <uri>;param;tag=x`, found
+ * from the end: it walks back over the parameters only, and one memchr confirms that the first
+ * `>` after the `<` is the one the walk stopped at (the `>` there bounds that memchr). Walking the
+ * URI, the longest part of the value, is what this saves. Parameters are `;`-separated segments
+ * after that `>`; the first that is `tag=` decides, as forwards: its value (to the next `;`), or
+ * no tag when the value is empty. Returns false, having set nothing, for any other value: white
+ * space, a line break, a quote or a `<` after the last `>`, no `>`, or a `<` that is not the
+ * first delimiter forwards. readToTag then walks it forwards, and a property test holds the two
+ * equal on values made to trip this one.
+ */
+function readTagBackward(buf: Uint8Array, p: number, stop: number, out: SipMessageScan): boolean {
+  let tagStart = -1;
+  let tagEnd = -1;
+  let segmentEnd = stop;
+  let q = stop - 1;
+  for (; q >= p; q--) {
+    const b = buf[q];
+    const c = BYTE_CLASS[b];
+    if (c === 0) continue;
+    if ((c & C_GT) !== 0) break;
+    if ((c & C_NOT_PLAIN) !== 0) return false;
+    if (b === SEMI) {
+      // The segment buf[q + 1, segmentEnd): a `tag=` one further left wins.
+      if (
+        q + 4 < segmentEnd &&
+        buf[q + 4] === EQUALS &&
+        (buf[q + 1] | 0x20) === 116 &&
+        (buf[q + 2] | 0x20) === 97 &&
+        (buf[q + 3] | 0x20) === 103
+      ) {
+        tagStart = q + 5;
+        tagEnd = segmentEnd;
+      }
+      segmentEnd = q;
+    }
+  }
+  if (q < p) return false;
+  // The first `<` forwards, display names skipped as readToTag skips them; memchr from there
+  // finds a `>` at q at the latest.
+  let lt = skipUntil(buf, p, q, C_LT | C_SEMI | C_QUOTE);
+  while (lt < q && buf[lt] === QUOTE) lt = skipUntil(buf, skipQuoted(buf, lt, q), q, C_LT | C_SEMI | C_QUOTE);
+  if (lt >= q || buf[lt] !== LT || (buf as Buffer).indexOf(GT, lt + 1) !== q) return false;
+  if (tagEnd > tagStart) {
+    out.toTagStart = tagStart;
+    out.toTagEnd = tagEnd;
+  }
+  return true;
 }
 
 /**

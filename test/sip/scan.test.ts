@@ -4,6 +4,8 @@ import { PARSE_ERROR_INFO } from '../../src/errors.js';
 import { METHOD_LABELS } from '../../src/sip/methods.js';
 import {
   readDeferredFields,
+  readTagForwards,
+  readToTag,
   SCAN_ALL,
   SCAN_DEFER,
   SCAN_FROM_TAG,
@@ -437,5 +439,76 @@ describe('SIP scanner: From tag and top Via branch', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('reading a To or From tag from the end', () => {
+  const scratch = () => {
+    const s = new SipMessageScan();
+    s.toTagStart = -1;
+    s.toTagEnd = -1;
+    return s;
+  };
+  const tag = (s: SipMessageScan) => [s.toTagStart, s.toTagEnd];
+
+  it('finds what the forward walk finds, on values made to trip it', () => {
+    // Pieces of name-addrs and of everything that makes the backward reader give up or choose.
+    const piece = fc.constantFrom(
+      '<',
+      '>',
+      '"',
+      '\\',
+      ';',
+      ';tag=',
+      ';TaG=',
+      ';tag',
+      'tag=',
+      ';tagx=1',
+      '=',
+      ' ',
+      '\t',
+      '\r\n ',
+      ',',
+      'sip:b@x',
+      '"Bob" ',
+      '"a>b" ',
+      '"a;tag=q" ',
+      '<sip:b@x;tag=uri>',
+      'abc',
+      '1',
+    );
+    const value = fc.array(piece, { maxLength: 16 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(value, fc.nat(3), fc.nat(3), (text, before, after) => {
+        // Bytes around the value, as a message around a header, which neither reader may read.
+        const buf = Buffer.from(`${'>'.repeat(before)}${text}${'>;tag=out'.slice(0, after * 3)}`, 'latin1');
+        const stop = before + text.length;
+        const fast = scratch();
+        const reference = scratch();
+        readToTag(buf, before, stop, fast);
+        readTagForwards(buf, before, stop, reference);
+        expect(tag(fast)).toEqual(tag(reference));
+      }),
+      { numRuns: 20000 },
+    );
+  });
+
+  it('reads the usual shapes', () => {
+    const cases: Array<[string, string | null]> = [
+      ['<sip:+15559870002@carrier.example.org>;tag=7f3e9a1c-1b2d-4e5f-8a9b', '7f3e9a1c-1b2d-4e5f-8a9b'],
+      ['"Alice" <sip:alice@example.com>;tag=a73kszlfl', 'a73kszlfl'],
+      ['<sip:b@x>;x=1;tag=t2;y=2', 't2'],
+      ['<sip:b@x>;tag=;tag=t3', null],
+      ['<sip:b@x;tag=inside>', null],
+      ['<sip:b@x>', null],
+      ['"a>b;tag=no" <sip:b@x>;tag=yes', 'yes'],
+      ['sip:b@x;tag=t4', 't4'],
+    ];
+    for (const [value, expected] of cases) {
+      const buf = Buffer.from(value, 'latin1');
+      const s = scratch();
+      readToTag(buf, 0, buf.length, s);
+      expect(s.toTagStart < 0 ? null : buf.toString('latin1', s.toTagStart, s.toTagEnd)).toBe(expected);
+    }
   });
 });

@@ -12,7 +12,11 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CaptureStats, dropsByLabel, readCaptureFile } from '../src/capture/index.js';
+import { applyV8Flags } from '../src/v8-flags.js';
 import { generate } from './capture-file.js';
+
+// As the CLI runs the exporter (src/v8-flags.ts).
+applyV8Flags();
 
 const PACKETS = Number(process.argv[2] ?? 300_000);
 const RUNS = 3;

@@ -22,6 +22,10 @@ import {
   type KpiSink,
 } from '../src/kpi/types.js';
 import { METHOD_LABELS } from '../src/sip/methods.js';
+import { applyV8Flags } from '../src/v8-flags.js';
+
+// As the CLI runs the exporter (src/v8-flags.ts).
+applyV8Flags();
 
 const CALLS = Number(process.argv[2] ?? 2_400_000);
 const LEGS = process.argv[3] === 'legs';

@@ -14,6 +14,10 @@
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { formatIPv4, formatIPv6, parseAddressRange } from '../src/peers/address.js';
 import { type PeerEntry, PeerMatcher } from '../src/peers/matcher.js';
+import { applyV8Flags } from '../src/v8-flags.js';
+
+// As the CLI runs the exporter (src/v8-flags.ts).
+applyV8Flags();
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {

@@ -16,7 +16,11 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { summarize } from '../src/replay/output.js';
 import { replayFiles } from '../src/replay/replay.js';
+import { applyV8Flags } from '../src/v8-flags.js';
 import { generate, generateCalls } from './capture-file.js';
+
+// As the CLI runs the exporter (src/v8-flags.ts).
+applyV8Flags();
 
 const PACKETS = Number(process.argv[2] ?? 300_000);
 const RUNS = 3;

@@ -110,8 +110,19 @@ export interface KpiEngineOptions {
   lingerMs?: number;
   /** A dialog with no BYE within this ends as cut (`max_duration`). */
   maxSessionMs?: number;
-  /** The expiry sweep visits every attempt once per this period. */
+  /**
+   * The expiry sweep visits every bucket holding an attempt that is waiting for its outcome (or
+   * for the request re-sent after a challenge) once per this period: timeouts are reported at
+   * most this late.
+   */
   sweepPeriodMs?: number;
+  /**
+   * The sweep visits every other attempt bucket, where only ended attempts linger, once per this
+   * period; an entry met first by a message or by a new entry's placement is settled then. By
+   * default a quarter of lingerMs, between sweepPeriodMs and a minute: an ended attempt's entry
+   * is freed at most that long after its linger.
+   */
+  lingerSweepPeriodMs?: number;
   /**
    * The expiry sweep visits every dialog once per this period. A dialog only expires at
    * maxSessionMs (hours), so by default the sweep comes by every 1% of that, between
@@ -207,6 +218,15 @@ class Buckets {
   b2 = 0;
   /** The bucket the expiry sweep visits next. */
   cursor = 0;
+  /**
+   * For the attempt table, one bit a bucket, set when an attempt there starts waiting for its
+   * outcome and cleared by the open sweep when none is left waiting: that sweep, which reports
+   * timeouts and must come by every second, then reads these bits and the few buckets they mark,
+   * not the whole table, which at 10,000 calls a second is mostly ended attempts in their linger.
+   */
+  open: Int32Array | null = null;
+  /** The bucket the open sweep visits next. */
+  openCursor = 0;
   constructor(
     readonly words: number,
     maxEntries: number,
@@ -223,6 +243,12 @@ class Buckets {
   mark(i: number): void {
     const bucket = Math.floor(i / (WAYS * this.words));
     this.used[bucket >>> 5] |= 1 << (bucket & 31);
+  }
+
+  /** Marks the bucket of entry `i` as holding an attempt that waits for its outcome. */
+  markOpen(i: number): void {
+    const bucket = Math.floor(i / (WAYS * this.words));
+    (this.open as Int32Array)[bucket >>> 5] |= 1 << (bucket & 31);
   }
 
   get capacity(): number {
@@ -311,6 +337,7 @@ export class KpiEngine {
   private readonly linger: number;
   private readonly maxSession: number;
   private readonly sweepPeriod: number;
+  private readonly lingerSweepPeriod: number;
   private readonly dialogSweepPeriod: number;
   private readonly origin: number;
   private captureOrigin = Number.NaN;
@@ -319,6 +346,7 @@ export class KpiEngine {
   kLo = 0;
   private lastSweep = Number.NaN;
   private attemptSweepDebt = 0;
+  private lingerSweepDebt = 0;
   private dialogSweepDebt = 0;
   /**
    * While the sink handles a report that expiry made (a timeout, an unanswered challenge), the
@@ -340,6 +368,7 @@ export class KpiEngine {
       if (name !== 'now' && !(typeof value === 'number' && value >= 1 && value < 2 ** 31))
         throw new RangeError(`KPI option ${name} must be between 1 and 2^31`);
     this.attempts = new Buckets(AW, o.maxAttempts);
+    this.attempts.open = new Int32Array(this.attempts.used.length);
     this.dialogs = new Buckets(DW, o.maxDialogs);
     this.maxLegs = o.maxLegs;
     this.inviteTimeout = Math.floor(o.inviteTimeoutMs);
@@ -347,6 +376,8 @@ export class KpiEngine {
     this.linger = Math.floor(o.lingerMs);
     this.maxSession = Math.floor(o.maxSessionMs);
     this.sweepPeriod = o.sweepPeriodMs;
+    this.lingerSweepPeriod =
+      options.lingerSweepPeriodMs ?? Math.max(o.sweepPeriodMs, Math.min(o.lingerMs / 4, 60_000));
     this.dialogSweepPeriod =
       options.dialogSweepPeriodMs ?? Math.max(o.sweepPeriodMs, Math.min(o.maxSessionMs / 100, 60_000));
     this.origin = options.now ?? performance.now();
@@ -358,6 +389,14 @@ export class KpiEngine {
 
   get dialogCapacity(): number {
     return this.dialogs.capacity;
+  }
+
+  /** Attempt entries in use, ended ones in their linger included: a walk of the whole table. */
+  get attemptsInUse(): number {
+    const t = this.attempts.t;
+    let n = 0;
+    for (let i = 1; i < t.length; i += AW) if (t[i] !== 0) n++;
+    return n;
   }
 
   /** Entries of the leg table; 0 until the first leg allocates it. */
@@ -500,6 +539,7 @@ export class KpiEngine {
         t[i + 4] = cseq;
         t[i + 5] = (rel + (kind === 0 ? this.inviteTimeout : this.nonInviteTimeout)) >>> 0;
         t[i + 7] = cap;
+        // The bucket's open bit is still set: a challenged attempt counts as waiting.
         return;
       }
       // Ended: a late copy of its request, or (higher CSeq) a new attempt reusing Call-ID and
@@ -522,6 +562,7 @@ export class KpiEngine {
     t[i + 5] = (rel + (kind === 0 ? this.inviteTimeout : this.nonInviteTimeout)) >>> 0;
     t[i + 6] = cap;
     t[i + 7] = cap;
+    a.markOpen(i);
   }
 
   private response(m: KpiMessage, kind: number, rel: number, cap: number): void {
@@ -966,6 +1007,47 @@ export class KpiEngine {
     if (left === 0) used[bucket >>> 5] &= ~bit;
   }
 
+  /**
+   * Settles the attempt bucket `bucket` unless no attempt there waits for its outcome; clears its
+   * open bit when none is left waiting.
+   */
+  private settleOpenBucket(bucket: number, rel: number): void {
+    const a = this.attempts;
+    const open = a.open as Int32Array;
+    const bit = 1 << (bucket & 31);
+    if ((open[bucket >>> 5] & bit) === 0) return;
+    this.settleBucket(K_ATTEMPT, a, bucket, rel);
+    const t = a.t;
+    for (let i = bucket * WAYS * AW, to = i + WAYS * AW; i < to; i += AW) {
+      if (t[i + 1] === 0) continue;
+      const state = t[i + 3] & STATE;
+      if (state === OPEN || state === CHALLENGED) return;
+    }
+    open[bucket >>> 5] &= ~bit;
+  }
+
+  /** As sweep(), over the attempt buckets the open bits mark; 32 unmarked ones cost one load. */
+  private sweepOpen(debt: number, rel: number): number {
+    const a = this.attempts;
+    const buckets = a.mask + 1;
+    const n = Math.floor(debt * buckets);
+    if (n <= 0) return debt;
+    const open = a.open as Int32Array;
+    let cursor = a.openCursor;
+    for (let k = n; k > 0; ) {
+      if ((cursor & 31) === 0 && k >= 32 && open[cursor >>> 5] === 0) {
+        cursor = (cursor + 32) & a.mask;
+        k -= 32;
+        continue;
+      }
+      this.settleOpenBucket(cursor, rel);
+      cursor = (cursor + 1) & a.mask;
+      k--;
+    }
+    a.openCursor = cursor;
+    return debt - n / buckets;
+  }
+
   /** Settles every bucket of `b` that holds an entry. */
   private settleAll(kind: number, b: Buckets, rel: number): void {
     const used = b.used;
@@ -1008,9 +1090,11 @@ export class KpiEngine {
     this.lastSweep = now;
     const rel = this.rel(now);
     this.attemptSweepDebt = Math.min(1, this.attemptSweepDebt + elapsed / this.sweepPeriod);
+    this.lingerSweepDebt = Math.min(1, this.lingerSweepDebt + elapsed / this.lingerSweepPeriod);
     this.dialogSweepDebt = Math.min(1, this.dialogSweepDebt + elapsed / this.dialogSweepPeriod);
     this.legSweepDebt = Math.min(1, this.legSweepDebt + elapsed / this.sweepPeriod);
-    this.attemptSweepDebt = this.sweep(K_ATTEMPT, this.attempts, this.attemptSweepDebt, rel);
+    this.attemptSweepDebt = this.sweepOpen(this.attemptSweepDebt, rel);
+    this.lingerSweepDebt = this.sweep(K_ATTEMPT, this.attempts, this.lingerSweepDebt, rel);
     this.dialogSweepDebt = this.sweep(K_DIALOG, this.dialogs, this.dialogSweepDebt, rel);
     if (this.legs !== null) this.legSweepDebt = this.sweep(K_LEG, this.legs, this.legSweepDebt, rel);
   }

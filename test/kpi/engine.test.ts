@@ -285,6 +285,32 @@ describe('timeouts', () => {
     expect(engine.stats.activeSessions).toBe(0);
   });
 
+  it('the sweep that reports timeouts visits only buckets with an attempt waiting; ended ones are freed on a slower pass', () => {
+    // A table of 1,024 buckets: most of it lingering attempts, a few waiting for their outcome.
+    const { sink, engine, send } = setup({
+      maxAttempts: 4096,
+      inviteTimeoutMs: 5000,
+      lingerMs: 8000,
+      sweepPeriodMs: 1000,
+      lingerSweepPeriodMs: 4000,
+    });
+    for (let n = 0; n < 1000; n++)
+      send(invite('up', n, 1, { callId: `ended-${n}` }), reply(486, 'up', n, 1, { callId: `ended-${n}` }));
+    for (let n = 0; n < 20; n++) send(invite('up', 1000, 1, { callId: `waiting-${n}` }));
+    sink.take();
+    expect(engine.attemptsInUse).toBe(1020);
+    // Timeouts: within one sweep period of the deadline (1,000 + 5,000 ms), however the passes fall.
+    for (let t = 1000; t < 6000; t += 100) engine.expire(t);
+    expect(sink.take()).toEqual([]);
+    for (let t = 6000; t <= 7000; t += 100) engine.expire(t);
+    expect(sink.take()).toEqual(Array(20).fill('attempt 0 timeout'));
+    // Every entry's linger has ended by 7,000 + 8,000 ms (the ended ones' by 8,999); the slower
+    // pass frees them within its period after that, with nothing else arriving.
+    for (let t = 7100; t <= 15_000 + 4000; t += 100) engine.expire(t);
+    expect(engine.attemptsInUse).toBe(0);
+    expect(sink.take()).toEqual([]);
+  });
+
   it('the timeout is an option', () => {
     const { sink, engine, send } = setup({ inviteTimeoutMs: 5000 });
     send(invite('up', 0));

@@ -29,6 +29,10 @@ function printUdp(title: string, r: UdpResult): void {
     console.log(
       `    counted / sent ${run.countedPerSent.toFixed(3)}, / do-nothing ${run.ratio.toFixed(3)}, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
     );
+    if (run.warmup.sent > 0)
+      console.log(
+        `    before it, cold: ${fmt(run.warmup.counted)} counted of ${fmt(run.warmup.sent)} sent in a ${run.warmup.seconds} s warm-up (${fmt(run.warmup.drops)} kernel drops)`,
+      );
   }
 }
 

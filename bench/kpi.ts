@@ -44,7 +44,6 @@ const counts = {
   started: 0,
   ended: 0,
   cut: 0,
-  branch: 0,
   legs: 0,
   legSrd: 0,
 };
@@ -73,9 +72,6 @@ const sink: KpiSink = {
   },
   onReleaseCause: () => {},
   onLateFinal: () => {},
-  onBranchFinal: () => {
-    counts.branch++;
-  },
 };
 
 const peerSink: KpiPeerSink = {

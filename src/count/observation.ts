@@ -1,5 +1,13 @@
 import { METHOD_UNKNOWN } from '../sip/methods.js';
-import { readDeferredFields, SIP_REQUEST, SIP_RESPONSE, type SipMessageScan } from '../sip/scan.js';
+import {
+  readDeferredFields,
+  SCAN_FROM_TAG,
+  SCAN_OPTIONAL,
+  SIP_REQUEST,
+  SIP_RESPONSE,
+  type SipMessageScan,
+} from '../sip/scan.js';
+import type { KeyHasher } from './key-hasher.js';
 
 export const KIND_REQUEST = SIP_REQUEST;
 export const KIND_RESPONSE = SIP_RESPONSE;
@@ -164,17 +172,31 @@ export class Observation {
   }
 
   /**
-   * Reads the optional fields the scan left for later (SCAN_DEFER), if any: a consumer that reads
-   * fromTag, viaBranch, reason* or expiresZero calls this first. Valid during the count only, as
+   * Reads the optional fields the scan left for later (SCAN_DEFER), of those `fields` (sip/scan
+   * SCAN_* bits) names, if any: a consumer that reads fromTag, viaBranch, reason* or expiresZero
+   * calls this first. The others stay deferred, for a later call. Valid during the count only, as
    * the rest of the observation is: the source reuses its scan for the next message.
    */
-  readDeferred(): void {
+  readDeferred(fields = SCAN_OPTIONAL): void {
     const scan = this.deferredScan;
     if (scan === null) return;
     const buf = this.deferredBuf!;
-    this.dropDeferred();
-    readDeferredFields(buf, scan);
+    readDeferredFields(buf, scan, fields);
+    if (scan.deferred === 0) this.dropDeferred();
     this.setOptional(scan, buf);
+  }
+
+  /**
+   * Mixes the From header into `h` without reading its tag: the bytes of its value as located
+   * when its reading is deferred (sip/scan SCAN_DEFER), else the tag as read. Two copies of one
+   * message hash alike when their From headers are byte for byte the same, which is all a
+   * consumer that looks for copies may rely on: the two spellings of one header hash apart.
+   */
+  hashFrom(h: KeyHasher): void {
+    const scan = this.deferredScan;
+    if (scan !== null && (scan.deferred & SCAN_FROM_TAG) !== 0)
+      h.uint32(1).bytes(this.deferredBuf!, scan.fromAt, scan.fromStop);
+    else h.uint32(2).text(this.fromTag);
   }
 
   /** The optional fields (sip/scan SCAN_*) as the scan of buf has them. */

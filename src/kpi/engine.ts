@@ -36,16 +36,21 @@ const K_LEG = 2;
 
 /*
  * Attempt entry, 8 uint32 words (32 bytes; a bucket of 4 is two cache lines):
- *   0 key high half
- *   1 key bits 31..16 | node + 1 in bits 15..0 (never 0 while the entry is in use)
- *   2 upstream Via branch high half
- *   3 upstream Via branch bits 31..8 | flags in bits 7..0
+ *   0 Call-ID hash, with node and kind (picks the buckets)
+ *   1 16 more bits of the Call-ID hash in bits 31..16 | node + 1 in bits 15..0 (never 0 while
+ *     the entry is in use)
+ *   2 upstream Via branch hash, high half
+ *   3 8 more bits of the branch hash in bits 31..24 | 16 bits of the From tag hash in bits
+ *     23..8 | flags in bits 7..0
  *   4 CSeq number of the attempt's current request
  *   5 deadline on the expiry clock (ms since origin, modulo 2^32)
  *   6 capture time of the attempt's first request (ms since the capture origin, modulo 2^32)
  *   7 capture time of the current request (after a challenge, the re-sent one)
- * Keys keep 48 of their 64 bits and branches 56: a false match needs both halves to agree
- * among the eight entries one key can live in, about 1 in 2^45 per lookup.
+ * A request finds its attempt by Call-ID (48 bits), node, kind and From tag (16 bits); a
+ * response by Call-ID, node, kind and upstream branch (40 bits), with no From tag to read. A
+ * false match needs 48 bits of Call-ID hash to agree among the eight entries one key can live
+ * in, about 1 in 2^45 per lookup, even where every call has the same branch (a UA that sends
+ * none); the From bits only tell apart attempts that share a Call-ID.
  */
 const AW = 8;
 const STATE = 7;
@@ -62,7 +67,8 @@ const F_PDD = 32;
 const F_EXPIRES0 = 64;
 /** The upstream branch was taken from a copy the node sent: a received copy may correct it. */
 const F_FROM_SENT = 128;
-const BRANCH_MASK = 0xffffff00 | 0;
+const BRANCH_MASK = 0xff000000 | 0;
+const FROM_MASK = 0x00ffff00;
 
 /*
  * Dialog entry, 4 uint32 words (16 bytes; a bucket of 4 is one cache line):
@@ -275,6 +281,62 @@ class Buckets {
     return -1;
   }
 
+  /**
+   * For the attempt table: the entry with key words `k.kHi`, `k.kLo` and the From tag bits
+   * `from` (FROM_MASK) in word 3; -1 if none.
+   */
+  findFrom(k: KeyHolder, from: number): number {
+    const kHi = k.kHi;
+    const kLo = k.kLo;
+    const busy = this.pick(kHi);
+    if (busy === 0) return -1;
+    const stride = WAYS * AW;
+    const t = this.t;
+    if ((busy & 1) !== 0)
+      for (let i = this.b1, end = i + stride; i < end; i += AW)
+        if (t[i + 1] === kLo && t[i] === kHi && (t[i + 3] & FROM_MASK) === from) return i;
+    if ((busy & 2) !== 0 && this.b2 !== this.b1)
+      for (let i = this.b2, end = i + stride; i < end; i += AW)
+        if (t[i + 1] === kLo && t[i] === kHi && (t[i + 3] & FROM_MASK) === from) return i;
+    return -1;
+  }
+
+  /**
+   * For the attempt table: the entries with key words `k.kHi`, `k.kLo` and the upstream branch of
+   * `m` (its top Via branch, BRANCH_MASK bits of the low half), in `into` (at most 8); returns
+   * how many.
+   */
+  findBranch(k: KeyHolder, m: KpiMessage, into: Int32Array): number {
+    const kHi = k.kHi;
+    const kLo = k.kLo;
+    const branchHi = m.branchHi >>> 0;
+    const branchLo = m.branchLo & BRANCH_MASK;
+    const busy = this.pick(kHi);
+    if (busy === 0) return 0;
+    const stride = WAYS * AW;
+    const t = this.t;
+    let n = 0;
+    if ((busy & 1) !== 0)
+      for (let i = this.b1, end = i + stride; i < end; i += AW)
+        if (
+          t[i + 1] === kLo &&
+          t[i] === kHi &&
+          t[i + 2] === branchHi &&
+          (t[i + 3] & BRANCH_MASK) === branchLo
+        )
+          into[n++] = i;
+    if ((busy & 2) !== 0 && this.b2 !== this.b1)
+      for (let i = this.b2, end = i + stride; i < end; i += AW)
+        if (
+          t[i + 1] === kLo &&
+          t[i] === kHi &&
+          t[i + 2] === branchHi &&
+          (t[i + 3] & BRANCH_MASK) === branchLo
+        )
+          into[n++] = i;
+    return n;
+  }
+
   /** Whether an entry in use has the key half `k.kHi`, in either of the buckets find() would read. */
   holds(k: KeyHolder): boolean {
     const kHi = k.kHi;
@@ -344,6 +406,10 @@ export class KpiEngine {
   /** The key last computed, which the tables read in place (KeyHolder); not for callers. */
   kHi = 0;
   kLo = 0;
+  /** An attempt key's From tag bits (FROM_MASK), beside kHi and kLo. */
+  kFrom = 0;
+  /** The attempts a response's branch names (findBranch): a bucket pair holds 8 entries. */
+  private readonly found = new Int32Array(2 * WAYS);
   private lastSweep = Number.NaN;
   private attemptSweepDebt = 0;
   private lingerSweepDebt = 0;
@@ -400,6 +466,14 @@ export class KpiEngine {
   }
 
   /** Entries of the leg table; 0 until the first leg allocates it. */
+  /**
+   * Whether per-peer legs are followed (from the first leg on): a leg is keyed by the From tag
+   * too, so every response's From tag must then be read for the engine.
+   */
+  get followsLegs(): boolean {
+    return this.legs !== null;
+  }
+
   get legCapacity(): number {
     return this.legs?.capacity ?? 0;
   }
@@ -456,16 +530,19 @@ export class KpiEngine {
   }
 
   /**
-   * An attempt's key: the high half from Call-ID, node and kind alone (it also picks the buckets),
-   * so that quietResponse can tell from the Call-ID alone that no attempt is open; the From tag
-   * enters the low half, beside the node.
+   * An attempt's key: Call-ID, node and kind in kHi (which also picks the buckets, so that
+   * quietResponse can tell from the Call-ID alone that no attempt is open) and kLo, and the From
+   * tag's 16 bits in kFrom, as word 3 holds them.
    */
   private attemptKey(m: KpiMessage, kind: number): void {
     const salt = this.attemptKeyHi(m, kind);
-    this.kLo =
-      ((fmix(m.callIdLo ^ fmix(m.fromTagHi ^ fmix(m.fromTagLo ^ Math.imul(salt, 0x9e3779b1)))) & 0xffff0000) |
-        (m.node + 1)) >>>
-      0;
+    this.kLo = this.attemptKeyLo(m, salt);
+    this.kFrom = fmix(m.fromTagHi ^ fmix(m.fromTagLo ^ salt)) & FROM_MASK;
+  }
+
+  /** The low word of an attempt's key: 16 more bits of the Call-ID hash, and the node. */
+  private attemptKeyLo(m: KpiMessage, salt: number): number {
+    return ((fmix(m.callIdLo ^ Math.imul(salt, 0x9e3779b1)) & 0xffff0000) | (m.node + 1)) >>> 0;
   }
 
   /**
@@ -504,7 +581,7 @@ export class KpiEngine {
   private request(m: KpiMessage, kind: number, rel: number, cap: number): void {
     this.attemptKey(m, kind);
     const a = this.attempts;
-    let i = a.find(this);
+    let i = a.findFrom(this, this.kFrom);
     if (i >= 0 && !this.settleAttempt(i, rel)) i = -1;
     const cseq = m.cseq >>> 0;
     const t = a.t;
@@ -518,7 +595,7 @@ export class KpiEngine {
         if (cseq <= t[i + 4]) {
           if (cseq === t[i + 4] && (w & F_FROM_SENT) !== 0 && m.direction === DIRECTION_RECEIVED) {
             t[i + 2] = m.branchHi >>> 0;
-            t[i + 3] = ((m.branchLo & BRANCH_MASK) | (w & 0xff & ~F_FROM_SENT)) >>> 0;
+            t[i + 3] = ((m.branchLo & BRANCH_MASK) | (w & (FROM_MASK | 0xff) & ~F_FROM_SENT)) >>> 0;
             // The received copy is the request as the caller sent it: measure from it.
             if (((cap - t[i + 7]) | 0) < 0) {
               if (t[i + 6] === t[i + 7]) t[i + 6] = cap;
@@ -531,6 +608,7 @@ export class KpiEngine {
         t[i + 2] = m.branchHi >>> 0;
         t[i + 3] =
           ((m.branchLo & BRANCH_MASK) |
+            (w & FROM_MASK) |
             (w & ~STATE & 0xff & ~F_EXPIRES0 & ~F_FROM_SENT) |
             OPEN |
             (m.expires0 ? F_EXPIRES0 : 0) |
@@ -553,6 +631,7 @@ export class KpiEngine {
     t[i + 2] = m.branchHi >>> 0;
     t[i + 3] =
       ((m.branchLo & BRANCH_MASK) |
+        this.kFrom |
         OPEN |
         kind |
         (m.expires0 ? F_EXPIRES0 : 0) |
@@ -565,34 +644,44 @@ export class KpiEngine {
     a.markOpen(i);
   }
 
+  /**
+   * A response is the attempt's when its top Via branch is the attempt's upstream branch: the
+   * branch names the transaction (RFC 3261 17.1.3 matches a response to its client transaction
+   * by it), so the attempt is found by Call-ID, node and branch, and the From tag is not needed.
+   * A response on any other branch (downstream, or to a request the attempt no longer waits on)
+   * finds none and does nothing here; per-peer legs follow downstream branches.
+   */
   private response(m: KpiMessage, kind: number, rel: number, cap: number): void {
     const status = m.status;
     if (!(status >= 100 && status <= 699)) return;
-    this.attemptKey(m, kind);
+    this.kLo = this.attemptKeyLo(m, this.attemptKeyHi(m, kind));
     const a = this.attempts;
-    const i = a.find(this);
-    if (i < 0 || !this.settleAttempt(i, rel)) return;
+    const found = this.found;
+    const n = a.findBranch(this, m, found);
+    // One attempt on that branch, once the others are settled: two attempts of one Call-ID that
+    // share a branch (a UA that breaks RFC 3261's unique branch) leave the response unread, as
+    // neither can be told from the other without their From tags.
+    let i = -1;
+    for (let k = 0; k < n; k++) {
+      if (!this.settleAttempt(found[k], rel)) continue;
+      if (i >= 0) return;
+      i = found[k];
+    }
+    if (i < 0) return;
     const t = a.t;
     const w = t[i + 3];
     const state = w & STATE;
-    const upstream = t[i + 2] === m.branchHi >>> 0 && (w & BRANCH_MASK) === (m.branchLo & BRANCH_MASK);
     if (state === TIMED_OUT) {
-      if (upstream && status >= 200) {
+      if (status >= 200) {
         this.stats.lateFinals++;
         t[i + 3] = ((w & ~STATE) | ENDED) >>> 0;
         this.sink.onLateFinal(m.node, m.method);
       }
       return;
     }
-    // Ended, or a response to an earlier (challenged) request of the attempt.
-    if (state === ENDED || m.cseq >>> 0 !== t[i + 4]) return;
-    if (!upstream) {
-      if (status >= 200)
-        this.sink.onBranchFinal(m.node, m.method, status, m.branchHi >>> 0, m.branchLo >>> 0);
-      return;
-    }
-    // A copy or retransmission of the challenge itself.
-    if (state === CHALLENGED) return;
+    // Ended, or a response to an earlier (challenged) request of the attempt. A copy or
+    // retransmission of the challenge itself.
+    if (state === ENDED || m.cseq >>> 0 !== t[i + 4] || state === CHALLENGED) return;
     if (kind === 0) this.inviteResponse(i, w, m, status, rel, cap);
     else this.registerResponse(i, w, m, status, rel, cap);
   }
@@ -635,6 +724,7 @@ export class KpiEngine {
     }
     t[i + 3] = ((w & ~STATE) | ENDED | F_SRD) >>> 0;
     t[i + 5] = (rel + this.linger) >>> 0;
+    this.ended(i);
     this.sink.onAttemptEnd(node, outcome);
     this.reason(m);
     if (outcome === AttemptOutcome.ANSWERED) this.openDialog(m, rel, cap);
@@ -657,6 +747,7 @@ export class KpiEngine {
     }
     t[i + 3] = ((w & ~STATE) | ENDED) >>> 0;
     t[i + 5] = (rel + this.linger) >>> 0;
+    this.ended(i);
     const node = m.node;
     if ((w & F_EXPIRES0) !== 0) {
       this.sink.onDeregistrationEnd(
@@ -1024,6 +1115,25 @@ export class KpiEngine {
       if (state === OPEN || state === CHALLENGED) return;
     }
     open[bucket >>> 5] &= ~bit;
+  }
+
+  /**
+   * After the attempt at entry `i` got its outcome: clears its bucket's open bit when no attempt
+   * there waits any more, so that the open sweep does not come back to a bucket whose lines the
+   * message just had in cache only to find nothing to do (at a steady call rate, most attempts
+   * end long before the sweep comes by).
+   */
+  private ended(i: number): void {
+    const a = this.attempts;
+    const t = a.t;
+    const stride = WAYS * AW;
+    const bucket = Math.floor(i / stride);
+    for (let j = bucket * stride, to = j + stride; j < to; j += AW) {
+      if (t[j + 1] === 0) continue;
+      const state = t[j + 3] & STATE;
+      if (state === OPEN || state === CHALLENGED) return;
+    }
+    (a.open as Int32Array)[bucket >>> 5] &= ~(1 << (bucket & 31));
   }
 
   /** As sweep(), over the attempt buckets the open bits mark; 32 unmarked ones cost one load. */

@@ -323,7 +323,4 @@ export class KpiMetrics implements KpiSink {
     if (METHOD_LABELS[method] === 'REGISTER') this.lateRegister.value++;
     else this.lateInvite.value++;
   }
-
-  /** Per-peer attribution of downstream branches is the peers layer's; the node families ignore them. */
-  onBranchFinal(): void {}
 }

@@ -2,18 +2,36 @@ import { KeyHasher } from '../count/key-hasher.js';
 import { SOURCE_SYSLOG } from '../count/node-sources.js';
 import { KIND_REQUEST, type Observation } from '../count/observation.js';
 import { METHOD_LABELS } from '../sip/methods.js';
-import { SCAN_DEFER, SCAN_KPI } from '../sip/scan.js';
+import { SCAN_DEFER, SCAN_FROM_TAG, SCAN_KPI, SCAN_OPTIONAL } from '../sip/scan.js';
 import type { CallIdExemplars } from './call-ids.js';
 import type { KpiEngine } from './engine.js';
-import { DIRECTION_UNKNOWN, emptyKpiMessage, type KpiMessage, type MessageEnds } from './types.js';
+import {
+  DIRECTION_RECEIVED,
+  DIRECTION_UNKNOWN,
+  emptyKpiMessage,
+  type KpiMessage,
+  type MessageEnds,
+} from './types.js';
 
 const INVITE = METHOD_LABELS.indexOf('INVITE');
 const REGISTER = METHOD_LABELS.indexOf('REGISTER');
 const BYE = METHOD_LABELS.indexOf('BYE');
 const CANCEL = METHOD_LABELS.indexOf('CANCEL');
+const NOT_FROM = SCAN_OPTIONAL & ~SCAN_FROM_TAG;
 
 /** How often the expiry sweep runs: a full sweep of the default tables costs about 10 ms a second. */
 export const EXPIRE_INTERVAL_MS = 100;
+
+/**
+ * Slots of the memory of recent requests by which a copy is recognised (8 KiB of keys, 8 of
+ * times): at 10,000 calls a second a slot is rewritten about every 25 ms, while the copy a node
+ * sends follows the request it received within a millisecond or so. A copy that finds its slot
+ * rewritten is handed to the engine, which absorbs it as before: the memory saves work and never
+ * decides what is counted.
+ */
+export const COPY_SLOTS = 1024;
+/** A request seen again within this (ms, on the expiry clock) is a copy; later, a new request. */
+export const COPY_WINDOW_MS = 2000;
 
 /**
  * The step from the counter's per-message Observation to the call-state engine: takes the
@@ -40,6 +58,10 @@ export class KpiObserver {
   private timer: NodeJS.Timeout | null = null;
   /** Set by the exporter; without it every copy's direction is unknown and no peer is named. */
   ends: MessageEnds | null = null;
+  /** Requests recognised as copies of one just handed over, and not handed over again. */
+  copies = 0;
+  private readonly copyKeys = new Int32Array(COPY_SLOTS * 2);
+  private readonly copyTimes = new Float64Array(COPY_SLOTS).fill(Number.NEGATIVE_INFINITY);
 
   /**
    * With `callIds` (the metrics' exemplar namer), the observation is lent to it while the engine
@@ -48,6 +70,8 @@ export class KpiObserver {
   constructor(
     readonly engine: KpiEngine,
     private readonly callIds: CallIdExemplars | null = null,
+    /** Leave copies out before reading them (isCopy); off, every copy goes to the engine. */
+    private readonly skipCopies = true,
   ) {
     callIds?.bind(engine);
   }
@@ -68,6 +92,8 @@ export class KpiObserver {
         if (hasToTag) return;
       } else if (method !== REGISTER && method !== CANCEL && !(method === BYE && hasToTag)) return;
     } else if ((method !== INVITE && method !== REGISTER) || o.statusCode === 100) return;
+    const ends = this.ends;
+    if (isRequest && method !== CANCEL && this.skipCopies && this.isCopy(o, ends)) return;
     const m = this.msg;
     const h = this.hasher;
     m.node = o.node;
@@ -78,16 +104,28 @@ export class KpiObserver {
     // Hashed once for this message by SipCounter.count, which also keys the dedupe by it.
     m.callIdHi = o.callIdHi >>> 0;
     m.callIdLo = o.callIdLo >>> 0;
-    const ends = this.ends;
     m.direction = ends === null ? DIRECTION_UNKNOWN : ends.direction;
     m.peer = ends === null ? 0 : ends.peer;
     m.captureMs = o.timeSeconds * 1000 + o.timeMicroseconds / 1000;
     m.now = o.now;
-    if (!isRequest && this.engine.quietResponse(m)) return;
-    o.readDeferred();
-    h.begin().text(o.fromTag).end();
-    m.fromTagHi = h.hi;
-    m.fromTagLo = h.lo;
+    // The From tag keys attempts, dialogs and legs, but a response finds its attempt by its Via
+    // branch (engine.response): it is read from requests, from a 2xx that answers an INVITE (the
+    // dialog's key), and from every response once per-peer legs are followed.
+    let from = true;
+    if (!isRequest) {
+      if (this.engine.quietResponse(m)) return;
+      from = (method === INVITE && o.statusCode >= 200 && o.statusCode < 300) || this.engine.followsLegs;
+    }
+    if (from) {
+      o.readDeferred();
+      h.begin().text(o.fromTag).end();
+      m.fromTagHi = h.hi;
+      m.fromTagLo = h.lo;
+    } else {
+      o.readDeferred(NOT_FROM);
+      m.fromTagHi = 0;
+      m.fromTagLo = 0;
+    }
     m.hasToTag = hasToTag;
     // The To tag keys a dialog only: it is read from a BYE and from a 2xx that answers an INVITE.
     if (hasToTag && (isRequest || (method === INVITE && o.statusCode >= 200 && o.statusCode < 300))) {
@@ -121,6 +159,44 @@ export class KpiObserver {
     // The observation is the source's, refilled for the next message: never kept past here.
     ids.current = null;
     if (isRequest && method === INVITE) ids.remember(o, m);
+  }
+
+  /**
+   * Whether the request `o` (an initial INVITE, a REGISTER or an in-dialog BYE) is a copy of one
+   * handed to the engine within COPY_WINDOW_MS: same node, method, Call-ID, CSeq and From header,
+   * as a node traced in and out sends it on, or as a retransmission repeats it. The engine would
+   * do nothing with it but find its attempt (or, for a BYE, find its dialog gone and count it
+   * unmatched), so it is left out before its From tag and Via branch are read. Not for a copy
+   * the node received (it may be the one that tells the engine which branch is upstream, when
+   * the capture brought the sent copy first), nor for one naming a peer (each copy of an INVITE
+   * between the node and a peer is a leg of its own).
+   */
+  private isCopy(o: Observation, ends: MessageEnds | null): boolean {
+    if (o.cseqNumber < 0) return false;
+    const h = this.hasher;
+    h.begin()
+      .uint32(o.method | (o.node << 8))
+      .uint32(o.callIdHi)
+      .uint32(o.callIdLo)
+      .uint32(o.cseqNumber);
+    o.hashFrom(h);
+    h.end();
+    const hi = h.hi | 0;
+    const lo = h.lo | 0;
+    const slot = hi & (COPY_SLOTS - 1);
+    const keys = this.copyKeys;
+    const now = o.now;
+    const age = now - this.copyTimes[slot];
+    if (keys[slot * 2] === hi && keys[slot * 2 + 1] === lo && age >= 0 && age <= COPY_WINDOW_MS) {
+      if (ends === null || (ends.direction !== DIRECTION_RECEIVED && ends.peer === 0)) {
+        this.copies++;
+        return true;
+      }
+    }
+    keys[slot * 2] = hi;
+    keys[slot * 2 + 1] = lo;
+    this.copyTimes[slot] = now;
+    return false;
   }
 
   /**

@@ -190,11 +190,6 @@ export interface KpiSink {
   onReleaseCause(node: number, protocol: number, cause: number): void;
   /** A final response for an attempt that had already timed out (method: INVITE or REGISTER). */
   onLateFinal(node: number, method: number): void;
-  /**
-   * A final response on a downstream branch of an open attempt (a Via branch other than the one
-   * the node received): the hook a per-peer layer attributes to the peer the branch went to.
-   */
-  onBranchFinal(node: number, method: number, status: number, branchHi: number, branchLo: number): void;
 }
 
 /** A sink that drops everything: for callers that want the engine's counters only. */
@@ -210,7 +205,6 @@ export const NULL_KPI_SINK: KpiSink = {
   onSessionCut() {},
   onReleaseCause() {},
   onLateFinal() {},
-  onBranchFinal() {},
 };
 
 /** Maps a final status code (>= 200) of an INVITE to its outcome. */

@@ -97,10 +97,6 @@ class ReplayKpiSink implements KpiSink {
   onLateFinal(node: number, method: number): void {
     if (!this.draining) this.metrics.onLateFinal(node, method);
   }
-  onBranchFinal(node: number, method: number, status: number, branchHi: number, branchLo: number): void {
-    // Through the sink interface: KpiMetrics may attribute branches to peers, or ignore them.
-    if (!this.draining) (this.metrics as KpiSink).onBranchFinal(node, method, status, branchHi, branchLo);
-  }
 }
 
 /**

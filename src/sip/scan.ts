@@ -42,7 +42,8 @@ export const SCAN_KPI_MESSAGES = 16;
  */
 export const SCAN_DEFER = 32;
 /** The optional fields themselves, without the narrowing bit. */
-const SCAN_OPTIONAL = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES;
+/** Every optional field the scanner can read. */
+export const SCAN_OPTIONAL = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES;
 /** Every field the call-state engine reads, from the messages it reads them from. */
 export const SCAN_KPI = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES | SCAN_KPI_MESSAGES;
 /** Reason protocols as SipMessageScan.reasonProtocol gives them (the same values as kpi/types REASON_*). */
@@ -835,12 +836,13 @@ export function scanSipMessage(
 }
 
 /**
- * Reads the optional fields a SCAN_DEFER scan of `buf` located (out.deferred), as the scan would
- * have read them at once; clears out.deferred. `buf` must be the buffer that scan read.
+ * Reads the optional fields a SCAN_DEFER scan of `buf` located (out.deferred), of those `fields`
+ * (SCAN_* bits) names, as the scan would have read them at once; clears their bits in
+ * out.deferred. `buf` must be the buffer that scan read.
  */
-export function readDeferredFields(buf: Buffer, out: SipMessageScan): void {
-  const deferred = out.deferred;
-  out.deferred = 0;
+export function readDeferredFields(buf: Buffer, out: SipMessageScan, fields = SCAN_OPTIONAL): void {
+  const deferred = out.deferred & fields;
+  out.deferred ^= deferred;
   if ((deferred & SCAN_VIA_BRANCH) !== 0)
     readViaBranch(buf, out.viaAt, trimEnd(buf, out.viaAt, out.viaStop), out);
   if ((deferred & SCAN_FROM_TAG) !== 0)

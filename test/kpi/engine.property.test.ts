@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KPI_DEFAULTS, KpiEngine } from '../../src/kpi/engine.js';
 import { emptyKpiMessage, type KpiMessage } from '../../src/kpi/types.js';
-import { branchText, type Msg, RecordingSink, toKpi } from './harness.js';
+import { type Msg, RecordingSink, toKpi } from './harness.js';
 import { ReferenceEngine } from './model.js';
 
 const BASE = 1_795_000_000_000;
@@ -97,7 +97,7 @@ describe('the engine against a Map-based reference', () => {
         const msgs = timeline(raw);
         const end = (msgs.at(-1)?.now ?? 0) + KPI_DEFAULTS.maxSessionMs + 1;
         const { events, engine } = runEngine(msgs, end);
-        const model = new ReferenceEngine(KPI_DEFAULTS, branchText);
+        const model = new ReferenceEngine(KPI_DEFAULTS);
         for (const m of msgs) model.handle(m);
         model.expireAll(end);
         expect(
@@ -116,7 +116,7 @@ describe('the engine against a Map-based reference', () => {
         const msgs = timeline(raw);
         const end = (msgs.at(-1)?.now ?? 0) + KPI_DEFAULTS.maxSessionMs + 1;
         const { events, engine } = runEngine(msgs, end, {}, true);
-        const model = new ReferenceEngine(KPI_DEFAULTS, branchText, true);
+        const model = new ReferenceEngine(KPI_DEFAULTS, true);
         for (const m of msgs) model.handle(m);
         model.expireAll(end);
         expect(engine.stats.legEvictions + engine.stats.legLingerEvictions).toBe(0);

@@ -99,9 +99,6 @@ export class RecordingSink implements KpiSink, KpiPeerSink {
   onLateFinal(node: number, method: number): void {
     this.events.push(`late ${node} ${method}`);
   }
-  onBranchFinal(node: number, method: number, status: number, branchHi: number, branchLo: number): void {
-    this.events.push(`branch ${node} ${method} ${status} ${branchHi.toString(16)}:${branchLo.toString(16)}`);
-  }
   onLegEnd(node: number, peer: number, direction: number, outcome: number): void {
     this.events.push(
       `leg ${node} ${peer} ${LEG_DIRECTION_LABELS[direction]} ${ATTEMPT_OUTCOME_LABELS[outcome]}`,
@@ -121,10 +118,4 @@ export class RecordingSink implements KpiSink, KpiPeerSink {
     this.events = [];
     return e;
   }
-}
-
-/** The branch hash as RecordingSink prints it. */
-export function branchText(branch: string): string {
-  const [hi, lo] = hash(branch);
-  return `${hi.toString(16)}:${lo.toString(16)}`;
 }

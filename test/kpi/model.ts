@@ -60,7 +60,6 @@ export class ReferenceEngine {
   private capOrigin: number | undefined;
   constructor(
     private readonly o = KPI_DEFAULTS,
-    private readonly branchLabel: (branch: string) => string,
     /** follow per-peer legs, as the engine does when it has a peer sink */
     private readonly followLegs = false,
   ) {}
@@ -247,24 +246,23 @@ export class ReferenceEngine {
     const status = m.status ?? 0;
     if (status < 100 || status > 699) return;
     const register = m.method === 'REGISTER';
-    const key = `${register}|${node}|${m.callId}|${m.fromTag}`;
-    if (!this.settle(key, now)) return;
+    // A response is the attempt's whose upstream branch is its top Via branch: found by Call-ID
+    // and branch, whatever its From tag. Two live attempts on one branch: neither.
+    const prefix = `${register}|${node}|${m.callId}|`;
+    const live: string[] = [];
+    for (const [k, a] of [...this.attempts])
+      if (k.startsWith(prefix) && a.branch === m.branch && this.settle(k, now)) live.push(k);
+    if (live.length !== 1) return;
+    const key = live[0];
     const a = this.attempts.get(key) as Attempt;
-    const upstream = a.branch === m.branch;
     if (a.state === 'timedout') {
-      if (upstream && status >= 200) {
+      if (status >= 200) {
         a.state = 'ended';
         this.events.push(`late ${node} ${register ? 12 : 5}`);
       }
       return;
     }
-    if (a.state === 'ended' || m.cseq !== a.cseq) return;
-    if (!upstream) {
-      if (status >= 200)
-        this.events.push(`branch ${node} ${register ? 12 : 5} ${status} ${this.branchLabel(m.branch)}`);
-      return;
-    }
-    if (a.state === 'challenged') return;
+    if (a.state === 'ended' || m.cseq !== a.cseq || a.state === 'challenged') return;
     const challenge = status === 401 || status === 407 || (register && status === 423);
     if (register) {
       if (status < 200) return;

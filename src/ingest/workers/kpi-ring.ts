@@ -74,6 +74,11 @@ export class KpiRingWriter {
     return false;
   }
 
+  /** The engine on the other thread may follow per-peer legs: every From tag goes to it. */
+  get followsLegs(): boolean {
+    return true;
+  }
+
   /** KpiEngine's entry point, so that a KpiObserver can write here instead of to an engine. */
   handle(m: KpiMessage): void {
     const control = this.control;

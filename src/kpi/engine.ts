@@ -466,6 +466,11 @@ export class KpiEngine {
   }
 
   /** Entries of the leg table; 0 until the first leg allocates it. */
+  /** On this thread: an adapter feeding it leaves copies out itself (kpi/copies). */
+  get remote(): boolean {
+    return false;
+  }
+
   /**
    * Whether per-peer legs are followed (from the first leg on): a leg is keyed by the From tag
    * too, so every response's From tag must then be read for the engine.

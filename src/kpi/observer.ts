@@ -4,6 +4,7 @@ import { KIND_REQUEST, type Observation } from '../count/observation.js';
 import { METHOD_LABELS } from '../sip/methods.js';
 import { SCAN_DEFER, SCAN_FROM_TAG, SCAN_KPI, SCAN_OPTIONAL } from '../sip/scan.js';
 import type { CallIdExemplars } from './call-ids.js';
+import { CopyMemory } from './copies.js';
 import type { KpiEngine } from './engine.js';
 import {
   DIRECTION_RECEIVED,
@@ -19,19 +20,17 @@ const BYE = METHOD_LABELS.indexOf('BYE');
 const CANCEL = METHOD_LABELS.indexOf('CANCEL');
 const NOT_FROM = SCAN_OPTIONAL & ~SCAN_FROM_TAG;
 
+/**
+ * Whether a copy may be left out: not one the node received (it may be the one that tells the
+ * engine which branch is upstream, when the capture brought the sent copy first), nor one naming
+ * a peer (each copy of an INVITE between the node and a peer is a leg of its own).
+ */
+export function skippable(ends: MessageEnds | null): boolean {
+  return ends === null || (ends.direction !== DIRECTION_RECEIVED && ends.peer === 0);
+}
+
 /** How often the expiry sweep runs: a full sweep of the default tables costs about 10 ms a second. */
 export const EXPIRE_INTERVAL_MS = 100;
-
-/**
- * Slots of the memory of recent requests by which a copy is recognised (8 KiB of keys, 8 of
- * times): at 10,000 calls a second a slot is rewritten about every 25 ms, while the copy a node
- * sends follows the request it received within a millisecond or so. A copy that finds its slot
- * rewritten is handed to the engine, which absorbs it as before: the memory saves work and never
- * decides what is counted.
- */
-export const COPY_SLOTS = 1024;
-/** A request seen again within this (ms, on the expiry clock) is a copy; later, a new request. */
-export const COPY_WINDOW_MS = 2000;
 
 /**
  * The step from the counter's per-message Observation to the call-state engine: takes the
@@ -58,10 +57,11 @@ export class KpiObserver {
   private timer: NodeJS.Timeout | null = null;
   /** Set by the exporter; without it every copy's direction is unknown and no peer is named. */
   ends: MessageEnds | null = null;
-  /** Requests recognised as copies of one just handed over, and not handed over again. */
-  copies = 0;
-  private readonly copyKeys = new Int32Array(COPY_SLOTS * 2);
-  private readonly copyTimes = new Float64Array(COPY_SLOTS).fill(Number.NEGATIVE_INFINITY);
+  /**
+   * The copies this adapter leaves out (CopyMemory); null when the engine is on another thread,
+   * whose own memory then reads each request's copy key from its record.
+   */
+  readonly copyMemory: CopyMemory | null;
 
   /**
    * With `callIds` (the metrics' exemplar namer), the observation is lent to it while the engine
@@ -70,9 +70,13 @@ export class KpiObserver {
   constructor(
     readonly engine: KpiEngine,
     private readonly callIds: CallIdExemplars | null = null,
-    /** Leave copies out before reading them (isCopy); off, every copy goes to the engine. */
-    private readonly skipCopies = true,
+    /**
+     * Leave copies out before reading them (CopyMemory); off, every copy goes to the engine. With
+     * `engine` on another thread (a KpiRingWriter), each request's copy key goes with it instead.
+     */
+    skipCopies = true,
   ) {
+    this.copyMemory = skipCopies && !engine.remote ? new CopyMemory() : null;
     callIds?.bind(engine);
   }
 
@@ -93,9 +97,18 @@ export class KpiObserver {
       } else if (method !== REGISTER && method !== CANCEL && !(method === BYE && hasToTag)) return;
     } else if ((method !== INVITE && method !== REGISTER) || o.statusCode === 100) return;
     const ends = this.ends;
-    if (isRequest && method !== CANCEL && this.skipCopies && this.isCopy(o, ends)) return;
     const m = this.msg;
     const h = this.hasher;
+    m.copyHi = 0;
+    m.copyLo = 0;
+    if (isRequest && method !== CANCEL && o.cseqNumber >= 0) {
+      this.copyKey(o);
+      const memory = this.copyMemory;
+      if (memory === null) {
+        m.copyHi = h.hi | 0;
+        m.copyLo = h.lo | 1;
+      } else if (memory.isCopy(h.hi | 0, h.lo | 1, o.now, skippable(ends))) return;
+    }
     m.node = o.node;
     m.isRequest = isRequest;
     m.method = method;
@@ -162,17 +175,11 @@ export class KpiObserver {
   }
 
   /**
-   * Whether the request `o` (an initial INVITE, a REGISTER or an in-dialog BYE) is a copy of one
-   * handed to the engine within COPY_WINDOW_MS: same node, method, Call-ID, CSeq and From header,
-   * as a node traced in and out sends it on, or as a retransmission repeats it. The engine would
-   * do nothing with it but find its attempt (or, for a BYE, find its dialog gone and count it
-   * unmatched), so it is left out before its From tag and Via branch are read. Not for a copy
-   * the node received (it may be the one that tells the engine which branch is upstream, when
-   * the capture brought the sent copy first), nor for one naming a peer (each copy of an INVITE
-   * between the node and a peer is a leg of its own).
+   * Hashes the key by which a request (an initial INVITE, a REGISTER or an in-dialog BYE) is a
+   * copy of one handed over before (CopyMemory): node, method, Call-ID, CSeq and the From
+   * header's bytes, so that only byte-identical copies of one request share it.
    */
-  private isCopy(o: Observation, ends: MessageEnds | null): boolean {
-    if (o.cseqNumber < 0) return false;
+  private copyKey(o: Observation): void {
     const h = this.hasher;
     h.begin()
       .uint32(o.method | (o.node << 8))
@@ -181,22 +188,6 @@ export class KpiObserver {
       .uint32(o.cseqNumber);
     o.hashFrom(h);
     h.end();
-    const hi = h.hi | 0;
-    const lo = h.lo | 0;
-    const slot = hi & (COPY_SLOTS - 1);
-    const keys = this.copyKeys;
-    const now = o.now;
-    const age = now - this.copyTimes[slot];
-    if (keys[slot * 2] === hi && keys[slot * 2 + 1] === lo && age >= 0 && age <= COPY_WINDOW_MS) {
-      if (ends === null || (ends.direction !== DIRECTION_RECEIVED && ends.peer === 0)) {
-        this.copies++;
-        return true;
-      }
-    }
-    keys[slot * 2] = hi;
-    keys[slot * 2 + 1] = lo;
-    this.copyTimes[slot] = now;
-    return false;
   }
 
   /**

@@ -61,6 +61,13 @@ export interface KpiMessage {
   reasonProtocol: number;
   /** The Reason header's cause number (meaningful when reasonProtocol is not REASON_NONE). */
   reasonCause: number;
+  /**
+   * For an engine on another thread: the request's copy key (kpi/copies CopyMemory; int32 bits,
+   * the low word odd), by which that thread leaves copies out; 0/0 for none. The engine itself
+   * never reads it.
+   */
+  copyHi: number;
+  copyLo: number;
 }
 
 export function emptyKpiMessage(): KpiMessage {
@@ -86,6 +93,8 @@ export function emptyKpiMessage(): KpiMessage {
     expires0: false,
     reasonProtocol: 0,
     reasonCause: 0,
+    copyHi: 0,
+    copyLo: 0,
   };
 }
 

@@ -454,6 +454,8 @@ describe('bad input', () => {
             expires0: fc.boolean(),
             reasonProtocol: num,
             reasonCause: num,
+            copyHi: num,
+            copyLo: num,
           }),
           { maxLength: 50 },
         ),

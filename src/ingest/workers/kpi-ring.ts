@@ -74,6 +74,11 @@ export class KpiRingWriter {
     return false;
   }
 
+  /** The engine is on another thread: copies go to it with their copy key (kpi/copies). */
+  get remote(): boolean {
+    return true;
+  }
+
   /** The engine on the other thread may follow per-peer legs: every From tag goes to it. */
   get followsLegs(): boolean {
     return true;

@@ -7,8 +7,9 @@ import { SOURCE_HEP } from '../../count/node-sources.js';
 import type { NodeLabels } from '../../count/nodes.js';
 import type { SipCounter } from '../../count/sip-counter.js';
 import { CODE } from '../../errors.js';
+import { CopyMemory } from '../../kpi/copies.js';
 import type { KpiEngine } from '../../kpi/engine.js';
-import { EXPIRE_INTERVAL_MS } from '../../kpi/observer.js';
+import { EXPIRE_INTERVAL_MS, skippable } from '../../kpi/observer.js';
 import { emptyKpiMessage } from '../../kpi/types.js';
 import { queuedBytes } from '../udp-batch.js';
 import { KpiRingReader, KpiRingWriter } from './kpi-ring.js';
@@ -326,6 +327,8 @@ export class IngestWorkers {
   }
 
   private readonly message = emptyKpiMessage();
+  /** The copies the workers' adapters hand over with their keys, left out before the engine. */
+  private readonly copies = new CopyMemory();
 
   /**
    * Hands the engine the records in the rings in capture-time order, as long as the earliest was
@@ -375,7 +378,8 @@ export class IngestWorkers {
       }
       readers[best].read(m);
       nodes.labelOf(m.node);
-      engine.handle(m);
+      // Copies of one request read by different workers are known here, as one thread knows them.
+      if (m.copyLo === 0 || !this.copies.isCopy(m.copyHi, m.copyLo, m.now, skippable(m))) engine.handle(m);
       if (++read % RELEASE_EVERY === 0) for (const reader of readers) reader.release();
     }
     for (const reader of readers) reader.release();

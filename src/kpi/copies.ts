@@ -23,6 +23,8 @@ export const COPY_WINDOW_MS = 2000;
 export class CopyMemory {
   /** Requests recognised as copies and not handed to the engine. */
   copies = 0;
+  /** Of those, BYEs: each would have been counted as matching no dialog. */
+  byes = 0;
   private readonly keys = new Int32Array(COPY_SLOTS * 2);
   private readonly times = new Float64Array(COPY_SLOTS).fill(Number.NEGATIVE_INFINITY);
 
@@ -31,7 +33,7 @@ export class CopyMemory {
    * the window, and `skippable` (not a copy the node received, which may correct the attempt's
    * upstream branch, nor one naming a peer, which is a leg of its own). Remembers it otherwise.
    */
-  isCopy(hi: number, lo: number, now: number, skippable: boolean): boolean {
+  isCopy(hi: number, lo: number, now: number, skippable: boolean, bye: boolean): boolean {
     const slot = hi & (COPY_SLOTS - 1);
     const keys = this.keys;
     // Either way: with ingest workers, two copies read by two threads may come with their
@@ -39,6 +41,7 @@ export class CopyMemory {
     const age = Math.abs(now - this.times[slot]);
     if (skippable && keys[slot * 2] === hi && keys[slot * 2 + 1] === lo && age <= COPY_WINDOW_MS) {
       this.copies++;
+      if (bye) this.byes++;
       return true;
     }
     keys[slot * 2] = hi;

@@ -107,7 +107,7 @@ export class KpiObserver {
       if (memory === null) {
         m.copyHi = h.hi | 0;
         m.copyLo = h.lo | 1;
-      } else if (memory.isCopy(h.hi | 0, h.lo | 1, o.now, skippable(ends))) return;
+      } else if (memory.isCopy(h.hi | 0, h.lo | 1, o.now, skippable(ends), method === BYE)) return;
     }
     m.node = o.node;
     m.isRequest = isRequest;

@@ -11,6 +11,7 @@ import { CopyMemory } from '../../kpi/copies.js';
 import type { KpiEngine } from '../../kpi/engine.js';
 import { EXPIRE_INTERVAL_MS, skippable } from '../../kpi/observer.js';
 import { emptyKpiMessage } from '../../kpi/types.js';
+import { METHOD_LABELS } from '../../sip/methods.js';
 import { queuedBytes } from '../udp-batch.js';
 import { KpiRingReader, KpiRingWriter } from './kpi-ring.js';
 import type {
@@ -29,6 +30,7 @@ const SNAPSHOT_TIMEOUT_MS = 2000;
 const STOP_TIMEOUT_MS = 5000;
 /** The engine's thread frees ring slots after this many records, so writers never wait long. */
 const RELEASE_EVERY = 1024;
+const BYE = METHOD_LABELS.indexOf('BYE');
 /** How often the engine's thread looks again while a worker is in the middle of a batch. */
 const HELD_POLL_MS = 2;
 
@@ -379,7 +381,8 @@ export class IngestWorkers {
       readers[best].read(m);
       nodes.labelOf(m.node);
       // Copies of one request read by different workers are known here, as one thread knows them.
-      if (m.copyLo === 0 || !this.copies.isCopy(m.copyHi, m.copyLo, m.now, skippable(m))) engine.handle(m);
+      if (m.copyLo === 0 || !this.copies.isCopy(m.copyHi, m.copyLo, m.now, skippable(m), m.method === BYE))
+        engine.handle(m);
       if (++read % RELEASE_EVERY === 0) for (const reader of readers) reader.release();
     }
     for (const reader of readers) reader.release();

@@ -731,15 +731,9 @@ export function scanSipMessage(
     if (out.requestMethod !== METHOD_BYE) locate &= ~SCAN_REASON;
     if (out.requestMethod !== METHOD_REGISTER) locate &= ~SCAN_EXPIRES;
   }
-  const wanted = locate;
-  let viaAt = -1;
-  let viaStop = -1;
-  let fromAt = -1;
-  let fromStop = -1;
-  let reasonAt = -1;
-  let reasonStop = -1;
-  let expiresAt = -1;
-  let expiresStop = -1;
+  // The optional fields located so far: their places go straight to `out`, not to locals, which
+  // would hold eight more values through every line of the walk.
+  let located = 0;
   p = headersStart;
   while (p < end && (found !== 7 || locate !== 0)) {
     const first = buf[p];
@@ -759,18 +753,19 @@ export function scanSipMessage(
       }
       if (v >= 0) {
         locate &= ~field;
+        located |= field;
         if (field === SCAN_VIA_BRANCH) {
-          viaAt = v;
-          viaStop = stop;
+          out.viaAt = v;
+          out.viaStop = stop;
         } else if (field === SCAN_FROM_TAG) {
-          fromAt = v;
-          fromStop = stop;
+          out.fromAt = v;
+          out.fromStop = stop;
         } else if (field === SCAN_REASON) {
-          reasonAt = v;
-          reasonStop = stop;
+          out.reasonAt = v;
+          out.reasonStop = stop;
         } else {
-          expiresAt = v;
-          expiresStop = stop;
+          out.expiresAt = v;
+          out.expiresStop = stop;
         }
       }
     } else if (lower === 99 || lower === 105 || lower === 116) {
@@ -801,34 +796,13 @@ export function scanSipMessage(
     }
     p = stop + 1;
   }
-  if (wanted === 0) return OK;
-  let pending = wanted;
-  if ((optional & SCAN_KPI_MESSAGES) !== 0) pending &= kpiFields(out);
-  if (out.kind === SIP_RESPONSE) pending &= responseFields(out, optional);
+  if (located === 0) return OK;
   // What is pending but was not located is absent: the walk stops early only once every field
   // is located or ruled out, and what rules one out (the start line, then a response's CSeq) is
-  // applied to `pending` here in the same way or more narrowly.
-  let deferred = 0;
-  if ((pending & SCAN_VIA_BRANCH) !== 0 && viaAt >= 0) {
-    deferred |= SCAN_VIA_BRANCH;
-    out.viaAt = viaAt;
-    out.viaStop = viaStop;
-  }
-  if ((pending & SCAN_FROM_TAG) !== 0 && fromAt >= 0) {
-    deferred |= SCAN_FROM_TAG;
-    out.fromAt = fromAt;
-    out.fromStop = fromStop;
-  }
-  if ((pending & SCAN_REASON) !== 0 && reasonAt >= 0) {
-    deferred |= SCAN_REASON;
-    out.reasonAt = reasonAt;
-    out.reasonStop = reasonStop;
-  }
-  if ((pending & SCAN_EXPIRES) !== 0 && expiresAt >= 0) {
-    deferred |= SCAN_EXPIRES;
-    out.expiresAt = expiresAt;
-    out.expiresStop = expiresStop;
-  }
+  // applied here in the same way or more narrowly. Places of fields not deferred are stale.
+  let deferred = located;
+  if ((optional & SCAN_KPI_MESSAGES) !== 0) deferred &= kpiFields(out);
+  if (out.kind === SIP_RESPONSE) deferred &= responseFields(out, optional);
   out.deferred = deferred;
   // Read now unless asked to defer: the same reader either way.
   if ((optional & SCAN_DEFER) === 0 && deferred !== 0) readDeferredFields(buf, out);

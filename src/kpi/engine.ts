@@ -312,12 +312,12 @@ class Buckets {
     const branchHi = m.branchHi >>> 0;
     const branchLo = m.branchLo & BRANCH_MASK;
     const busy = this.pick(kHi);
-    if (busy === 0) return 0;
     const stride = WAYS * AW;
     const t = this.t;
     let n = 0;
-    if ((busy & 1) !== 0)
-      for (let i = this.b1, end = i + stride; i < end; i += AW)
+    for (let pass = 0; pass < 2; pass++) {
+      if ((busy & (pass + 1)) === 0 || (pass === 1 && this.b2 === this.b1)) continue;
+      for (let i = pass === 0 ? this.b1 : this.b2, end = i + stride; i < end; i += AW)
         if (
           t[i + 1] === kLo &&
           t[i] === kHi &&
@@ -325,15 +325,7 @@ class Buckets {
           (t[i + 3] & BRANCH_MASK) === branchLo
         )
           into[n++] = i;
-    if ((busy & 2) !== 0 && this.b2 !== this.b1)
-      for (let i = this.b2, end = i + stride; i < end; i += AW)
-        if (
-          t[i + 1] === kLo &&
-          t[i] === kHi &&
-          t[i + 2] === branchHi &&
-          (t[i + 3] & BRANCH_MASK) === branchLo
-        )
-          into[n++] = i;
+    }
     return n;
   }
 

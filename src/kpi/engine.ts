@@ -457,7 +457,6 @@ export class KpiEngine {
     return n;
   }
 
-  /** Entries of the leg table; 0 until the first leg allocates it. */
   /** On this thread: an adapter feeding it leaves copies out itself (kpi/copies). */
   get remote(): boolean {
     return false;
@@ -471,6 +470,7 @@ export class KpiEngine {
     return this.legs !== null;
   }
 
+  /** Entries of the leg table; 0 until the first leg allocates it. */
   get legCapacity(): number {
     return this.legs?.capacity ?? 0;
   }

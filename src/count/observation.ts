@@ -1,5 +1,6 @@
 import { METHOD_UNKNOWN } from '../sip/methods.js';
 import {
+  locateField,
   readDeferredFields,
   SCAN_FROM_TAG,
   SCAN_OPTIONAL,
@@ -194,7 +195,11 @@ export class Observation {
    */
   hashFrom(h: KeyHasher): void {
     const scan = this.deferredScan;
-    if (scan !== null && (scan.deferred & SCAN_FROM_TAG) !== 0)
+    if (
+      scan !== null &&
+      (scan.deferred & SCAN_FROM_TAG) !== 0 &&
+      locateField(this.deferredBuf!, scan, SCAN_FROM_TAG)
+    )
       h.uint32(1).bytes(this.deferredBuf!, scan.fromAt, scan.fromStop);
     else h.uint32(2).text(this.fromTag);
   }

@@ -35,14 +35,13 @@ export const SCAN_EXPIRES = 8;
  */
 export const SCAN_KPI_MESSAGES = 16;
 /**
- * Locates the optional fields asked for in the walk but leaves reading them to
- * readDeferredFields, for a consumer that learns only later whether it needs them: the call KPIs
+ * Leaves finding and reading the optional fields asked for to readDeferredFields, for a consumer
+ * that learns only later whether it needs them: the call KPIs
  * need a response's From tag and Via branch only when its Call-ID belongs to an attempt they
  * follow, and a replayed capture, or a tap on a busy trunk, is mostly other calls' responses.
  */
 export const SCAN_DEFER = 32;
-/** The optional fields themselves, without the narrowing bit. */
-/** Every optional field the scanner can read. */
+/** Every optional field the scanner can read (without the narrowing and deferring bits). */
 export const SCAN_OPTIONAL = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES;
 /** Every field the call-state engine reads, from the messages it reads them from. */
 export const SCAN_KPI = SCAN_ALL | SCAN_REASON | SCAN_EXPIRES | SCAN_KPI_MESSAGES;
@@ -52,6 +51,12 @@ export const SCAN_REASON_Q850 = 1;
 export const SCAN_REASON_SIP = 2;
 /** A cause with more digits than this is no valid cause; it reads as -1. */
 const MAX_CAUSE_DIGITS = 4;
+/**
+ * Header lines a scan records for the optional fields (SipMessageScan.lines): more than the
+ * walk goes through before it has Call-ID, CSeq and To in all but unusual messages, whose later
+ * lines are then walked again when a field is looked for.
+ */
+const MAX_RECORDED_LINES = 32;
 
 /**
  * What the scanner found in one SIP message. Offsets point into the scanned buffer, so nothing
@@ -86,6 +91,8 @@ export class SipMessageScan {
    * value stands (start, and the end of its line); readDeferredFields reads them.
    */
   deferred = 0;
+  /** Of the optional fields, those whose place (below) is known, by SCAN_* bit. */
+  located = 0;
   viaAt = 0;
   viaStop = 0;
   fromAt = 0;
@@ -94,6 +101,19 @@ export class SipMessageScan {
   reasonStop = 0;
   expiresAt = 0;
   expiresStop = 0;
+  /**
+   * With optional fields asked for, the header lines the walk went through as [start, stop)
+   * pairs (stop at the line's LF, folded lines included), at most MAX_RECORDED_LINES, in order:
+   * an optional field is looked for there once it is wanted, and the walk itself pays one store
+   * a line for it.
+   */
+  readonly lines = new Int32Array(MAX_RECORDED_LINES * 2);
+  lineCount = 0;
+  /** Where the search for an optional field goes on past the recorded lines: the first line not recorded. */
+  resumeAt = 0;
+  /** The message's end and last LF (lastLineFeed), for that search. */
+  end = 0;
+  lastLf = -1;
 
   reset(): void {
     this.kind = 0;
@@ -113,6 +133,8 @@ export class SipMessageScan {
     this.reasonCause = -1;
     this.expiresZero = false;
     this.deferred = 0;
+    this.located = 0;
+    this.lineCount = 0;
   }
 
   /** The method a response answers is the one in its CSeq; a request names its own. */
@@ -674,8 +696,10 @@ function readFromTag(buf: Buffer, v: number, stop: number, out: SipMessageScan):
 /**
  * Reads the start line and the CSeq, Call-ID and To headers of the SIP message in buf[start, end),
  * and the From and top Via headers as `optional` (SCAN_* bits) asks, without making a string.
- * Returns OK or a ParseError id. Stops at the first empty line (the body is never read) or as soon
- * as every header asked for is found. Of each header only the first occurrence counts.
+ * Returns OK or a ParseError id. The walk stops at the first empty line (the body is never read)
+ * or as soon as CSeq, Call-ID and To are found; an optional header is then looked for in the lines
+ * it went through and, past them, to the end of the headers (locateField), now or, with
+ * SCAN_DEFER, once it is read. Of each header only the first occurrence counts.
  */
 export function scanSipMessage(
   buf: Buffer,
@@ -719,56 +743,45 @@ export function scanSipMessage(
 
   const headersStart = firstLineEnd + 1;
   let found = 0;
-  // The optional headers this walk still looks for: it notes where each first occurs, and they
-  // are read once the message is known to need them, so that asking for them costs no second
-  // walk. Reason and Expires can only be wanted from the messages chosen here.
-  let locate = optional & SCAN_OPTIONAL;
-  if ((optional & SCAN_KPI_MESSAGES) !== 0) locate &= kpiFieldsFromStart(out);
+  // The optional fields this message can want, by its start line. The walk does not look for
+  // them: it records the lines it goes through, and a field is looked for there (then on past
+  // them) once it is wanted (locateField). So the walk stops, as it does without optional fields,
+  // once it has Call-ID, CSeq and To, and what it costs for them is a store a line; a message
+  // found not to need a field (a response to a BYE, a copy the call KPIs leave out, a 180's From)
+  // costs no search for it. Reason and Expires can only be wanted from the messages chosen here.
+  let want = optional & SCAN_OPTIONAL;
+  if ((optional & SCAN_KPI_MESSAGES) !== 0) want &= kpiFieldsFromStart(out);
   if (out.kind === SIP_RESPONSE) {
-    locate &= ~SCAN_EXPIRES;
-    if (out.statusCode < 300) locate &= ~SCAN_REASON;
+    want &= ~SCAN_EXPIRES;
+    if (out.statusCode < 300) want &= ~SCAN_REASON;
   } else {
-    if (out.requestMethod !== METHOD_BYE) locate &= ~SCAN_REASON;
-    if (out.requestMethod !== METHOD_REGISTER) locate &= ~SCAN_EXPIRES;
+    if (out.requestMethod !== METHOD_BYE) want &= ~SCAN_REASON;
+    if (out.requestMethod !== METHOD_REGISTER) want &= ~SCAN_EXPIRES;
   }
-  // The optional fields located so far: their places go straight to `out`, not to locals, which
-  // would hold eight more values through every line of the walk.
-  let located = 0;
+  const lines = out.lines;
+  // Twice the lines recorded while recording, else -1 (nothing wanted, or every slot taken).
+  let recorded = want !== 0 ? 0 : -1;
+  let unrecorded = -1;
   p = headersStart;
-  while (p < end && (found !== 7 || locate !== 0)) {
+  while (p < end && found !== 7) {
     const first = buf[p];
     if (first === CR || first === LF) break; // empty line: the body follows
     let stop = lineEnd(buf, p, end, lastLf);
     // A header may be folded onto following lines that start with white space.
     while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end, lastLf);
+    if (recorded >= 0) {
+      if (recorded < lines.length) {
+        lines[recorded] = p;
+        lines[recorded + 1] = stop;
+        recorded += 2;
+      } else {
+        unrecorded = p;
+        recorded = -1;
+      }
+    }
     // Only Call-ID/i, CSeq and To/t matter; most lines (Via, From, Route...) end here.
     const lower = first | 0x20;
-    if ((FIELD_BY_LETTER[lower] & locate) !== 0) {
-      let field = FIELD_BY_LETTER[lower];
-      let v = quickValueStart(buf, p, stop, field);
-      if (v === NOT_QUICK) {
-        const nameStop = nameEnd(buf, p, stop);
-        field = optionalField(buf, p, nameStop) & locate;
-        v = field === 0 ? -1 : valueStart(buf, nameStop, stop);
-      }
-      if (v >= 0) {
-        locate &= ~field;
-        located |= field;
-        if (field === SCAN_VIA_BRANCH) {
-          out.viaAt = v;
-          out.viaStop = stop;
-        } else if (field === SCAN_FROM_TAG) {
-          out.fromAt = v;
-          out.fromStop = stop;
-        } else if (field === SCAN_REASON) {
-          out.reasonAt = v;
-          out.reasonStop = stop;
-        } else {
-          out.expiresAt = v;
-          out.expiresStop = stop;
-        }
-      }
-    } else if (lower === 99 || lower === 105 || lower === 116) {
+    if (lower === 99 || lower === 105 || lower === 116) {
       const nameStop = nameEnd(buf, p, stop);
       const kind = headerKind(buf, p, nameStop);
       if (kind !== HEADER_OTHER) {
@@ -781,8 +794,6 @@ export function scanSipMessage(
           if (kind === HEADER_CSEQ && (found & 1) === 0) {
             found |= 1;
             readCSeq(buf, v, valueStop, out);
-            // A response's method is its CSeq's: now known, it may need no optional header.
-            if (locate !== 0 && out.kind === SIP_RESPONSE) locate &= responseFields(out, optional);
           } else if (kind === HEADER_CALL_ID && (found & 2) === 0) {
             found |= 2;
             out.callIdStart = v;
@@ -796,33 +807,106 @@ export function scanSipMessage(
     }
     p = stop + 1;
   }
-  if (located === 0) return OK;
-  // What is pending but was not located is absent: the walk stops early only once every field
-  // is located or ruled out, and what rules one out (the start line, then a response's CSeq) is
-  // applied here in the same way or more narrowly. Places of fields not deferred are stale.
-  let deferred = located;
+  if (want === 0) return OK;
+  // A response's method is its CSeq's, known only now: it may need no optional field at all.
+  let deferred = want;
   if ((optional & SCAN_KPI_MESSAGES) !== 0) deferred &= kpiFields(out);
   if (out.kind === SIP_RESPONSE) deferred &= responseFields(out, optional);
+  if (deferred === 0) return OK;
   out.deferred = deferred;
+  out.lineCount = unrecorded >= 0 ? lines.length >> 1 : recorded >> 1;
+  out.resumeAt = unrecorded >= 0 ? unrecorded : p;
+  out.end = end;
+  out.lastLf = lastLf;
   // Read now unless asked to defer: the same reader either way.
-  if ((optional & SCAN_DEFER) === 0 && deferred !== 0) readDeferredFields(buf, out);
+  if ((optional & SCAN_DEFER) === 0) readDeferredFields(buf, out);
   return OK;
 }
 
 /**
- * Reads the optional fields a SCAN_DEFER scan of `buf` located (out.deferred), of those `fields`
- * (SCAN_* bits) names, as the scan would have read them at once; clears their bits in
- * out.deferred. `buf` must be the buffer that scan read.
+ * Where the value of the optional field `field` (one SCAN_* bit) starts on the header line
+ * buf[p, stop), whose first letter is that field's (FIELD_BY_LETTER); -1 when the line is
+ * another header (Feature-Caps for an `f`, say) or has no colon.
+ */
+function fieldValueStart(buf: Uint8Array, p: number, stop: number, field: number): number {
+  const v = quickValueStart(buf, p, stop, field);
+  if (v !== NOT_QUICK) return v;
+  const nameStop = nameEnd(buf, p, stop);
+  return optionalField(buf, p, nameStop) === field ? valueStart(buf, nameStop, stop) : -1;
+}
+
+/** Notes where the value of optional field `field` stands: from v to the end of its line. */
+function place(out: SipMessageScan, field: number, v: number, stop: number): void {
+  out.located |= field;
+  if (field === SCAN_VIA_BRANCH) {
+    out.viaAt = v;
+    out.viaStop = stop;
+  } else if (field === SCAN_FROM_TAG) {
+    out.fromAt = v;
+    out.fromStop = stop;
+  } else if (field === SCAN_REASON) {
+    out.reasonAt = v;
+    out.reasonStop = stop;
+  } else {
+    out.expiresAt = v;
+    out.expiresStop = stop;
+  }
+}
+
+/**
+ * Finds the first header line of the optional field `field` (one SCAN_* bit) in the message a
+ * scan `out` of `buf` walked with that field wanted, and notes its place (viaAt and viaStop,
+ * ...); returns false when the message has none. Looks through the lines the walk recorded, then
+ * walks on from the first one it did not record to the end of the headers. Once found, a field
+ * is not looked for again.
+ */
+export function locateField(buf: Uint8Array, out: SipMessageScan, field: number): boolean {
+  if ((out.located & field) !== 0) return true;
+  const lines = out.lines;
+  for (let k = 0, n = out.lineCount * 2; k < n; k += 2) {
+    const p = lines[k];
+    if (FIELD_BY_LETTER[buf[p] | 0x20] !== field) continue;
+    const v = fieldValueStart(buf, p, lines[k + 1], field);
+    if (v >= 0) {
+      place(out, field, v, lines[k + 1]);
+      return true;
+    }
+  }
+  const end = out.end;
+  const lastLf = out.lastLf;
+  let p = out.resumeAt;
+  while (p < end) {
+    const first = buf[p];
+    if (first === CR || first === LF) break;
+    let stop = lineEnd(buf as Buffer, p, end, lastLf);
+    while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf as Buffer, stop + 1, end, lastLf);
+    if (FIELD_BY_LETTER[first | 0x20] === field) {
+      const v = fieldValueStart(buf, p, stop, field);
+      if (v >= 0) {
+        place(out, field, v, stop);
+        return true;
+      }
+    }
+    p = stop + 1;
+  }
+  return false;
+}
+
+/**
+ * Reads the optional fields a SCAN_DEFER scan of `buf` left for later (out.deferred), of those
+ * `fields` (SCAN_* bits) names, as the scan would have read them at once; clears their bits in
+ * out.deferred. A field the message does not have stays absent. `buf` must be the buffer that
+ * scan read.
  */
 export function readDeferredFields(buf: Buffer, out: SipMessageScan, fields = SCAN_OPTIONAL): void {
   const deferred = out.deferred & fields;
   out.deferred ^= deferred;
-  if ((deferred & SCAN_VIA_BRANCH) !== 0)
+  if ((deferred & SCAN_VIA_BRANCH) !== 0 && locateField(buf, out, SCAN_VIA_BRANCH))
     readViaBranch(buf, out.viaAt, trimEnd(buf, out.viaAt, out.viaStop), out);
-  if ((deferred & SCAN_FROM_TAG) !== 0)
+  if ((deferred & SCAN_FROM_TAG) !== 0 && locateField(buf, out, SCAN_FROM_TAG))
     readFromTag(buf, out.fromAt, trimEnd(buf, out.fromAt, out.fromStop), out);
-  if ((deferred & SCAN_REASON) !== 0)
+  if ((deferred & SCAN_REASON) !== 0 && locateField(buf, out, SCAN_REASON))
     readReason(buf, out.reasonAt, trimEnd(buf, out.reasonAt, out.reasonStop), out);
-  if ((deferred & SCAN_EXPIRES) !== 0)
+  if ((deferred & SCAN_EXPIRES) !== 0 && locateField(buf, out, SCAN_EXPIRES))
     readExpires(buf, out.expiresAt, trimEnd(buf, out.expiresAt, out.expiresStop), out);
 }

@@ -87,8 +87,9 @@ export class SipMessageScan {
   /** an Expires header with the value 0, when SCAN_EXPIRES asked for it */
   expiresZero = false;
   /**
-   * With SCAN_DEFER, the optional fields (SCAN_* bits) located but not read yet, and where each
-   * value stands (start, and the end of its line); readDeferredFields reads them.
+   * With SCAN_DEFER, the optional fields (SCAN_* bits) this message may want and that are not
+   * read yet; readDeferredFields looks for them (locateField) and reads them. Below, where each
+   * value stands once located (start, and the end of its line).
    */
   deferred = 0;
   /** Of the optional fields, those whose place (below) is known, by SCAN_* bit. */

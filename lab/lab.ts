@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { boundPort, waitForExporterStart } from './exporter-log.js';
 import { type KamailioRoutes, type KamailioTrace, kamailioConfig, uriHost } from './kamailio.js';
 import {
   freePort,
@@ -63,8 +64,9 @@ export interface ExporterHandle {
 }
 
 /**
- * The exporter itself, from this checkout, on free ports. With `hepHost`, HEP listens on that
- * address at a port the kernel picks (`[::1]:0`), read back from the exporter's own log.
+ * The exporter itself, from this checkout. Every listener binds port 0 (on `hepHost` for HEP, if
+ * given, else 127.0.0.1) and the ports come back from its own log, so no other process can take
+ * one between a pick and the bind.
  */
 export async function startExporter(
   lab: Lab,
@@ -72,9 +74,6 @@ export async function startExporter(
   flags: string[] = [],
   options: { hepHost?: string } = {},
 ): Promise<ExporterHandle> {
-  let hepPort = options.hepHost === undefined ? await freePort() : 0;
-  const syslogPort = await freePort();
-  const webPort = await freePort();
   const process_ = lab.start(
     name,
     process.execPath,
@@ -83,20 +82,23 @@ export async function startExporter(
       'tsx',
       join(root, 'src/cli.ts'),
       '--web.listen-address',
-      `127.0.0.1:${webPort}`,
+      '127.0.0.1:0',
       '--hep.listen-address',
-      `${uriHost(options.hepHost ?? '127.0.0.1')}:${hepPort}`,
+      `${uriHost(options.hepHost ?? '127.0.0.1')}:0`,
       '--syslog.listen-address',
-      `127.0.0.1:${syslogPort}`,
+      '127.0.0.1:0',
       ...flags,
     ],
     root,
   );
-  const web = `127.0.0.1:${webPort}`;
+  const exited = () => process_.child.exitCode ?? process_.child.signalCode;
+  const lines = await waitForExporterStart(name, process_.log, exited);
+  const web = `127.0.0.1:${boundPort(lines, 'web')}`;
   const metrics = async () => (await fetch(`http://${web}/metrics`)).text();
   await waitFor(
     `${name} to be ready`,
     async () => {
+      if (exited() !== null) throw new Error(`${name} exited (${exited()}); see ${process_.logFile}`);
       try {
         return (await fetch(`http://${web}/readyz`)).status === 200;
       } catch {
@@ -105,27 +107,13 @@ export async function startExporter(
     },
     30_000,
   );
-  if (hepPort === 0) {
-    const bound = new RegExp(
-      `"listener":"hep","address":"${uriHost(options.hepHost!).replace(/[[\]]/g, '\\$&')}:(\\d+)"`,
-    );
-    // Ready can answer before the log line reaches the file: pino writes it asynchronously.
-    let match: RegExpExecArray | null = null;
-    try {
-      await waitFor(
-        `${name} to log the HEP port it bound`,
-        async () => {
-          match = bound.exec(process_.log());
-          return match !== null;
-        },
-        10_000,
-      );
-    } catch {
-      throw new Error(`${name} did not log the HEP port it bound; see ${process_.logFile}`);
-    }
-    hepPort = Number((match as RegExpExecArray | null)?.[1]);
-  }
-  return { web, hepPort, syslogPort, process: process_, metrics };
+  return {
+    web,
+    hepPort: boundPort(lines, 'hep'),
+    syslogPort: boundPort(lines, 'syslog', 'udp'),
+    process: process_,
+    metrics,
+  };
 }
 
 export interface Callees {
@@ -205,7 +193,14 @@ export async function startKamailio(
   // Kamailio binds its socket before it forks its workers; what arrives meanwhile waits in the kernel.
   const output =
     syslogSocket === undefined ? () => process_.log() : () => readText(join(lab.dir, `${name}.lines`));
-  await waitFor(`${name} to bind`, () => output().includes('SO_RCVBUF is finally'), 15_000);
+  await waitFor(
+    `${name} to bind`,
+    () => {
+      if (process_.child.exitCode !== null) throw new Error(`${name} exited: ${output().slice(-4000)}`);
+      return output().includes('SO_RCVBUF is finally');
+    },
+    15_000,
+  );
   const settledOutput = async (quietMs = 300) => {
     let text = output();
     let quietSince = Date.now();

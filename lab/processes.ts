@@ -37,27 +37,53 @@ export function requireProgram(program: string, debianPackage: string): string {
   }
 }
 
+const PORT_FLOOR = 20_000;
+
 /**
- * A port free for both UDP and TCP on `host` (127.0.0.1 or ::1), from the kernel. Another process
- * could take it before we bind again; the callers bind at once, and the lab starts its processes
- * in sequence.
+ * Where `freePort` picks from: above the default ports (9060, 9467, 5514, 6514) and below the
+ * kernel's ephemeral range. A port the kernel hands out for bind(0) can be taken again, between
+ * our check and the caller's bind, by any socket of any process that sends or connects without
+ * binding (the suite's own clients, sipp, Kamailio); a port below that range cannot.
  */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, host, () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-      });
+export function portRange(
+  rangeFile = '/proc/sys/net/ipv4/ip_local_port_range',
+): { low: number; high: number } | null {
+  const ephemeralLow = Number(readText(rangeFile).trim().split(/\s+/)[0]);
+  if (!Number.isInteger(ephemeralLow) || ephemeralLow <= PORT_FLOOR + 1000) return null;
+  return { low: PORT_FLOOR, high: ephemeralLow - 1 };
+}
+
+/** Whether `port` on `host` can be bound now, for TCP and for UDP; 0 asks the kernel for one. */
+async function tryPort(host: string, port: number): Promise<number | null> {
+  const tcp = await new Promise<number | null>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(null));
+    server.listen(port, host, () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : null));
     });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
-      socket.once('error', () => resolve(false));
-      socket.bind(port, host, () => socket.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
+  });
+  if (tcp === null) return null;
+  const udpFree = await new Promise<boolean>((resolve) => {
+    const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+    socket.once('error', () => resolve(false));
+    socket.bind(tcp, host, () => socket.close(() => resolve(true)));
+  });
+  return udpFree ? tcp : null;
+}
+
+/**
+ * A port free for both UDP and TCP on `host` (127.0.0.1 or ::1), for a peer that must be told its
+ * port (Kamailio, sipp, Prometheus); the exporter binds port 0 and says what it bound instead
+ * (`waitForExporterStart`). Picked at random below the ephemeral range (`portRange`), so that
+ * only another `freePort` caller, not a passing client socket, could take it before the caller
+ * binds; the callers bind at once, and the lab starts its processes in sequence.
+ */
+export async function freePort(host = '127.0.0.1', range = portRange()): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const wanted = range === null ? 0 : range.low + Math.floor(Math.random() * (range.high - range.low + 1));
+    const port = await tryPort(host, wanted);
+    if (port !== null) return port;
   }
   throw new Error('no free port found');
 }

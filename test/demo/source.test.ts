@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../../lab/processes.js';
+import { boundPort, listeningLines, waitForExporterStart } from '../../lab/exporter-log.js';
+import { waitFor } from '../../lab/processes.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEMO_CAPTURE, type DemoSource, demoMessages } from '../../src/demo/source.js';
 import { Exporter } from '../../src/exporter.js';
@@ -105,8 +106,7 @@ describe('--demo in process', () => {
 
 /** Starts the CLI with `args`; resolves with the child and its web port once it answers. */
 async function startCli(args: string[]): Promise<{ child: ChildProcess; port: number; log: () => string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...CLI, '--web.listen-address', `127.0.0.1:${port}`, ...args], {
+  const child = spawn(process.execPath, [...CLI, '--web.listen-address', '127.0.0.1:0', ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -123,15 +123,14 @@ async function startCli(args: string[]): Promise<{ child: ChildProcess; port: nu
   child.stderr?.on('data', (d: Buffer) => {
     log += d.toString();
   });
-  try {
-    await waitFor(
-      'the exporter to be ready',
-      async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200,
-      30_000,
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}:\n${log}`);
-  }
+  const lines = await waitForExporterStart(
+    'the exporter',
+    () => log,
+    () => child.exitCode ?? child.signalCode,
+  );
+  const port = boundPort(lines, 'web');
+  const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+  if (ready.status !== 200) throw new Error(`/readyz answered ${ready.status} once started:\n${log}`);
   return { child, port, log: () => log };
 }
 
@@ -164,8 +163,8 @@ describe('--demo on the command line', () => {
   });
 
   it('keeps a listener whose address is given', async () => {
-    const hep = await freePort();
-    const { child, port } = await startCli(['--demo', '--hep.listen-address', `127.0.0.1:${hep}`]);
+    const { child, port, log } = await startCli(['--demo', '--hep.listen-address', '127.0.0.1:0']);
+    const hep = boundPort(listeningLines(log()), 'hep');
     const landing = await (await fetch(`http://127.0.0.1:${port}/`)).text();
     expect(landing).toContain(`127.0.0.1:${hep}`);
     expect(landing).toContain('DEMO: bundled lab capture');

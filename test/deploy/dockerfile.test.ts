@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { freePort, waitFor } from '../../lab/processes.js';
+import { boundPort, waitForExporterStart } from '../../lab/exporter-log.js';
+import { waitFor } from '../../lab/processes.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
@@ -71,7 +72,9 @@ describe('Dockerfile', () => {
  * here). The pruned result is then started as each deployment starts it: the image's entrypoint
  * and HEALTHCHECK, the systemd unit's ExecStart, and the Kubernetes container's args and ConfigMap.
  */
-describe('the built exporter, started as each deployment starts it', () => {
+// Each start waits up to 30 s for the exporter (and the demo 30 s more for its calls) on a loaded
+// machine; the tests' own limit is above that, so a wait that runs out says which wait it was.
+describe('the built exporter, started as each deployment starts it', { timeout: 90_000 }, () => {
   let dir = '';
 
   beforeAll(() => {
@@ -87,46 +90,49 @@ describe('the built exporter, started as each deployment starts it', () => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Free loopback ports for every listener, so that runs never clash with the defaults. */
-  async function ports(web: number): Promise<string[]> {
-    return [
-      `--web.listen-address=127.0.0.1:${web}`,
-      `--hep.listen-address=127.0.0.1:${await freePort()}`,
-      `--syslog.listen-address=127.0.0.1:${await freePort()}`,
-    ];
-  }
+  /**
+   * Every listener on a loopback port the kernel picks, never the defaults; the exporter logs what
+   * it bound (its log level is the deployment's: info).
+   */
+  const PORT_ZERO = [
+    '--web.listen-address=127.0.0.1:0',
+    '--hep.listen-address=127.0.0.1:0',
+    '--syslog.listen-address=127.0.0.1:0',
+  ];
 
   async function runAndScrape(
     args: string[],
-    web: number,
-    whileUp: () => void | Promise<void> = () => undefined,
+    whileUp: (web: number) => void | Promise<void> = () => undefined,
   ): Promise<void> {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, [...args, ...PORT_ZERO], {
       cwd: dir,
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_ENV: 'production' },
     });
+    let log = '';
+    const append = (d: Buffer) => {
+      log += d.toString();
+    };
+    child.stdout.on('data', append);
+    child.stderr.on('data', append);
     try {
-      await waitFor(
-        'the exporter to answer',
-        async () => {
-          try {
-            return (await fetch(`http://127.0.0.1:${web}/readyz`)).ok;
-          } catch {
-            return false;
-          }
-        },
-        30_000,
+      const lines = await waitForExporterStart(
+        'the exporter',
+        () => log,
+        () => child.exitCode ?? child.signalCode,
       );
+      const web = boundPort(lines, 'web');
+      const ready = await fetch(`http://127.0.0.1:${web}/readyz`);
+      expect(ready.status, log).toBe(200);
       const metrics = await (await fetch(`http://127.0.0.1:${web}/metrics`)).text();
       expect(metrics).toMatch(/^sip_exporter_build_info\{version="\d+\.\d+\.\d+"/m);
       // The built addon is in use, except in the suite's second pass, which turns it off.
       const path = process.env.UDP_BATCH_ADDON === 'off' ? 'dgram' : 'batch';
       expect(metrics).toContain(`sip_exporter_udp_receive_path{listener="hep",path="${path}"} 1`);
-      await whileUp();
+      await whileUp(web);
       child.kill('SIGTERM');
-      const [code] = await once(child, 'exit');
-      expect(code).toBe(0);
+      const [code] = child.exitCode === null ? await once(child, 'exit') : [child.exitCode];
+      expect(code, log).toBe(0);
     } finally {
       child.kill('SIGKILL');
     }
@@ -140,13 +146,14 @@ describe('the built exporter, started as each deployment starts it', () => {
   });
 
   it('starts as the image does, passes its HEALTHCHECK, and stops on SIGTERM', async () => {
-    const web = await freePort();
     const args = [
       join(dir, 'dist/src/cli.js'),
       `--config.file=${join(dir, 'deploy/sip-response-exporter.yml')}`,
     ];
-    await runAndScrape([...args, ...(await ports(web))], web, () => {
-      execFileSync(process.execPath, ['-e', healthcheck().replace('127.0.0.1:9467', `127.0.0.1:${web}`)]);
+    await runAndScrape(args, (web) => {
+      execFileSync(process.execPath, ['-e', healthcheck().replace('127.0.0.1:9467', `127.0.0.1:${web}`)], {
+        timeout: 20_000,
+      });
     });
   });
 
@@ -162,8 +169,7 @@ describe('the built exporter, started as each deployment starts it', () => {
       a.replace('/etc/sip-response-exporter/config.yml', join(dir, 'deploy/sip-response-exporter.yml')),
     );
     expect(args).toContain('--demo');
-    const web = await freePort();
-    await runAndScrape([join(dir, 'dist/src/cli.js'), ...args, ...(await ports(web))], web, async () => {
+    await runAndScrape([join(dir, 'dist/src/cli.js'), ...args], async (web) => {
       await waitFor(
         'demo calls on /metrics',
         async () =>
@@ -187,8 +193,7 @@ describe('the built exporter, started as each deployment starts it', () => {
           .replace('/opt/sip-response-exporter', dir)
           .replace('/etc/sip-response-exporter/config.yml', join(dir, 'deploy/sip-response-exporter.yml')),
       );
-    const web = await freePort();
-    await runAndScrape([...args, ...(await ports(web))], web);
+    await runAndScrape(args);
   });
 
   it("starts with the Kubernetes container's args and ConfigMap", async () => {
@@ -198,7 +203,6 @@ describe('the built exporter, started as each deployment starts it', () => {
     const args = deployment.spec.template.spec.containers[0].args.map((a) =>
       a.replace('/etc/sip-response-exporter/config.yml', join(dir, 'deploy/kubernetes/config.yml')),
     );
-    const web = await freePort();
-    await runAndScrape([join(dir, 'dist/src/cli.js'), ...args, ...(await ports(web))], web);
+    await runAndScrape([join(dir, 'dist/src/cli.js'), ...args]);
   });
 });

@@ -223,16 +223,28 @@ export class StreamServer {
     };
     this.connections.set(socket, connection);
     stats.openConnections = this.connections.size;
+    const armFrame = (ms: number) => {
+      frameTimer = setTimeout(checkFrame, ms);
+      frameTimer.unref();
+    };
     const checkFrame = () => {
       frameTimer = null;
       if (frameStart < 0 || reason !== null) return;
       const left = frameStart + frameTimeoutMs - performance.now();
-      if (left <= 0) {
-        connection.close('frame_timeout');
+      if (left > 0) {
+        armFrame(left);
         return;
       }
-      frameTimer = setTimeout(checkFrame, left);
-      frameTimer.unref();
+      // Timers run before the poll phase: after a stall (a busy or starved process) the rest of
+      // the frame can be waiting in the kernel unread. Decide after this iteration's poll has
+      // read it, as the drain at stop does: the frame is late only if it is still the same one.
+      const overdue = frameStart;
+      setImmediate(() => {
+        if (reason !== null) return;
+        if (frameStart === overdue) connection.close('frame_timeout');
+        else if (frameStart >= 0 && frameTimer === null)
+          armFrame(Math.max(0, frameStart + frameTimeoutMs - performance.now()));
+      });
     };
     socket.setNoDelay(true);
     if (idleTimeoutMs > 0) socket.setTimeout(idleTimeoutMs);
@@ -245,10 +257,7 @@ export class StreamServer {
       } else if (state === ReadState.NEW_FRAME) {
         if (frameTimeoutMs > 0) {
           frameStart = performance.now();
-          if (frameTimer === null) {
-            frameTimer = setTimeout(checkFrame, frameTimeoutMs);
-            frameTimer.unref();
-          }
+          if (frameTimer === null) armFrame(frameTimeoutMs);
         }
       } else if (state === ReadState.BETWEEN_FRAMES) {
         frameStart = -1;

@@ -134,6 +134,38 @@ describe('frame deadline against a peer that trickles bytes', () => {
     expect(hep.destroyed || syslog.destroyed).toBe(false);
   });
 
+  it('does not hold a stall of its own against a frame whose end arrived during it', async () => {
+    const exporter = await run.start({ 'hep.frame-timeout': '300ms', 'syslog.frame-timeout': '300ms' });
+    const hep = await tcpConnect(exporter.source('hep').listener!.tcpPort);
+    const syslog = await tcpConnect(exporter.source('syslog').listener!.plain!.tcpPort);
+    sockets.push(hep, syslog);
+    const half = (b: Buffer) => [b.subarray(0, b.length >> 1), b.subarray(b.length >> 1)];
+    const [h1, h2] = half(HEP);
+    const [s1, s2] = half(SYSLOG_LINE);
+    await Promise.all([write(hep, h1), write(syslog, s1)]);
+    const bytes = (t: string, listener: string) =>
+      sampleValue(t, `sip_exporter_bytes_received_total{listener="${listener}",transport="tcp"}`) ?? 0;
+    await eventually(metrics, (t) => bytes(t, 'hep') === h1.length && bytes(t, 'syslog') === s1.length);
+    // Both second halves reach the kernel well inside the deadline; then the process stalls past
+    // it (a long GC, a starved core). The deadline's timer runs before the data is read.
+    hep.write(h2);
+    syslog.write(s2);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
+    const text = await eventually(
+      metrics,
+      (t) => received(t, 'hep', 'tcp') === 1 && received(t, 'syslog', 'tcp') === 1,
+    );
+    expect(closedBy(text, 'hep', 'frame_timeout')).toBe(0);
+    expect(closedBy(text, 'syslog', 'frame_timeout')).toBe(0);
+    expect(sampleValue(text, 'sip_exporter_tcp_connections_open{listener="hep"}')).toBe(1);
+    expect(sampleValue(text, 'sip_exporter_tcp_connections_open{listener="syslog"}')).toBe(1);
+    // A frame that is still short after the stall is closed as before.
+    await write(hep, h1);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600);
+    await closed(hep);
+    expect(closedBy(await metrics(), 'hep', 'frame_timeout')).toBe(1);
+  });
+
   it('has no deadline when the frame timeout is 0', async () => {
     const exporter = await run.start({ 'hep.frame-timeout': '0' });
     const socket = await tcpConnect(exporter.source('hep').listener!.tcpPort);

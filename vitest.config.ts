@@ -13,8 +13,10 @@ const WITHOUT_ADDON = process.env.UDP_BATCH_ADDON === 'off' ? ['test/ingest/udp-
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Above the tests' own waits for a process or a count (30 s at most, one at a time), so that
+    // on a loaded machine a wait that runs out fails with what it waited for, not a bare timeout.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Integration tests bind real sockets and start real peers; run files one core at a time each.
     pool: 'forks',
     maxWorkers: 2,

@@ -163,7 +163,7 @@ beforeAll(async () => {
   sender.close();
   receiver.close();
   await Promise.all([stopTcpdump(lo), stopTcpdump(any)]);
-}, 60_000);
+});
 
 afterAll(async () => {
   await Promise.all(started.map(stopTcpdump));

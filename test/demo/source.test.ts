@@ -134,7 +134,8 @@ async function startCli(args: string[]): Promise<{ child: ChildProcess; port: nu
   return { child, port, log: () => log };
 }
 
-describe('--demo on the command line', () => {
+// A start (up to 30 s) and then the demo's calls (up to 30 s more) on a loaded machine.
+describe('--demo on the command line', { timeout: 90_000 }, () => {
   it('moves the response and call KPI counters of node="demo" with no listener, says so loudly, and stops on SIGTERM', async () => {
     const { child, port, log } = await startCli(['--demo', '--demo.speed', '20']);
     const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -9,7 +9,9 @@ export function startTcpdump(
   args: string[],
   started: ChildProcess[],
 ): Promise<ChildProcess> {
-  const child = spawn(program, ['-n', '-U', '--immediate-mode', ...args], {
+  // The lab's ring (lab/tcpdump.ts): a snap just over loopback's MTU in a 64 MiB buffer holds a
+  // thousand packets, so a burst while tcpdump waits for a busy core is not dropped.
+  const child = spawn(program, ['-n', '-U', '--immediate-mode', '-s', '65600', '-B', '65536', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   started.push(child);

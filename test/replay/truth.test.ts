@@ -181,7 +181,7 @@ beforeAll(async () => {
     () => exporter!.source('hep').ingest.stats.responses.value,
     (v) => v === HEP_RESPONSES.length,
   );
-}, 60_000);
+});
 
 afterAll(async () => {
   await Promise.all(started.map(stopTcpdump));

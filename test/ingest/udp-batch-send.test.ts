@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../lab/processes.js';
 import { UdpForwarder } from '../../src/forward/udp-forwarder.js';
 import { UdpBatchSender, UdpBatchSocket, udpBatchAvailability } from '../../src/ingest/udp-batch.js';
 import { SelfMetrics } from '../../src/metrics/self-metrics.js';
@@ -117,10 +118,9 @@ describe('native batched UDP send (sendmmsg)', () => {
   });
 
   it('reports the port unreachable an earlier datagram drew as -ECONNREFUSED, then sends again', async () => {
-    // A port that was just free: bind, read the number, close.
-    const probe = await receiver();
-    const port = probe.port;
-    await new Promise<void>((r) => sockets.pop()!.close(() => r()));
+    // A port free now, from below the ephemeral range, so that no socket sending from an
+    // unbound port (in this process or another) takes it meanwhile.
+    const port = await freePort();
     const { data, offsets, lengths } = layout([Buffer.from('a')]);
     const s = sender(port);
     expect(s.send(data, offsets, lengths, 0, 1)).toBe(1);

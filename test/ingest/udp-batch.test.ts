@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../lab/processes.js';
 import {
   queuedBytes,
   type UdpBatchOptions,
@@ -164,8 +165,10 @@ describe('native batched UDP receive', () => {
   });
 
   it('closes with datagrams still queued, inside a batch callback, and the port can be bound again', async () => {
-    const socket = new UdpBatchSocket({ host: '127.0.0.1', port: 0, ipv6: false, receiveBufferSize: 0 });
-    const port = socket.port;
+    // From below the ephemeral range: no socket sending from an unbound port can take it while
+    // it is closed.
+    const port = await freePort();
+    const socket = new UdpBatchSocket({ host: '127.0.0.1', port, ipv6: false, receiveBufferSize: 0 });
     let batches = 0;
     const s = sender();
     socket.start(
@@ -277,11 +280,11 @@ describe('native batched UDP receive', () => {
       const { UdpBatch, SLOT, RECORD } = require(workerData.addon);
       const data = Buffer.allocUnsafeSlow(4 * SLOT);
       const records = new Int32Array(4 * RECORD);
-      const s = new UdpBatch({ host: '127.0.0.1', port: 0, ipv6: false, receiveBufferSize: 0, reusePort: 0 }, data, records);
+      const s = new UdpBatch({ host: '127.0.0.1', port: workerData.port, ipv6: false, receiveBufferSize: 0, reusePort: 0 }, data, records);
       s.start((n) => parentPort.postMessage({ got: data.toString('latin1', 0, records[0]), n }));
       parentPort.postMessage({ port: s.port });
     `;
-    const worker = new Worker(code, { eval: true, workerData: { addon } });
+    const worker = new Worker(code, { eval: true, workerData: { addon, port: await freePort() } });
     const [{ port }] = (await once(worker, 'message')) as [{ port: number }];
     const gotMessage = once(worker, 'message');
     await send(sender(), Buffer.from('from main'), port);

@@ -83,9 +83,14 @@ function parseErrors(text: string): number {
     .reduce((sum, [, n]) => sum + n, 0);
 }
 
-/** Waits until the exporter has read everything: the packet count stops moving. */
+/**
+ * Waits until the exporter has read everything: the packet count has not moved across two looks
+ * 400 ms apart each (one quiet look could be a stall of the exporter, or of Kamailio, on a loaded
+ * machine).
+ */
 async function settled(exporter: ExporterHandle, listener: 'hep' | 'syslog'): Promise<string> {
   let last = -1;
+  let still = 0;
   let text = '';
   await waitFor(
     `${listener} traffic to settle`,
@@ -100,7 +105,8 @@ async function settled(exporter: ExporterHandle, listener: 'hep' | 'syslog'): Pr
           ) ?? 0),
         0,
       );
-      const done = now > 0 && now === last;
+      still = now > 0 && now === last ? still + 1 : 0;
+      const done = still >= 2;
       last = now;
       if (!done) await new Promise((r) => setTimeout(r, 400));
       return done;

@@ -1,3 +1,4 @@
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { waitFor } from './processes.js';
 
 /** A listener the exporter bound, from its "listening" log line. */
@@ -66,4 +67,41 @@ export async function waitForExporterStart(
     throw new Error(`${(err as Error).message}; its output:\n${log().slice(-4000)}`);
   }
   return listeningLines(log());
+}
+
+/** An exporter run as a child process, its output kept in memory. */
+export interface ExporterChild {
+  child: ChildProcess;
+  /** everything it wrote, stdout and stderr */
+  log: () => string;
+  /** what it bound */
+  listening: Listening[];
+  /** its web port */
+  web: number;
+}
+
+/**
+ * Runs `node <args>` (the exporter's entry point and flags, its listeners on port 0) and resolves
+ * once it has started and /readyz answers 200. The child goes into `started` at once, so that the
+ * caller's cleanup stops it even when the start fails.
+ */
+export async function spawnExporter(
+  args: string[],
+  options: Pick<SpawnOptions, 'cwd' | 'env'>,
+  started: ChildProcess[],
+): Promise<ExporterChild> {
+  const child = spawn(process.execPath, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let output = '';
+  const append = (d: Buffer) => {
+    output += d.toString();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const log = () => output;
+  const listening = await waitForExporterStart('the exporter', log, () => child.exitCode ?? child.signalCode);
+  const web = boundPort(listening, 'web');
+  const ready = await fetch(`http://127.0.0.1:${web}/readyz`);
+  if (ready.status !== 200) throw new Error(`/readyz answered ${ready.status} once started:\n${output}`);
+  return { child, log, listening, web };
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { boundPort, listeningLines, waitForExporterStart } from '../../lab/exporter-log.js';
+import { boundPort, listeningLines, spawnExporter } from '../../lab/exporter-log.js';
 import { waitFor } from '../../lab/processes.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEMO_CAPTURE, type DemoSource, demoMessages } from '../../src/demo/source.js';
@@ -106,32 +106,17 @@ describe('--demo in process', () => {
 
 /** Starts the CLI with `args`; resolves with the child and its web port once it answers. */
 async function startCli(args: string[]): Promise<{ child: ChildProcess; port: number; log: () => string }> {
-  const child = spawn(process.execPath, [...CLI, '--web.listen-address', '127.0.0.1:0', ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      SIP_EXPORTER_HEP_LISTEN_ADDRESS: undefined,
-      SIP_EXPORTER_SYSLOG_LISTEN_ADDRESS: undefined,
-    },
-  });
-  children.push(child);
-  let log = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    log += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    log += d.toString();
-  });
-  const lines = await waitForExporterStart(
-    'the exporter',
-    () => log,
-    () => child.exitCode ?? child.signalCode,
+  const env = {
+    ...process.env,
+    SIP_EXPORTER_HEP_LISTEN_ADDRESS: undefined,
+    SIP_EXPORTER_SYSLOG_LISTEN_ADDRESS: undefined,
+  };
+  const { child, web, log } = await spawnExporter(
+    [...CLI, '--web.listen-address', '127.0.0.1:0', ...args],
+    { cwd: root, env },
+    children,
   );
-  const port = boundPort(lines, 'web');
-  const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-  if (ready.status !== 200) throw new Error(`/readyz answered ${ready.status} once started:\n${log}`);
-  return { child, port, log: () => log };
+  return { child, port: web, log };
 }
 
 // A start (up to 30 s) and then the demo's calls (up to 30 s more) on a loaded machine.

@@ -1,11 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { boundPort, waitForExporterStart } from '../../lab/exporter-log.js';
+import { spawnExporter } from '../../lab/exporter-log.js';
 import { waitFor } from '../../lab/processes.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -104,26 +104,13 @@ describe('the built exporter, started as each deployment starts it', { timeout: 
     args: string[],
     whileUp: (web: number) => void | Promise<void> = () => undefined,
   ): Promise<void> {
-    const child = spawn(process.execPath, [...args, ...PORT_ZERO], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
-    let log = '';
-    const append = (d: Buffer) => {
-      log += d.toString();
-    };
-    child.stdout.on('data', append);
-    child.stderr.on('data', append);
+    const started: ChildProcess[] = [];
     try {
-      const lines = await waitForExporterStart(
-        'the exporter',
-        () => log,
-        () => child.exitCode ?? child.signalCode,
+      const { child, web, log } = await spawnExporter(
+        [...args, ...PORT_ZERO],
+        { cwd: dir, env: { ...process.env, NODE_ENV: 'production' } },
+        started,
       );
-      const web = boundPort(lines, 'web');
-      const ready = await fetch(`http://127.0.0.1:${web}/readyz`);
-      expect(ready.status, log).toBe(200);
       const metrics = await (await fetch(`http://127.0.0.1:${web}/metrics`)).text();
       expect(metrics).toMatch(/^sip_exporter_build_info\{version="\d+\.\d+\.\d+"/m);
       // The built addon is in use, except in the suite's second pass, which turns it off.
@@ -132,9 +119,9 @@ describe('the built exporter, started as each deployment starts it', { timeout: 
       await whileUp(web);
       child.kill('SIGTERM');
       const [code] = child.exitCode === null ? await once(child, 'exit') : [child.exitCode];
-      expect(code, log).toBe(0);
+      expect(code, log()).toBe(0);
     } finally {
-      child.kill('SIGKILL');
+      for (const child of started) child.kill('SIGKILL');
     }
   }
 

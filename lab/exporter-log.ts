@@ -101,7 +101,15 @@ export async function spawnExporter(
   const log = () => output;
   const listening = await waitForExporterStart('the exporter', log, () => child.exitCode ?? child.signalCode);
   const web = boundPort(listening, 'web');
-  const ready = await fetch(`http://127.0.0.1:${web}/readyz`);
-  if (ready.status !== 200) throw new Error(`/readyz answered ${ready.status} once started:\n${output}`);
+  await expectReady(`127.0.0.1:${web}`, log);
   return { child, log, listening, web };
+}
+
+/**
+ * Fails, with the exporter's output, unless its /readyz on `web` (host:port) answers 200: once it
+ * has logged that it started, every listener is bound and it is ready, so one look decides.
+ */
+export async function expectReady(web: string, log: () => string): Promise<void> {
+  const ready = await fetch(`http://${web}/readyz`);
+  if (ready.status !== 200) throw new Error(`/readyz answered ${ready.status} once started:\n${log()}`);
 }

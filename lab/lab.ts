@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boundPort, waitForExporterStart } from './exporter-log.js';
+import { boundPort, expectReady, waitForExporterStart } from './exporter-log.js';
 import { type KamailioRoutes, type KamailioTrace, kamailioConfig, uriHost } from './kamailio.js';
 import {
   freePort,
@@ -94,19 +94,8 @@ export async function startExporter(
   const exited = () => process_.child.exitCode ?? process_.child.signalCode;
   const lines = await waitForExporterStart(name, process_.log, exited);
   const web = `127.0.0.1:${boundPort(lines, 'web')}`;
+  await expectReady(web, process_.log);
   const metrics = async () => (await fetch(`http://${web}/metrics`)).text();
-  await waitFor(
-    `${name} to be ready`,
-    async () => {
-      if (exited() !== null) throw new Error(`${name} exited (${exited()}); see ${process_.logFile}`);
-      try {
-        return (await fetch(`http://${web}/readyz`)).status === 200;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-  );
   return {
     web,
     hepPort: boundPort(lines, 'hep'),

@@ -238,12 +238,10 @@ export class StreamServer {
       // Timers run before the poll phase: after a stall (a busy or starved process) the rest of
       // the frame can be waiting in the kernel unread. Decide after this iteration's poll has
       // read it, as the drain at stop does: the frame is late only if it is still the same one.
+      // (A frame begun by that read armed its own timer, frameTimer being null meanwhile.)
       const overdue = frameStart;
       setImmediate(() => {
-        if (reason !== null) return;
-        if (frameStart === overdue) connection.close('frame_timeout');
-        else if (frameStart >= 0 && frameTimer === null)
-          armFrame(Math.max(0, frameStart + frameTimeoutMs - performance.now()));
+        if (reason === null && frameStart === overdue) connection.close('frame_timeout');
       });
     };
     socket.setNoDelay(true);

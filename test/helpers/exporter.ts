@@ -1,15 +1,19 @@
 import type { Socket } from 'node:net';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import request from 'supertest';
 import { afterEach } from 'vitest';
 import type { ConfigSources } from '../../src/config/load.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Exporter } from '../../src/exporter.js';
 
-/** A silent exporter on loopback with kernel-chosen ports and one ingest thread, for tests. */
+/**
+ * An exporter on loopback with kernel-chosen ports and one ingest thread, for tests; silent unless
+ * given a logger.
+ */
 export async function startExporter(
   flags: Record<string, string> = {},
   sources: ConfigSources = {},
+  logger: Logger = pino({ level: 'silent' }),
 ): Promise<Exporter> {
   const config = loadConfig({
     ...sources,
@@ -24,7 +28,7 @@ export async function startExporter(
       ...flags,
     },
   });
-  const exporter = new Exporter(config, pino({ level: 'silent' }));
+  const exporter = new Exporter(config, logger);
   await exporter.start();
   return exporter;
 }
@@ -36,7 +40,7 @@ export async function scrape(exporter: Exporter): Promise<string> {
 
 export interface ExporterPerTest {
   /** Starts the test's exporter (see startExporter); it is stopped after the test. */
-  start(flags?: Record<string, string>, sources?: ConfigSources): Promise<Exporter>;
+  start(flags?: Record<string, string>, sources?: ConfigSources, logger?: Logger): Promise<Exporter>;
   /** Stops the test's exporter now, for tests of what stopping does. */
   stop(): Promise<void>;
   /** The test's exposition. */
@@ -63,8 +67,8 @@ export function exporterPerTest(): ExporterPerTest {
     await stop();
   });
   return {
-    start: async (flags, sources) => {
-      exporter = await startExporter(flags, sources);
+    start: async (flags, sources, logger) => {
+      exporter = await startExporter(flags, sources, logger);
       return exporter;
     },
     stop,

@@ -1,15 +1,10 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { boundPort, listeningLines, waitForExporterStart } from '../../lab/exporter-log.js';
-import { loadConfig } from '../../src/config/load.js';
-import { Exporter } from '../../src/exporter.js';
+import { exporterPerTest } from '../helpers/exporter.js';
 
-let exporter: Exporter | null = null;
-afterEach(async () => {
-  await exporter?.stop();
-  exporter = null;
-});
+const run = exporterPerTest();
 
 describe('the exporter log the lab reads its ports from', () => {
   it('gives every port an exporter on port 0 bound, as the exporter itself reports them', async () => {
@@ -20,16 +15,7 @@ describe('the exporter log the lab reads its ports from', () => {
         done();
       },
     });
-    const config = loadConfig({
-      flags: {
-        'web.listen-address': '127.0.0.1:0',
-        'hep.listen-address': '127.0.0.1:0',
-        'syslog.listen-address': '127.0.0.1:0',
-        'ingest.workers': '1',
-      },
-    });
-    exporter = new Exporter(config, pino({ level: 'info' }, sink));
-    await exporter.start();
+    const exporter = await run.start({}, {}, pino({ level: 'info' }, sink));
     const lines = listeningLines(`not json\n${log}{"msg":"hep: listening","listener":"hep","addr`);
     expect(lines.map((l) => l.listener).sort()).toEqual(['hep', 'syslog', 'web']);
     expect(boundPort(lines, 'web')).toBe(exporter.httpPort);

@@ -191,6 +191,17 @@ function lineEnd(buf: Buffer, pos: number, end: number, lastLf: number): number 
 }
 
 /**
+ * Where the header that starts at `pos` ends (its last line's LF, or `end`): a header may be
+ * folded onto following lines that start with white space. The one rule for both walks over the
+ * header lines, the scan's and locateField's.
+ */
+function headerEnd(buf: Buffer, pos: number, end: number, lastLf: number): number {
+  let stop = lineEnd(buf, pos, end, lastLf);
+  while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end, lastLf);
+  return stop;
+}
+
+/**
  * The last LF in buf[start, end), or -1: walked back from the end in JS, which for a message that
  * ends with CRLF, as SIP messages do, is one compare.
  */
@@ -767,9 +778,7 @@ export function scanSipMessage(
   while (p < end && found !== 7) {
     const first = buf[p];
     if (first === CR || first === LF) break; // empty line: the body follows
-    let stop = lineEnd(buf, p, end, lastLf);
-    // A header may be folded onto following lines that start with white space.
-    while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf, stop + 1, end, lastLf);
+    const stop = headerEnd(buf, p, end, lastLf);
     if (recorded >= 0) {
       if (recorded < lines.length) {
         lines[recorded] = p;
@@ -879,8 +888,7 @@ export function locateField(buf: Uint8Array, out: SipMessageScan, field: number)
   while (p < end) {
     const first = buf[p];
     if (first === CR || first === LF) break;
-    let stop = lineEnd(buf as Buffer, p, end, lastLf);
-    while (stop + 1 < end && isWhite(buf[stop + 1])) stop = lineEnd(buf as Buffer, stop + 1, end, lastLf);
+    const stop = headerEnd(buf as Buffer, p, end, lastLf);
     if (FIELD_BY_LETTER[first | 0x20] === field) {
       const v = fieldValueStart(buf, p, stop, field);
       if (v >= 0) {
